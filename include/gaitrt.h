@@ -1,0 +1,266 @@
+/*
+ * gaitrt.h — the public C API of gaitrt, a gait-recognition inference runtime.
+ *
+ * gaitrt opens an OpenGait checkpoint as it is (torch .pt or .safetensors), builds the
+ * model's layer graph, and computes the same embeddings OpenGait's `inference_feat`
+ * returns, on the CPU (reference or fast kernels) or a CUDA GPU when built in.
+ *
+ * This header is plain C11 and is the only header a user includes. Everything returns a
+ * gaitrt_status (0 is success); gaitrt_last_error() gives the thread-local detail of the
+ * last failure on this thread. Constructors return NULL on failure. The library never
+ * prints: install a log callback with gaitrt_log_set().
+ *
+ * Usage:
+ *
+ *     gaitrt_model_params mp = gaitrt_model_default_params();
+ *     gaitrt_model *m = gaitrt_model_load("GaitBase_DA-60000.pt", &mp);
+ *     if (!m) { fprintf(stderr, "%s\n", gaitrt_last_error()); return 1; }
+ *     gaitrt_session_params sp = gaitrt_session_default_params();
+ *     gaitrt_session *s = gaitrt_session_create(m, &sp);
+ *
+ *     gaitrt_model_info info;
+ *     gaitrt_model_get_info(m, &info);            // embedding is info.embed_channels x info.embed_parts
+ *     gaitrt_sequence seq = {0};
+ *     seq.n_frames = T;
+ *     seq.inputs[0] = (gaitrt_input){ GAITRT_DTYPE_U8, 1, 64, 64, frames, 1 };   // raw: test transform applied
+ *     float *emb = malloc(sizeof(float) * info.embed_channels * info.embed_parts);
+ *     gaitrt_status st = gaitrt_embed(s, &seq, 1, emb, info.embed_channels * info.embed_parts);
+ *
+ *     gaitrt_session_free(s);
+ *     gaitrt_model_free(m);
+ */
+#ifndef GAITRT_H
+#define GAITRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define GAITRT_API __declspec(dllexport)
+#else
+#define GAITRT_API __attribute__((visibility("default")))
+#endif
+
+#define GAITRT_VERSION_MAJOR 0
+#define GAITRT_VERSION_MINOR 1
+#define GAITRT_VERSION_PATCH 0
+#define GAITRT_MAX_INPUTS 4 /* modalities per sequence (e.g. XGait: parsing + silhouette) */
+
+/* ---- status ---------------------------------------------------------------------- */
+
+typedef enum gaitrt_status {
+    GAITRT_OK = 0,
+    GAITRT_ERR_INVALID_ARG = 1,  /* a NULL pointer, a bad parameter value */
+    GAITRT_ERR_IO = 2,           /* a file could not be opened, read or written */
+    GAITRT_ERR_FORMAT = 3,       /* a file is malformed: truncated, corrupt, inconsistent */
+    GAITRT_ERR_UNSUPPORTED = 4,  /* valid but not supported (legacy torch format, a dtype) */
+    GAITRT_ERR_REFUSED = 5,      /* an untrusted file asked for something we never do */
+    GAITRT_ERR_MODEL = 6,        /* checkpoint does not fit the architecture: missing/extra keys, shapes */
+    GAITRT_ERR_INPUT = 7,        /* bad input data: empty sequence, wrong shape, NaN */
+    GAITRT_ERR_NOMEM = 8,        /* an allocation failed */
+    GAITRT_ERR_DEVICE = 9,       /* a device error (CUDA driver, out of device memory) */
+    GAITRT_ERR_LIMIT = 10,       /* a size limit for untrusted input was exceeded */
+    GAITRT_ERR_BAD_STATE = 11,   /* the handle was poisoned by an earlier fatal error */
+    GAITRT_ERR_INTERNAL = 12,    /* a bug in gaitrt: please report it */
+} gaitrt_status;
+
+/* Short name of a status code, e.g. "format error". Never NULL. */
+GAITRT_API const char *gaitrt_status_str(gaitrt_status st);
+/* Detail of the last failure on this thread (names the file and the problem, ends with a hint). */
+GAITRT_API const char *gaitrt_last_error(void);
+GAITRT_API const char *gaitrt_version(void);
+
+/* ---- logging and allocation hooks ------------------------------------------------------ */
+
+typedef enum gaitrt_log_level {
+    GAITRT_LOG_DEBUG = 0,
+    GAITRT_LOG_INFO = 1,
+    GAITRT_LOG_WARN = 2,
+    GAITRT_LOG_ERROR = 3,
+} gaitrt_log_level;
+
+typedef void (*gaitrt_log_fn)(gaitrt_log_level level, const char *msg, void *user);
+/* Installs the log callback (NULL: messages are dropped). Process-wide. */
+GAITRT_API void gaitrt_log_set(gaitrt_log_fn fn, void *user);
+
+typedef struct gaitrt_allocator {
+    void *(*malloc_fn)(size_t size, void *user);
+    void *(*realloc_fn)(void *ptr, size_t size, void *user);
+    void (*free_fn)(void *ptr, void *user);
+    void *user;
+} gaitrt_allocator;
+/* Process-wide allocation hooks (NULL restores libc). Call before creating any handle. */
+GAITRT_API void gaitrt_set_allocator(const gaitrt_allocator *a);
+
+/* ---- models ------------------------------------------------------------------------ */
+
+typedef struct gaitrt_model gaitrt_model;
+
+typedef struct gaitrt_model_params {
+    const char *model_type;  /* NULL: inferred from the checkpoint's keys; else e.g. "GaitBase" */
+    const char *config_path; /* optional OpenGait YAML; must agree with the checkpoint */
+    int strict;              /* 1 (default): unexpected keys are an error (training heads aside) */
+} gaitrt_model_params;
+
+GAITRT_API gaitrt_model_params gaitrt_model_default_params(void);
+/* Loads a .pt (torch zip) or .safetensors checkpoint. NULL on failure (see gaitrt_last_error). */
+GAITRT_API gaitrt_model *gaitrt_model_load(const char *path, const gaitrt_model_params *p);
+/* Builds a named built-in architecture with deterministic random weights (for benchmarks). */
+GAITRT_API gaitrt_model *gaitrt_model_create_random(const char *model_type, uint64_t seed);
+GAITRT_API void gaitrt_model_free(gaitrt_model *m);
+
+typedef struct gaitrt_model_input_desc {
+    char name[32];   /* e.g. "silhouette", "parsing", "skeleton" */
+    int channels;    /* after the test transform */
+    int height;
+    int width;       /* after the test transform (e.g. 44) */
+    int stored_width;/* width as stored in OpenGait's .pkl (e.g. 64); the transform cuts it */
+    float divisor;   /* 255, or 1 for parsing labels (0: 255 only if the array's max is 255) */
+} gaitrt_model_input_desc;
+
+typedef struct gaitrt_model_info {
+    char type[32];            /* "GaitBase", "DeepGaitV2", ... */
+    char variant[96];         /* e.g. "p3d layers=[1,4,4,1]" */
+    int n_inputs;
+    gaitrt_model_input_desc inputs[GAITRT_MAX_INPUTS];
+    int embed_channels;       /* C of the [N, C, P] embedding */
+    int embed_parts;          /* P */
+    int temporal_mixing;      /* 1: sequences cannot be concatenated along T (3D convolutions) */
+    int min_frames;           /* shortest sequence the model accepts as it is */
+    int64_t n_params;         /* parameters used for inference */
+    int64_t n_params_total;   /* every tensor in the checkpoint's state dict, training heads included */
+    double macs_per_frame;    /* multiply-adds per frame of the backbone at the model's input size */
+    double macs_per_sequence; /* per-sequence part (head) */
+} gaitrt_model_info;
+
+GAITRT_API gaitrt_status gaitrt_model_get_info(const gaitrt_model *m, gaitrt_model_info *out);
+/* Writes a human-readable multi-line summary (layer list with shapes) into buf; returns the
+ * length it needs (excluding the NUL), like snprintf. */
+GAITRT_API size_t gaitrt_model_summary(const gaitrt_model *m, char *buf, size_t len);
+/* Writes the model's weights (the whole state dict) as safetensors. */
+GAITRT_API gaitrt_status gaitrt_checkpoint_convert(const char *ckpt_path, const char *out_path);
+
+/* ---- devices ------------------------------------------------------------------------ */
+
+typedef enum gaitrt_device_kind {
+    GAITRT_DEVICE_AUTO = 0,
+    GAITRT_DEVICE_CPU = 1,
+    GAITRT_DEVICE_CUDA = 2,
+} gaitrt_device_kind;
+
+typedef struct gaitrt_device_desc {
+    gaitrt_device_kind kind;
+    int index;
+    char name[128];
+    char features[256];      /* CPU: "avx2 fma avx512f avx512bw avx512_bf16 ..."; CUDA: "sm_90 tc-fp16 tc-bf16" */
+    int cores;               /* CPU cores / CUDA SMs */
+    int64_t mem_total;       /* bytes */
+    int64_t mem_free;        /* bytes */
+    double peak_gflops_fp32; /* estimate from the features (not measured) */
+    double score;            /* higher is better for the model given to gaitrt_device_list; 0: unusable */
+    char note[128];          /* why it is unusable or how it was scored */
+} gaitrt_device_desc;
+
+/* Fills up to cap descriptions; *n receives how many exist. m may be NULL (generic scores). */
+GAITRT_API gaitrt_status gaitrt_device_list(const gaitrt_model *m, gaitrt_device_desc *out, int cap, int *n);
+
+/* ---- sessions ------------------------------------------------------------------------ */
+
+typedef enum gaitrt_level {
+    GAITRT_LEVEL_CONSERVATIVE = 0, /* fp32 reference kernels, deterministic */
+    GAITRT_LEVEL_BALANCED = 1,     /* fp32 fast kernels, fusions (default) */
+    GAITRT_LEVEL_AGGRESSIVE = 2,   /* bf16/fp16 where the device has it */
+} gaitrt_level;
+
+typedef struct gaitrt_session_params {
+    gaitrt_device_kind device;
+    int device_index;
+    gaitrt_level level;
+    int n_threads;               /* 0: all cores */
+    int max_batch_size;          /* sequences per batch (dynamic batching); default 8 */
+    int seq_len_tolerance;       /* sequences within this many frames may share a padded batch; default 0 */
+    int64_t memory_budget;       /* bytes of activation memory; 0: automatic (a share of free memory) */
+    int max_frames;              /* OpenGait's frames_all_limit: only the first max_frames are used; default 720; 0 = no limit */
+    int normalize;               /* 1: L2-normalise each part's C-vector */
+    int profile;                 /* 1: collect per-layer timings */
+} gaitrt_session_params;
+
+typedef struct gaitrt_session gaitrt_session;
+
+GAITRT_API gaitrt_session_params gaitrt_session_default_params(void);
+GAITRT_API gaitrt_session *gaitrt_session_create(gaitrt_model *m, const gaitrt_session_params *p);
+GAITRT_API void gaitrt_session_free(gaitrt_session *s);
+
+typedef enum gaitrt_dtype {
+    GAITRT_DTYPE_F32 = 0,
+    GAITRT_DTYPE_U8 = 1,
+} gaitrt_dtype;
+
+/* One modality of one sequence: n_frames x channels x height x width, row-major. */
+typedef struct gaitrt_input {
+    gaitrt_dtype dtype;
+    int channels;
+    int height;
+    int width;
+    const void *data;
+    int raw;   /* 1: frames as OpenGait stores them (e.g. 64 wide): the model's test-time cut is applied.
+                  0: already cut to the model's width. In both cases uint8 data is divided by the model's
+                  divisor (255, or 1 for parsing labels) and float data is used as it is. */
+} gaitrt_input;
+
+typedef struct gaitrt_sequence {
+    int n_frames;
+    gaitrt_input inputs[GAITRT_MAX_INPUTS]; /* in OpenGait's `ipts` order */
+} gaitrt_sequence;
+
+/* Embeds n sequences into out, n x C x P floats (OpenGait's inference_feat['embeddings']). */
+GAITRT_API gaitrt_status gaitrt_embed(gaitrt_session *s, const gaitrt_sequence *seqs, int n, float *out,
+                                      size_t out_len);
+
+/* What the session decided: device, kernels, precision, fallbacks so far (JSON object text). */
+GAITRT_API size_t gaitrt_session_report(const gaitrt_session *s, char *buf, size_t len);
+/* Profile of the runs so far as JSON, or a Chrome trace (Perfetto opens it). */
+GAITRT_API gaitrt_status gaitrt_session_write_profile(const gaitrt_session *s, const char *json_path);
+GAITRT_API gaitrt_status gaitrt_session_write_trace(const gaitrt_session *s, const char *trace_path);
+
+/* ---- arrays and sequences from files ------------------------------------------------------ */
+
+typedef struct gaitrt_array {
+    gaitrt_dtype dtype;  /* U8 for uint8/bool files, F32 for every other numeric dtype */
+    int ndim;
+    int64_t shape[8];
+    void *data;          /* owned; release with gaitrt_array_free */
+} gaitrt_array;
+
+/* Reads a .npy file or an OpenGait .pkl array (numpy or torch pickle). */
+GAITRT_API gaitrt_status gaitrt_array_load(const char *path, gaitrt_array *out);
+GAITRT_API gaitrt_status gaitrt_array_save_npy(const char *path, const gaitrt_array *a);
+GAITRT_API void gaitrt_array_free(gaitrt_array *a);
+
+/* A sequence read from disk for a model: an OpenGait sequence folder (one .pkl per modality,
+ * sorted by name), a single .pkl/.npy array [T,H,W] or [T,C,H,W], or a folder of raw
+ * silhouette frames (PNG/JPEG, pretreated on the fly as `gaitrt pretreat` does). */
+typedef struct gaitrt_sequence_data {
+    gaitrt_sequence seq;                   /* points into arrays[] */
+    gaitrt_array arrays[GAITRT_MAX_INPUTS];
+    int n_arrays;
+    int n_dropped;                         /* raw frames dropped by pretreatment */
+    char note[256];                        /* what was read / dropped */
+} gaitrt_sequence_data;
+
+GAITRT_API gaitrt_status gaitrt_sequence_load(const gaitrt_model *m, const char *path, gaitrt_sequence_data *out);
+GAITRT_API void gaitrt_sequence_data_free(gaitrt_sequence_data *d);
+
+/* ---- distances and metrics ------------------------------------------------------------- */
+
+/* OpenGait's part-averaged Euclidean distance between two [C, P] embeddings. */
+GAITRT_API float gaitrt_distance(const float *a, const float *b, int channels, int parts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GAITRT_H */

@@ -1,0 +1,62 @@
+/*
+ * backend.h — the interface every compute backend implements (a struct of function
+ * pointers, as ggml's backend interface). A backend sees a graph, never a model: it
+ * prepares the graph's weights once per model (layouts, precision), makes a plan per batch
+ * shape (all memory allocated there), and runs plans.
+ *
+ * Life cycle:
+ *     void *st;  bk->prepare(graph, &opts, &st);          once per model and backend
+ *     void *pl;  bk->plan(st, &batch_shape, &pl);           once per batch shape
+ *     bk->run(pl, &args);                                   many times, no allocation
+ *     bk->plan_release(pl); bk->release(st);
+ *
+ * Inputs are float32 (N, C, T, H, W) row-major per graph input; the output is float32
+ * (S, C, P) row-major. A backend may keep activations in any layout between the two.
+ */
+#ifndef GRT_BACKEND_H
+#define GRT_BACKEND_H
+
+#include "core/prof.h"
+#include "graph/graph.h"
+
+typedef enum grt_precision {
+    GRT_PREC_F32 = 0,
+    GRT_PREC_TF32,
+    GRT_PREC_BF16,
+    GRT_PREC_F16,
+    GRT_PREC_INT8,
+} grt_precision;
+
+typedef struct grt_backend_opts {
+    grt_precision precision;
+    int n_threads;     /* 0: all cores */
+    int device_index;  /* CUDA device */
+    int deterministic; /* conservative level: same bits whatever the threads */
+} grt_backend_opts;
+
+typedef struct grt_run_args {
+    const float *const *inputs;  /* per graph input, (N, C, T, H, W) */
+    const grt_segment *segments; /* n_seq entries: which frames form each sequence */
+    float *output;               /* (S, C, P) */
+    grt_prof *prof;              /* NULL: no profiling */
+} grt_run_args;
+
+typedef struct grt_backend_i {
+    const char *name;            /* "cpu-ref", "cpu-fast", "cuda" */
+    grt_status (*prepare)(const grt_graph *g, const grt_backend_opts *o, void **state);
+    void (*release)(void *state);
+    grt_status (*plan)(void *state, const grt_batch_shape *bs, void **plan);
+    void (*plan_release)(void *plan);
+    int64_t (*plan_bytes)(const void *plan);  /* device/host memory the plan holds (activations) */
+    grt_status (*run)(void *plan, const grt_run_args *a);
+    /* Describes the kernels chosen for the model (for reports): "oneDNN nChw16c f32, ..." */
+    void (*describe)(const void *state, char *buf, size_t len);
+} grt_backend_i;
+
+/* The backends compiled in. Each returns NULL when it cannot run here (the reason in the
+ * thread's error text): e.g. the CUDA backend without a driver. */
+const grt_backend_i *grt_backend_cpu_ref(void);
+const grt_backend_i *grt_backend_cpu_fast(void);
+const grt_backend_i *grt_backend_cuda(void);
+
+#endif /* GRT_BACKEND_H */

@@ -1,0 +1,84 @@
+/* error.c — status names, the thread-local error text, and the log callback. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core.h"
+
+#define GRT_ERRBUF 1024
+
+static _Thread_local char grt__errbuf[GRT_ERRBUF];
+
+/* The log callback is process-wide, installed by the caller (like ggml_log_set). */
+static gaitrt_log_fn grt__log_fn;
+static void *grt__log_user;
+
+const char *gaitrt_status_str(gaitrt_status st) {
+    switch (st) {
+    case GAITRT_OK: return "ok";
+    case GAITRT_ERR_INVALID_ARG: return "invalid argument";
+    case GAITRT_ERR_IO: return "i/o error";
+    case GAITRT_ERR_FORMAT: return "format error";
+    case GAITRT_ERR_UNSUPPORTED: return "unsupported";
+    case GAITRT_ERR_REFUSED: return "refused";
+    case GAITRT_ERR_MODEL: return "model mismatch";
+    case GAITRT_ERR_INPUT: return "bad input";
+    case GAITRT_ERR_NOMEM: return "out of memory";
+    case GAITRT_ERR_DEVICE: return "device error";
+    case GAITRT_ERR_LIMIT: return "limit exceeded";
+    case GAITRT_ERR_BAD_STATE: return "bad state";
+    case GAITRT_ERR_INTERNAL: return "internal error";
+    }
+    return "unknown status";
+}
+
+const char *gaitrt_last_error(void) { return grt__errbuf; }
+
+const char *gaitrt_version(void) {
+#define GRT_STR2(x) #x
+#define GRT_STR(x) GRT_STR2(x)
+    return GRT_STR(GAITRT_VERSION_MAJOR) "." GRT_STR(GAITRT_VERSION_MINOR) "." GRT_STR(GAITRT_VERSION_PATCH);
+}
+
+grt_status grt_error(grt_status st, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(grt__errbuf, sizeof grt__errbuf, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+grt_status grt_error_prefix(grt_status st, const char *fmt, ...) {
+    char prefix[512], old[GRT_ERRBUF];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(old, grt__errbuf, sizeof old);
+    size_t k = strlen(prefix);
+    if (k >= sizeof grt__errbuf) k = sizeof grt__errbuf - 1;
+    memcpy(grt__errbuf, prefix, k);
+    size_t rest = strlen(old);
+    if (rest > sizeof grt__errbuf - 1 - k) rest = sizeof grt__errbuf - 1 - k;
+    memcpy(grt__errbuf + k, old, rest);
+    grt__errbuf[k + rest] = 0;
+    return st;
+}
+
+void grt_error_clear(void) { grt__errbuf[0] = 0; }
+
+void gaitrt_log_set(gaitrt_log_fn fn, void *user) {
+    grt__log_fn = fn;
+    grt__log_user = user;
+}
+
+void grt_log(gaitrt_log_level lvl, const char *func, const char *fmt, ...) {
+    if (!grt__log_fn) return;
+    char msg[1024];
+    int k = snprintf(msg, sizeof msg, "%s: ", func);
+    if (k < 0 || k >= (int)sizeof msg) k = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg + k, sizeof msg - (size_t)k, fmt, ap);
+    va_end(ap);
+    grt__log_fn(lvl, msg, grt__log_user);
+}

@@ -1,0 +1,289 @@
+/* graph.c — building the layer graph and counting its parameters. Shape inference and the
+ * memory plan are in plan.c, fusion in fuse.c. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "graph/graph.h"
+
+static const char *grt__op_names[GRT_OP_COUNT] = {
+    "input", "conv", "batchnorm", "act", "add", "mul", "maxpool", "temporal_max", "hpp", "sepfc",
+    "concat", "slice", "l2norm", "reshape", "transpose"};
+
+const char *grt_op_name(grt_op_type op) { return (unsigned)op < GRT_OP_COUNT ? grt__op_names[op] : "?"; }
+
+grt_graph *grt_graph_new(void) {
+    grt_graph *g = grt_calloc(1, sizeof *g);
+    if (!g) grt_error(GAITRT_ERR_NOMEM, "out of memory creating a graph");
+    if (g) g->output = -1;
+    return g;
+}
+
+void grt_graph_free(grt_graph *g) {
+    if (!g) return;
+    for (int i = 0; i < g->n_values; i++) grt_free_aligned(g->values[i].data);
+    grt_free(g->values);
+    grt_free(g->nodes);
+    grt_free(g);
+}
+
+static int grt__new_value(grt_graph *g) {
+    if (g->n_values == g->cap_values) {
+        int cap = g->cap_values ? 2 * g->cap_values : 64;
+        grt_value *v = grt_realloc(g->values, (size_t)cap * sizeof *v);
+        if (!v) {
+            grt_error(GAITRT_ERR_NOMEM, "out of memory growing the graph");
+            return -1;
+        }
+        g->values = v;
+        g->cap_values = cap;
+    }
+    memset(&g->values[g->n_values], 0, sizeof g->values[0]);
+    return g->n_values++;
+}
+
+/* Appends a node with a fresh output value; returns the node pointer (NULL on error). */
+static grt_node *grt__new_node(grt_graph *g, grt_op_type op, const char *name, int n_in, const int *in) {
+    for (int i = 0; i < n_in; i++) {
+        if (in[i] < 0 || in[i] >= g->n_values) {
+            grt_error(GAITRT_ERR_INTERNAL, "graph: node '%s' has an invalid input", name ? name : "?");
+            return NULL;
+        }
+    }
+    if (g->n_nodes == g->cap_nodes) {
+        int cap = g->cap_nodes ? 2 * g->cap_nodes : 64;
+        grt_node *n = grt_realloc(g->nodes, (size_t)cap * sizeof *n);
+        if (!n) {
+            grt_error(GAITRT_ERR_NOMEM, "out of memory growing the graph");
+            return NULL;
+        }
+        g->nodes = n;
+        g->cap_nodes = cap;
+    }
+    int out = grt__new_value(g);
+    if (out < 0) return NULL;
+    grt_node *nd = &g->nodes[g->n_nodes++];
+    memset(nd, 0, sizeof *nd);
+    nd->op = op;
+    snprintf(nd->name, sizeof nd->name, "%s", name ? name : grt_op_name(op));
+    nd->n_in = n_in;
+    for (int i = 0; i < n_in; i++) nd->in[i] = in[i];
+    nd->out = out;
+    return nd;
+}
+
+int grt_graph_const(grt_graph *g, const char *key, int ndim, const int64_t *shape, const float *data) {
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] < 0 || !grt_mul_size(n, (size_t)shape[i], &n)) {
+            grt_error(GAITRT_ERR_LIMIT, "graph: constant '%s' too large", key ? key : "");
+            return -1;
+        }
+    int v = grt__new_value(g);
+    if (v < 0) return -1;
+    grt_value *val = &g->values[v];
+    val->is_const = 1;
+    val->ndim = ndim;
+    for (int i = 0; i < ndim; i++) val->shape[i] = shape[i];
+    snprintf(val->key, sizeof val->key, "%s", key ? key : "");
+    val->data = grt_malloc_aligned(n * sizeof(float));
+    if (!val->data) {
+        g->n_values--;
+        grt_error(GAITRT_ERR_NOMEM, "out of memory for constant '%s'", key ? key : "");
+        return -1;
+    }
+    if (data)
+        memcpy(val->data, data, n * sizeof(float));
+    else
+        memset(val->data, 0, n * sizeof(float));
+    return v;
+}
+
+int grt_graph_input(grt_graph *g, int channels, int height, int width) {
+    grt_node *n = grt__new_node(g, GRT_OP_INPUT, "input", 0, NULL);
+    if (!n) return -1;
+    n->a.input.index = g->n_inputs++;
+    n->a.input.channels = channels;
+    n->a.input.height = height;
+    n->a.input.width = width;
+    return n->out;
+}
+
+int grt_graph_conv(grt_graph *g, const char *name, int x, int weight, int bias, const int k[3], const int s[3],
+                   const int p[3], int groups) {
+    grt_node *n = grt__new_node(g, GRT_OP_CONV, name, 1, &x);
+    if (!n) return -1;
+    grt_conv_attr *c = &n->a.conv;
+    for (int i = 0; i < 3; i++) {
+        c->k[i] = k[i];
+        c->s[i] = s[i];
+        c->p[i] = p[i];
+        c->d[i] = 1;
+    }
+    c->groups = groups > 0 ? groups : 1;
+    c->weight = weight;
+    c->bias = bias;
+    c->residual = -1;
+    c->act = GRT_ACT_NONE;
+    if (k[0] > 1) g->temporal_mixing = 1;
+    return n->out;
+}
+
+int grt_graph_batchnorm(grt_graph *g, const char *name, int x, int gamma, int beta, int mean, int var, float eps) {
+    const grt_value *vg = &g->values[gamma];
+    int64_t c = vg->shape[0];
+    float *scale = grt_malloc((size_t)c * sizeof(float) * 2);
+    if (!scale) {
+        grt_error(GAITRT_ERR_NOMEM, "out of memory for batchnorm '%s'", name);
+        return -1;
+    }
+    float *shift = scale + c;
+    for (int64_t i = 0; i < c; i++) {
+        double sc = (double)g->values[gamma].data[i] / sqrt((double)g->values[var].data[i] + (double)eps);
+        scale[i] = (float)sc;
+        shift[i] = (float)((double)g->values[beta].data[i] - (double)g->values[mean].data[i] * sc);
+    }
+    char key[160];
+    snprintf(key, sizeof key, "%s(scale)", name);
+    int vs = grt_graph_const(g, key, 1, &c, scale);
+    snprintf(key, sizeof key, "%s(shift)", name);
+    int vh = vs >= 0 ? grt_graph_const(g, key, 1, &c, shift) : -1;
+    grt_free(scale);
+    if (vh < 0) return -1;
+    grt_node *n = grt__new_node(g, GRT_OP_BATCHNORM, name, 1, &x);
+    if (!n) return -1;
+    n->a.bn.scale = vs;
+    n->a.bn.shift = vh;
+    n->a.bn.gamma = gamma;
+    n->a.bn.beta = beta;
+    n->a.bn.mean = mean;
+    n->a.bn.var = var;
+    n->a.bn.eps = eps;
+    return n->out;
+}
+
+int grt_graph_act(grt_graph *g, const char *name, int x, grt_act act, float alpha) {
+    grt_node *n = grt__new_node(g, GRT_OP_ACT, name, 1, &x);
+    if (!n) return -1;
+    n->a.act.act = act;
+    n->a.act.alpha = alpha;
+    return n->out;
+}
+
+int grt_graph_add(grt_graph *g, const char *name, int a, int b) {
+    int in[2] = {a, b};
+    grt_node *n = grt__new_node(g, GRT_OP_ADD, name, 2, in);
+    return n ? n->out : -1;
+}
+
+int grt_graph_mul(grt_graph *g, const char *name, int a, int b) {
+    int in[2] = {a, b};
+    grt_node *n = grt__new_node(g, GRT_OP_MUL, name, 2, in);
+    return n ? n->out : -1;
+}
+
+int grt_graph_maxpool(grt_graph *g, const char *name, int x, const int k[3], const int s[3], const int p[3]) {
+    grt_node *n = grt__new_node(g, GRT_OP_MAXPOOL, name, 1, &x);
+    if (!n) return -1;
+    for (int i = 0; i < 3; i++) {
+        n->a.pool.k[i] = k[i];
+        n->a.pool.s[i] = s[i];
+        n->a.pool.p[i] = p[i];
+    }
+    if (k[0] > 1) g->temporal_mixing = 1;
+    return n->out;
+}
+
+int grt_graph_temporal_max(grt_graph *g, const char *name, int x) {
+    grt_node *n = grt__new_node(g, GRT_OP_TEMPORAL_MAX, name, 1, &x);
+    return n ? n->out : -1;
+}
+
+static int grt__hpp(grt_graph *g, const char *name, int x, int n_bins, const int *bins, int gem, int p, float eps) {
+    if (n_bins < 1 || n_bins > GRT_MAX_BINS) {
+        grt_error(GAITRT_ERR_INTERNAL, "graph: hpp '%s' with %d bins", name, n_bins);
+        return -1;
+    }
+    grt_node *n = grt__new_node(g, GRT_OP_HPP, name, 1, &x);
+    if (!n) return -1;
+    n->a.hpp.n_bins = n_bins;
+    for (int i = 0; i < n_bins; i++) n->a.hpp.bins[i] = bins[i];
+    n->a.hpp.gem = gem;
+    n->a.hpp.gem_p = p;
+    n->a.hpp.gem_eps = eps;
+    return n->out;
+}
+
+int grt_graph_hpp(grt_graph *g, const char *name, int x, int n_bins, const int *bins) {
+    return grt__hpp(g, name, x, n_bins, bins, 0, -1, 0);
+}
+
+int grt_graph_gem_hpp(grt_graph *g, const char *name, int x, int n_bins, const int *bins, int p, float eps) {
+    return grt__hpp(g, name, x, n_bins, bins, 1, p, eps);
+}
+
+int grt_graph_sepfc(grt_graph *g, const char *name, int x, int weight, int normalize_weight) {
+    grt_node *n = grt__new_node(g, GRT_OP_SEPFC, name, 1, &x);
+    if (!n) return -1;
+    n->a.sepfc.weight = weight;
+    n->a.sepfc.normalize_weight = normalize_weight;
+    return n->out;
+}
+
+int grt_graph_concat(grt_graph *g, const char *name, int n_x, const int *xs, int axis) {
+    if (n_x < 1 || n_x > GRT_MAX_IN) {
+        grt_error(GAITRT_ERR_INTERNAL, "graph: concat '%s' of %d inputs", name, n_x);
+        return -1;
+    }
+    grt_node *n = grt__new_node(g, GRT_OP_CONCAT, name, n_x, xs);
+    if (!n) return -1;
+    n->a.slice.axis = axis;
+    return n->out;
+}
+
+int grt_graph_slice(grt_graph *g, const char *name, int x, int axis, int start, int len) {
+    grt_node *n = grt__new_node(g, GRT_OP_SLICE, name, 1, &x);
+    if (!n) return -1;
+    n->a.slice.axis = axis;
+    n->a.slice.start = start;
+    n->a.slice.len = len;
+    return n->out;
+}
+
+int grt_graph_l2norm(grt_graph *g, const char *name, int x, float eps) {
+    grt_node *n = grt__new_node(g, GRT_OP_L2NORM, name, 1, &x);
+    if (!n) return -1;
+    n->a.l2.eps = eps;
+    return n->out;
+}
+
+int grt_graph_reshape(grt_graph *g, const char *name, int x, int ndim, const int64_t *shape) {
+    grt_node *n = grt__new_node(g, GRT_OP_RESHAPE, name, 1, &x);
+    if (!n) return -1;
+    n->a.reshape.ndim = ndim;
+    for (int i = 0; i < ndim; i++) n->a.reshape.shape[i] = shape[i];
+    return n->out;
+}
+
+int grt_graph_transpose(grt_graph *g, const char *name, int x, int ndim, const int *perm) {
+    grt_node *n = grt__new_node(g, GRT_OP_TRANSPOSE, name, 1, &x);
+    if (!n) return -1;
+    n->a.transpose.ndim = ndim;
+    for (int i = 0; i < ndim; i++) n->a.transpose.perm[i] = perm[i];
+    return n->out;
+}
+
+void grt_graph_set_output(grt_graph *g, int v) { g->output = v; }
+
+int64_t grt_graph_param_count(const grt_graph *g) {
+    int64_t n = 0;
+    for (int i = 0; i < g->n_values; i++) {
+        const grt_value *v = &g->values[i];
+        /* derived constants (folded BN) and BN running statistics are not learnable parameters */
+        if (!v->is_const || !v->key[0] || strchr(v->key, '(') || strstr(v->key, "running_")) continue;
+        int64_t k = 1;
+        for (int d = 0; d < v->ndim; d++) k *= v->shape[d];
+        n += k;
+    }
+    return n;
+}

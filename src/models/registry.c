@@ -1,0 +1,51 @@
+/* registry.c — the model families compiled in, and detection of a checkpoint's family from
+ * its keys. Adding a family: write models/<name>.c defining a grt_model_family and list it here. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "models/models.h"
+
+extern const grt_model_family grt_family_gaitbase;
+
+static const grt_model_family *const grt__families[] = {
+    &grt_family_gaitbase,
+};
+
+const grt_model_family *const *grt_model_families(int *n) {
+    *n = (int)(sizeof grt__families / sizeof grt__families[0]);
+    return grt__families;
+}
+
+const grt_model_family *grt_model_family_find(const char *name) {
+    int n;
+    const grt_model_family *const *f = grt_model_families(&n);
+    for (int i = 0; i < n; i++)
+        if (strcasecmp(f[i]->name, name) == 0) return f[i];
+    return NULL;
+}
+
+grt_status grt_model_detect(const grt_state_dict *sd, const grt_model_family **out) {
+    int n, best = 0;
+    const grt_model_family *const *f = grt_model_families(&n);
+    *out = NULL;
+    for (int i = 0; i < n; i++) {
+        int s = f[i]->match(sd);
+        if (s > best) {
+            best = s;
+            *out = f[i];
+        }
+    }
+    if (*out) return GRT_OK;
+    char keys[512] = "";
+    size_t k = 0;
+    for (int i = 0; i < sd->n && i < 6 && k < sizeof keys; i++)
+        k += (size_t)snprintf(keys + k, sizeof keys - k, "%s'%s'", i ? ", " : "", sd->t[i].name);
+    char fams[256] = "";
+    k = 0;
+    for (int i = 0; i < n && k < sizeof fams; i++) k += (size_t)snprintf(fams + k, sizeof fams - k, "%s%s", i ? ", " : "", f[i]->name);
+    return grt_error(GAITRT_ERR_MODEL,
+                     "%s: unknown architecture: its %d keys (%s%s) fit none of %s ---> HINT: pass --model-type if the keys "
+                     "are ambiguous, or check that this is an OpenGait checkpoint",
+                     sd->path ? sd->path : "checkpoint", sd->n, keys, sd->n > 6 ? ", ..." : "", fams);
+}

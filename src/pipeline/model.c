@@ -1,0 +1,185 @@
+/* model.c — gaitrt_model: loads a checkpoint, picks the model family, builds the graph and
+ * its fused twin, and keeps backend states (prepared weights) shared by every session. */
+#include <stdio.h>
+#include <string.h>
+
+#include "pipeline/pipeline.h"
+
+gaitrt_model_params gaitrt_model_default_params(void) {
+    gaitrt_model_params p;
+    memset(&p, 0, sizeof p);
+    p.strict = 1;
+    return p;
+}
+
+static gaitrt_model *grt__model_from_sd(const grt_state_dict *sd, const gaitrt_model_params *p, const char *path) {
+    const grt_model_family *fam = NULL;
+    grt_status st;
+    if (p && p->model_type && *p->model_type) {
+        fam = grt_model_family_find(p->model_type);
+        if (!fam) {
+            grt_error(GAITRT_ERR_INVALID_ARG, "%s: unknown model type '%s' ---> HINT: see `gaitrt info` for the model types", path,
+                      p->model_type);
+            return NULL;
+        }
+    } else if ((st = grt_model_detect(sd, &fam)) != GRT_OK) {
+        return NULL;
+    }
+    grt_model_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    if (p && p->config_path && *p->config_path) {
+        if (grt_config_load(p->config_path, &cfg) != GRT_OK) return NULL;
+    }
+    grt_built_model bm;
+    memset(&bm, 0, sizeof bm);
+    if (fam->build(sd, cfg.have ? &cfg : NULL, &bm) != GRT_OK) return NULL;
+    gaitrt_model *m = grt_calloc(1, sizeof *m);
+    grt_graph *fused = grt_graph_fuse(bm.graph);
+    if (!m || !fused) {
+        grt_graph_free(bm.graph);
+        grt_graph_free(fused);
+        grt_free(m);
+        grt_error(GAITRT_ERR_NOMEM, "%s: out of memory building the model", path);
+        return NULL;
+    }
+    snprintf(m->path, sizeof m->path, "%s", path);
+    m->family = fam;
+    m->graph = bm.graph;
+    m->fused = fused;
+    m->info = bm.info;
+    pthread_mutex_init(&m->mu, NULL);
+    return m;
+}
+
+gaitrt_model *gaitrt_model_load(const char *path, const gaitrt_model_params *p) {
+    if (!path) {
+        grt_error(GAITRT_ERR_INVALID_ARG, "gaitrt_model_load: path is NULL");
+        return NULL;
+    }
+    grt_state_dict *sd = NULL;
+    if (grt_state_dict_load(path, &sd) != GRT_OK) return NULL;
+    gaitrt_model *m = grt__model_from_sd(sd, p, path);
+    grt_state_dict_free(sd);
+    return m;
+}
+
+gaitrt_model *gaitrt_model_create_random(const char *model_type, uint64_t seed) {
+    const grt_model_family *fam = model_type ? grt_model_family_find(model_type) : NULL;
+    if (!fam) {
+        /* variants are spelled "Family:variant" */
+        char base[64];
+        snprintf(base, sizeof base, "%s", model_type ? model_type : "");
+        char *colon = strchr(base, ':');
+        if (colon) *colon = 0;
+        fam = grt_model_family_find(base);
+        if (!fam || !fam->random) {
+            grt_error(GAITRT_ERR_INVALID_ARG, "unknown model type '%s' ---> HINT: `gaitrt info` lists the model types",
+                      model_type ? model_type : "(null)");
+            return NULL;
+        }
+    }
+    const char *variant = model_type ? strchr(model_type, ':') : NULL;
+    grt_state_dict *sd = NULL;
+    if (fam->random(variant ? variant + 1 : NULL, seed, &sd) != GRT_OK) return NULL;
+    gaitrt_model_params p = gaitrt_model_default_params();
+    p.model_type = fam->name;
+    gaitrt_model *m = grt__model_from_sd(sd, &p, sd->path);
+    grt_state_dict_free(sd);
+    return m;
+}
+
+void gaitrt_model_free(gaitrt_model *m) {
+    if (!m) return;
+    for (int i = 0; i < m->n_prepared; i++) m->prepared[i].bk->release(m->prepared[i].state);
+    grt_graph_free(m->graph);
+    grt_graph_free(m->fused);
+    pthread_mutex_destroy(&m->mu);
+    grt_free(m);
+}
+
+gaitrt_status gaitrt_model_get_info(const gaitrt_model *m, gaitrt_model_info *out) {
+    if (!m || !out) return grt_error(GAITRT_ERR_INVALID_ARG, "gaitrt_model_get_info: NULL argument");
+    *out = m->info;
+    return GAITRT_OK;
+}
+
+size_t gaitrt_model_summary(const gaitrt_model *m, char *buf, size_t len) {
+    if (!m) return 0;
+    char tmp[256];
+    size_t k = 0;
+#define APPEND(...)                                                          \
+    do {                                                                     \
+        int w_ = snprintf(tmp, sizeof tmp, __VA_ARGS__);                     \
+        if (w_ > 0) {                                                        \
+            if (buf && k < len) snprintf(buf + k, len - k, "%s", tmp);       \
+            k += (size_t)w_;                                                 \
+        }                                                                    \
+    } while (0)
+    const gaitrt_model_info *i = &m->info;
+    APPEND("model: %s (%s)\n", i->type, i->variant);
+    for (int j = 0; j < i->n_inputs; j++)
+        APPEND("input %d: %s, %d x %d x %d per frame (stored width %d, divisor %g)\n", j, i->inputs[j].name,
+               i->inputs[j].channels, i->inputs[j].height, i->inputs[j].width, i->inputs[j].stored_width,
+               (double)i->inputs[j].divisor);
+    APPEND("embedding: [N, %d, %d]\n", i->embed_channels, i->embed_parts);
+    APPEND("parameters: %lld for inference (%.2f M); %lld in the checkpoint (%.2f M)\n", (long long)i->n_params,
+           (double)i->n_params / 1e6, (long long)i->n_params_total, (double)i->n_params_total / 1e6);
+    APPEND("MACs: %.1f M per frame (%.3f GFLOP), %.1f M per sequence\n", i->macs_per_frame / 1e6,
+           2 * i->macs_per_frame / 1e9, i->macs_per_sequence / 1e6);
+    APPEND("temporal mixing: %s\n", i->temporal_mixing ? "yes (one sequence per batch item)" : "no (sequences are packed)");
+    /* layer list at T = 1 */
+    grt_batch_shape bs = {1, 1, 1};
+    grt_plan *p = NULL;
+    if (grt_plan_create(m->graph, &bs, &p) == GRT_OK) {
+        APPEND("layers (one frame):\n");
+        for (int n = 0; n < m->graph->n_nodes; n++) {
+            const grt_node *nd = &m->graph->nodes[n];
+            char sh[96];
+            APPEND("  %-28s %-13s -> %s\n", nd->name, grt_op_name(nd->op),
+                   grt_shape_str(p->v[nd->out].ndim, p->v[nd->out].shape, sh, sizeof sh));
+        }
+        grt_plan_free(p);
+    }
+#undef APPEND
+    return k;
+}
+
+grt_status grt_model_prepared(gaitrt_model *m, const grt_backend_i *bk, const grt_backend_opts *o, int fused,
+                              void **state) {
+    grt_status st = GRT_OK;
+    pthread_mutex_lock(&m->mu);
+    for (int i = 0; i < m->n_prepared; i++) {
+        grt_prepared *p = &m->prepared[i];
+        if (p->bk == bk && p->fused == fused && memcmp(&p->opts, o, sizeof *o) == 0) {
+            *state = p->state;
+            pthread_mutex_unlock(&m->mu);
+            return GRT_OK;
+        }
+    }
+    if (m->n_prepared == GRT_MAX_PREPARED) {
+        st = grt_error(GAITRT_ERR_LIMIT, "too many backend configurations for one model (%d)", GRT_MAX_PREPARED);
+    } else {
+        void *s = NULL;
+        st = bk->prepare(fused ? m->fused : m->graph, o, &s);
+        if (st == GRT_OK) {
+            grt_prepared *p = &m->prepared[m->n_prepared++];
+            p->bk = bk;
+            p->opts = *o;
+            p->fused = fused;
+            p->state = s;
+            *state = s;
+        }
+    }
+    pthread_mutex_unlock(&m->mu);
+    return st;
+}
+
+gaitrt_status gaitrt_checkpoint_convert(const char *ckpt_path, const char *out_path) {
+    if (!ckpt_path || !out_path) return grt_error(GAITRT_ERR_INVALID_ARG, "gaitrt_checkpoint_convert: NULL path");
+    grt_state_dict *sd = NULL;
+    grt_status st = grt_state_dict_load(ckpt_path, &sd);
+    if (st != GRT_OK) return st;
+    st = grt_safetensors_write(sd, out_path);
+    grt_state_dict_free(sd);
+    return st;
+}

@@ -1,0 +1,38 @@
+/* pipeline.h — internals of the public handles: the model (graph + prepared backend states,
+ * shared read-only by sessions) and the session (device choice, plans, batching, profile). */
+#ifndef GRT_PIPELINE_H
+#define GRT_PIPELINE_H
+
+#include <pthread.h>
+
+#include "backends/backend.h"
+#include "models/models.h"
+
+#define GRT_MAX_PREPARED 8
+
+typedef struct grt_prepared {
+    const grt_backend_i *bk;
+    grt_backend_opts opts;
+    int fused;
+    void *state;
+} grt_prepared;
+
+struct gaitrt_model {
+    char path[512];
+    const grt_model_family *family;
+    grt_graph *graph;   /* unfused: the reference */
+    grt_graph *fused;   /* BN folded, activations and residuals fused */
+    gaitrt_model_info info;
+    pthread_mutex_t mu; /* guards prepared[] */
+    grt_prepared prepared[GRT_MAX_PREPARED];
+    int n_prepared;
+};
+
+/* Backend state for (backend, options), prepared once per model and shared by sessions. */
+grt_status grt_model_prepared(gaitrt_model *m, const grt_backend_i *bk, const grt_backend_opts *o, int fused,
+                              void **state);
+
+/* Reads an OpenGait YAML's model_cfg into a config (io/ does the parsing). */
+grt_status grt_config_load(const char *path, grt_model_config *cfg);
+
+#endif

@@ -1,0 +1,198 @@
+/* profile.c — the session's profiler: per-layer events from the backends, per-run records,
+ * CPU utilisation, and the reports built from them (JSON, Chrome trace, session report). */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "pipeline/session.h"
+
+#define GRT_MAX_KEPT_EVENTS 200000
+
+static double grt__cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+grt_status grt_prof_init(grt_profiler *p, const gaitrt_session *s) {
+    memset(p, 0, sizeof *p);
+    const grt_graph *g = s->fused ? s->model->fused : s->model->graph;
+    p->run.cap = 2 * g->n_nodes + 16;
+    p->run.ev = grt_calloc((size_t)p->run.cap, sizeof *p->run.ev);
+    if (!p->run.ev) return grt_error(GAITRT_ERR_NOMEM, "out of memory for the profiler");
+    p->t_first = grt_now_s();
+    return GRT_OK;
+}
+
+void grt_prof_release(grt_profiler *p) {
+    grt_free(p->run.ev);
+    grt_free(p->events);
+    grt_free(p->runs);
+    memset(p, 0, sizeof *p);
+}
+
+void grt_prof_begin_run(grt_profiler *p, const grt_backend_i *bk, int items, int frames, int sequences) {
+    (void)bk;
+    p->run.n = 0;
+    p->cpu_t0 = grt__cpu_s();
+    p->wall_t0 = grt_now_s();
+    if (p->n_runs == p->cap_runs) {
+        int cap = p->cap_runs ? 2 * p->cap_runs : 64;
+        grt_run_rec *r = grt_realloc(p->runs, (size_t)cap * sizeof *r);
+        if (!r) return; /* the record is lost, the run is not */
+        p->runs = r;
+        p->cap_runs = cap;
+    }
+    grt_run_rec *r = &p->runs[p->n_runs];
+    memset(r, 0, sizeof *r);
+    r->t0 = p->wall_t0;
+    r->items = items;
+    r->frames = frames;
+    r->sequences = sequences;
+    r->ev_begin = p->n_events;
+}
+
+void grt_prof_end_run(grt_profiler *p, const grt_backend_i *bk, int frames) {
+    (void)bk;
+    (void)frames;
+    double now = grt_now_s();
+    p->cpu_busy += grt__cpu_s() - p->cpu_t0;
+    p->wall_busy += now - p->wall_t0;
+    if (p->n_runs < p->cap_runs) {
+        grt_run_rec *r = &p->runs[p->n_runs++];
+        r->t1 = now;
+        /* keep this run's events (bounded) */
+        if (p->run.n && p->n_events + p->run.n <= GRT_MAX_KEPT_EVENTS) {
+            if (p->n_events + p->run.n > p->cap_events) {
+                int cap = p->cap_events ? p->cap_events : 1024;
+                while (cap < p->n_events + p->run.n) cap *= 2;
+                grt_prof_event *e = grt_realloc(p->events, (size_t)cap * sizeof *e);
+                if (e) {
+                    p->events = e;
+                    p->cap_events = cap;
+                }
+            }
+            if (p->n_events + p->run.n <= p->cap_events) {
+                memcpy(p->events + p->n_events, p->run.ev, (size_t)p->run.n * sizeof *p->events);
+                p->n_events += p->run.n;
+            }
+        }
+        r->ev_end = p->n_events;
+    }
+}
+
+static void grt__json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+size_t gaitrt_session_report(const gaitrt_session *s, char *buf, size_t len) {
+    if (!s) return 0;
+    char desc[512] = "";
+    if (s->bk->describe) s->bk->describe(s->bk_state, desc, sizeof desc);
+    const char *lv[] = {"conservative", "balanced", "aggressive"};
+    const double util = s->prof.wall_busy > 0 ? s->prof.cpu_busy / s->prof.wall_busy : 0;
+    char notes[2300];
+    size_t k = 0;
+    for (const char *c = s->notes; *c && k + 8 < sizeof notes; c++) {
+        if (*c == '"' || *c == '\\') notes[k++] = '\\';
+        notes[k++] = (*c >= 0x20) ? *c : ' ';
+    }
+    notes[k] = 0;
+    int w = snprintf(buf, buf ? len : 0,
+                     "{\"model\": \"%s\", \"variant\": \"%s\", \"backend\": \"%s\", \"kernels\": \"%s\", \"level\": \"%s\", "
+                     "\"fused\": %s, \"batches\": %lld, \"sequences\": %lld, \"frame_budget\": %lld, "
+                     "\"bytes_per_frame\": %lld, \"peak_plan_bytes\": %lld, \"fallbacks\": %d, \"cpu_utilisation\": %.3f, "
+                     "\"notes\": \"%s\"}",
+                     s->model->info.type, s->model->info.variant, s->bk->name, desc, lv[s->params.level],
+                     s->fused ? "true" : "false", (long long)s->n_batches, (long long)s->n_sequences,
+                     (long long)s->frame_budget, (long long)s->bytes_per_frame, (long long)s->peak_plan_bytes, s->fallbacks,
+                     util, notes);
+    return w > 0 ? (size_t)w : 0;
+}
+
+gaitrt_status gaitrt_session_write_profile(const gaitrt_session *s, const char *path) {
+    if (!s || !path) return grt_error(GAITRT_ERR_INVALID_ARG, "gaitrt_session_write_profile: NULL argument");
+    FILE *f = fopen(path, "w");
+    if (!f) return grt_error(GAITRT_ERR_IO, "%s: cannot write the profile", path);
+    const grt_profiler *p = &s->prof;
+    char rep[4096];
+    gaitrt_session_report(s, rep, sizeof rep);
+    fprintf(f, "{\n  \"schema\": \"gaitrt-profile-1\",\n  \"session\": %s,\n  \"runs\": [", rep);
+    for (int r = 0; r < p->n_runs; r++) {
+        const grt_run_rec *rr = &p->runs[r];
+        fprintf(f, "%s\n    {\"t0_ms\": %.4f, \"ms\": %.4f, \"items\": %d, \"frames\": %d, \"sequences\": %d}", r ? "," : "",
+                (rr->t0 - p->t_first) * 1e3, (rr->t1 - rr->t0) * 1e3, rr->items, rr->frames, rr->sequences);
+    }
+    fprintf(f, "\n  ],\n  \"layers\": [");
+    /* per-layer totals over all runs, in first-seen order */
+    int n_layers = 0;
+    typedef struct { const char *name, *op; double ms, flops, bytes; int count; } agg_t;
+    agg_t *agg = grt_calloc((size_t)(p->n_events ? p->n_events : 1), sizeof *agg);
+    if (!agg) {
+        fclose(f);
+        return grt_error(GAITRT_ERR_NOMEM, "out of memory writing the profile");
+    }
+    for (int e = 0; e < p->n_events; e++) {
+        const grt_prof_event *ev = &p->events[e];
+        int j = 0;
+        while (j < n_layers && !(agg[j].name == ev->name && agg[j].op == ev->op)) j++;
+        if (j == n_layers) {
+            agg[j].name = ev->name;
+            agg[j].op = ev->op;
+            n_layers++;
+        }
+        agg[j].ms += (ev->t1 - ev->t0) * 1e3;
+        agg[j].flops += ev->flops;
+        agg[j].bytes += ev->bytes;
+        agg[j].count++;
+    }
+    for (int j = 0; j < n_layers; j++) {
+        fprintf(f, "%s\n    {\"name\": ", j ? "," : "");
+        grt__json_str(f, agg[j].name);
+        fprintf(f, ", \"op\": ");
+        grt__json_str(f, agg[j].op);
+        fprintf(f, ", \"calls\": %d, \"ms\": %.4f, \"gflop\": %.4f, \"mbytes\": %.3f, \"gflops\": %.2f}", agg[j].count, agg[j].ms,
+                agg[j].flops / 1e9, agg[j].bytes / 1e6, agg[j].ms > 0 ? agg[j].flops / (agg[j].ms * 1e6) : 0);
+    }
+    grt_free(agg);
+    fprintf(f, "\n  ],\n  \"dropped_events\": %d\n}\n", p->run.dropped);
+    if (fclose(f) != 0) return grt_error(GAITRT_ERR_IO, "%s: write error", path);
+    return GAITRT_OK;
+}
+
+gaitrt_status gaitrt_session_write_trace(const gaitrt_session *s, const char *path) {
+    if (!s || !path) return grt_error(GAITRT_ERR_INVALID_ARG, "gaitrt_session_write_trace: NULL argument");
+    FILE *f = fopen(path, "w");
+    if (!f) return grt_error(GAITRT_ERR_IO, "%s: cannot write the trace", path);
+    const grt_profiler *p = &s->prof;
+    fprintf(f, "{\"displayTimeUnit\": \"ms\", \"traceEvents\": [\n");
+    fprintf(f, "{\"name\": \"process_name\", \"ph\": \"M\", \"pid\": 1, \"args\": {\"name\": \"gaitrt %s\"}}", s->bk->name);
+    for (int r = 0; r < p->n_runs; r++) {
+        const grt_run_rec *rr = &p->runs[r];
+        fprintf(f, ",\n{\"name\": \"batch %d (%d seq, %d frames)\", \"cat\": \"run\", \"ph\": \"X\", \"pid\": 1, \"tid\": 1, "
+                   "\"ts\": %.3f, \"dur\": %.3f}", r, rr->sequences, rr->frames, (rr->t0 - p->t_first) * 1e6,
+                (rr->t1 - rr->t0) * 1e6);
+    }
+    for (int e = 0; e < p->n_events; e++) {
+        const grt_prof_event *ev = &p->events[e];
+        fprintf(f, ",\n{\"name\": ");
+        grt__json_str(f, ev->name);
+        fprintf(f, ", \"cat\": ");
+        grt__json_str(f, ev->op);
+        fprintf(f, ", \"ph\": \"X\", \"pid\": 1, \"tid\": %d, \"ts\": %.3f, \"dur\": %.3f, \"args\": {\"gflop\": %.4f, \"mbytes\": %.3f}}",
+                2 + ev->thread, (ev->t0 - p->t_first) * 1e6, (ev->t1 - ev->t0) * 1e6, ev->flops / 1e9, ev->bytes / 1e6);
+    }
+    fprintf(f, "\n]}\n");
+    if (fclose(f) != 0) return grt_error(GAITRT_ERR_IO, "%s: write error", path);
+    return GAITRT_OK;
+}

@@ -1,0 +1,358 @@
+/* session.c — gaitrt_session: per-run state over a shared model. It chooses the backend for
+ * the device and level, groups sequences into batches within the memory budget, packs and
+ * transforms the inputs, runs cached plans, and records what it did (fallbacks included). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pipeline/pipeline.h"
+#include "pipeline/session.h"
+
+gaitrt_session_params gaitrt_session_default_params(void) {
+    gaitrt_session_params p;
+    memset(&p, 0, sizeof p);
+    p.device = GAITRT_DEVICE_AUTO;
+    p.level = GAITRT_LEVEL_BALANCED;
+    p.max_batch_size = 8;
+    p.max_frames = 720;
+    return p;
+}
+
+void grt_session_note(gaitrt_session *s, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    size_t k = strlen(s->notes);
+    if (k + 4 < sizeof s->notes) {
+        if (k) k += (size_t)snprintf(s->notes + k, sizeof s->notes - k, "; ");
+        vsnprintf(s->notes + k, sizeof s->notes - k, fmt, ap);
+    }
+    va_end(ap);
+    va_start(ap, fmt);
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    GRT_LOG_WARN("%s", msg);
+}
+
+/* Chooses a backend for the level on the CPU: balanced/aggressive want the fast backend;
+ * when it is not built in or refuses the graph we fall back to the reference, and say so. */
+static grt_status grt__select_backend(gaitrt_session *s) {
+    gaitrt_model *m = s->model;
+    grt_backend_opts o;
+    memset(&o, 0, sizeof o);
+    o.n_threads = s->params.n_threads;
+    o.device_index = s->params.device_index;
+    const grt_backend_i *bk = NULL;
+    int fused = 0;
+    gaitrt_device_kind dev = s->params.device;
+    if (dev == GAITRT_DEVICE_AUTO || dev == GAITRT_DEVICE_CUDA) {
+        const grt_backend_i *cu = grt_backend_cuda();
+        if (cu && s->params.level != GAITRT_LEVEL_CONSERVATIVE) {
+            o.precision = s->params.level == GAITRT_LEVEL_AGGRESSIVE ? GRT_PREC_F16 : GRT_PREC_F32;
+            if (grt_model_prepared(m, cu, &o, 1, &s->bk_state) == GRT_OK) {
+                bk = cu;
+                fused = 1;
+            } else {
+                grt_session_note(s, "CUDA backend could not prepare the model (%s); falling back to the CPU", gaitrt_last_error());
+            }
+        } else if (dev == GAITRT_DEVICE_CUDA) {
+            if (!cu) return grt_error(GAITRT_ERR_DEVICE, "device cuda requested but unavailable: %s", gaitrt_last_error());
+        }
+    }
+    if (!bk && s->params.level != GAITRT_LEVEL_CONSERVATIVE) {
+        const grt_backend_i *fast = grt_backend_cpu_fast();
+        o.precision = s->params.level == GAITRT_LEVEL_AGGRESSIVE ? GRT_PREC_BF16 : GRT_PREC_F32;
+        if (fast && grt_model_prepared(m, fast, &o, 1, &s->bk_state) == GRT_OK) {
+            bk = fast;
+            fused = 1;
+        } else {
+            grt_session_note(s, "fast CPU backend unavailable (%s); using the reference kernels",
+                             fast ? gaitrt_last_error() : "not built in");
+        }
+    }
+    if (!bk) {
+        o.precision = GRT_PREC_F32;
+        o.deterministic = 1;
+        bk = grt_backend_cpu_ref();
+        fused = s->params.level != GAITRT_LEVEL_CONSERVATIVE;
+        grt_status st = grt_model_prepared(m, bk, &o, fused, &s->bk_state);
+        if (st != GRT_OK) return st;
+    }
+    s->bk = bk;
+    s->fused = fused;
+    s->bk_opts = o;
+    return GRT_OK;
+}
+
+gaitrt_session *gaitrt_session_create(gaitrt_model *m, const gaitrt_session_params *p) {
+    if (!m) {
+        grt_error(GAITRT_ERR_INVALID_ARG, "gaitrt_session_create: model is NULL");
+        return NULL;
+    }
+    gaitrt_session_params prm = p ? *p : gaitrt_session_default_params();
+    if (prm.max_batch_size <= 0) prm.max_batch_size = 1;
+    if (prm.max_frames < 0 || prm.n_threads < 0 || prm.memory_budget < 0 || (unsigned)prm.level > 2) {
+        grt_error(GAITRT_ERR_INVALID_ARG, "gaitrt_session_create: invalid parameters (negative count or unknown level)");
+        return NULL;
+    }
+    gaitrt_session *s = grt_calloc(1, sizeof *s);
+    if (!s) {
+        grt_error(GAITRT_ERR_NOMEM, "out of memory creating a session");
+        return NULL;
+    }
+    s->model = m;
+    s->params = prm;
+    if (grt__select_backend(s) != GRT_OK) {
+        grt_free(s);
+        return NULL;
+    }
+    if (grt_session_size_budget(s) != GRT_OK || grt_prof_init(&s->prof, s) != GRT_OK) {
+        gaitrt_session_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void gaitrt_session_free(gaitrt_session *s) {
+    if (!s) return;
+    for (int i = 0; i < GRT_PLAN_CACHE; i++)
+        if (s->plans[i].plan) s->bk->plan_release(s->plans[i].plan);
+    for (int k = 0; k < GAITRT_MAX_INPUTS; k++) grt_free_aligned(s->inbuf[k]);
+    grt_free(s->outbuf);
+    grt_free(s->segs);
+    grt_free(s->order);
+    grt_prof_release(&s->prof);
+    grt_free(s);
+}
+
+/* A plan for the batch shape: from the small cache, or made now (evicting the oldest). */
+static grt_status grt__get_plan(gaitrt_session *s, const grt_batch_shape *bs, void **plan) {
+    for (int i = 0; i < GRT_PLAN_CACHE; i++) {
+        grt_plan_slot *ps = &s->plans[i];
+        if (ps->plan && ps->bs.n == bs->n && ps->bs.t == bs->t && ps->bs.n_seq == bs->n_seq) {
+            ps->stamp = ++s->stamp;
+            *plan = ps->plan;
+            return GRT_OK;
+        }
+    }
+    int victim = 0;
+    for (int i = 1; i < GRT_PLAN_CACHE; i++)
+        if (!s->plans[i].plan || (s->plans[victim].plan && s->plans[i].stamp < s->plans[victim].stamp)) victim = i;
+    grt_plan_slot *ps = &s->plans[victim];
+    if (ps->plan) {
+        s->bk->plan_release(ps->plan);
+        ps->plan = NULL;
+    }
+    grt_status st = s->bk->plan(s->bk_state, bs, &ps->plan);
+    if (st != GRT_OK) return st;
+    ps->bs = *bs;
+    ps->stamp = ++s->stamp;
+    int64_t bytes = s->bk->plan_bytes(ps->plan);
+    if (bytes > s->peak_plan_bytes) s->peak_plan_bytes = bytes;
+    *plan = ps->plan;
+    return GRT_OK;
+}
+
+static grt_status grt__grow(void **buf, size_t *cap, size_t need, int aligned) {
+    if (need <= *cap) return GRT_OK;
+    void *p = aligned ? grt_malloc_aligned(need) : grt_malloc(need);
+    if (!p) return grt_error(GAITRT_ERR_NOMEM, "out of memory: %zu bytes for batch buffers", need);
+    if (aligned)
+        grt_free_aligned(*buf);
+    else
+        grt_free(*buf);
+    *buf = p;
+    *cap = need;
+    return GRT_OK;
+}
+
+/* Checks one sequence against the model's inputs; returns the frames used. */
+static grt_status grt__check_seq(const gaitrt_session *s, const gaitrt_sequence *q, int idx, int *frames) {
+    const gaitrt_model_info *mi = &s->model->info;
+    if (q->n_frames <= 0)
+        return grt_error(GAITRT_ERR_INPUT, "sequence %d is empty (0 frames) ---> HINT: every frame may have been dropped by "
+                         "pretreatment; check the input", idx);
+    for (int k = 0; k < mi->n_inputs; k++) {
+        const gaitrt_input *in = &q->inputs[k];
+        const gaitrt_model_input_desc *d = &mi->inputs[k];
+        if (!in->data) return grt_error(GAITRT_ERR_INPUT, "sequence %d: input %d (%s) has no data", idx, k, d->name);
+        int ok_w = in->width == d->width || (in->raw && in->width == d->stored_width);
+        if (in->channels != d->channels || in->height != d->height || !ok_w)
+            return grt_error(GAITRT_ERR_INPUT, "sequence %d: input %d (%s) frames are %d x %d x %d, the model takes %d x %d x %d%s "
+                             "---> HINT: silhouettes must be pretreated to %dx%d (gaitrt pretreat)", idx, k, d->name,
+                             in->channels, in->height, in->width, d->channels, d->height, d->width,
+                             d->stored_width != d->width ? " (or the stored width before cutting)" : "", d->height,
+                             d->stored_width);
+        if (in->dtype != GAITRT_DTYPE_F32 && in->dtype != GAITRT_DTYPE_U8)
+            return grt_error(GAITRT_ERR_INPUT, "sequence %d: input %d has an unknown dtype", idx, k);
+    }
+    int t = q->n_frames;
+    if (s->params.max_frames > 0 && t > s->params.max_frames) t = s->params.max_frames;
+    *frames = t;
+    return GRT_OK;
+}
+
+/* Writes frames [0, t) of input k of q, test-transformed, into dst laid out (items, C, T, H, W)
+ * at item b, frame offset t0. The transform cuts the stored width to the model's and divides. */
+static grt_status grt__pack(const gaitrt_session *s, const gaitrt_sequence *q, int idx, int k, int t, float *dst, int b,
+                            int t0, int T) {
+    const gaitrt_model_input_desc *d = &s->model->info.inputs[k];
+    const gaitrt_input *in = &q->inputs[k];
+    const int C = d->channels, H = d->height, W = d->width;
+    const int cut = (in->width - W) / 2;
+    /* uint8 data is divided by the model's divisor (raw or not: bytes are never model input);
+     * float data is taken as it is. */
+    float div = 1.0f;
+    if (in->dtype == GAITRT_DTYPE_U8) {
+        div = d->divisor;
+        if (div == 0.0f) { /* parsing maps: /255 only when the array's max is 255 */
+            int mx = 0;
+            const uint8_t *u = in->data;
+            for (size_t i = 0; i < (size_t)q->n_frames * C * H * in->width; i++) mx = u[i] > mx ? u[i] : mx;
+            div = mx == 255 ? 255.0f : 1.0f;
+        }
+    }
+    const float inv = 1.0f / div;
+    for (int f = 0; f < t; f++)
+        for (int c = 0; c < C; c++) {
+            float *o = dst + ((((size_t)b * C + c) * T + t0 + f) * H) * W;
+            for (int h = 0; h < H; h++) {
+                size_t src = ((((size_t)f * C + c) * H + h) * in->width) + cut;
+                if (in->dtype == GAITRT_DTYPE_U8) {
+                    const uint8_t *u = (const uint8_t *)in->data + src;
+                    for (int w = 0; w < W; w++) o[h * W + w] = div == 255.0f ? (float)u[w] / 255.0f : (float)u[w] * inv;
+                } else {
+                    const float *x = (const float *)in->data + src;
+                    for (int w = 0; w < W; w++) {
+                        float v = x[w];
+                        if (!isfinite(v))
+                            return grt_error(GAITRT_ERR_INPUT, "sequence %d: input %d (%s) frame %d has a non-finite value "
+                                             "(%g) at row %d, column %d", idx, k, d->name, f, (double)v, h, w + cut);
+                        o[h * W + w] = v;
+                    }
+                }
+            }
+        }
+    return GRT_OK;
+}
+
+/* Runs one batch: sequences order[0..n) (indices into seqs), frames[] each. */
+static grt_status grt__run_batch(gaitrt_session *s, const gaitrt_sequence *seqs, const int *idx, const int *frames, int n,
+                                 float *out) {
+    const gaitrt_model_info *mi = &s->model->info;
+    const int packed = !mi->temporal_mixing;
+    grt_batch_shape bs;
+    bs.n_seq = n;
+    if (packed) {
+        bs.n = 1;
+        bs.t = 0;
+        for (int i = 0; i < n; i++) bs.t += frames[i];
+    } else {
+        bs.n = n;
+        bs.t = frames[0];
+    }
+    grt_status st;
+    if ((st = grt__grow((void **)&s->segs, &s->segs_cap, (size_t)n * sizeof(grt_segment), 0)) != GRT_OK) return st;
+    const float *inputs[GAITRT_MAX_INPUTS];
+    for (int k = 0; k < mi->n_inputs; k++) {
+        const gaitrt_model_input_desc *d = &mi->inputs[k];
+        size_t need = (size_t)bs.n * d->channels * bs.t * d->height * d->width * sizeof(float);
+        if ((st = grt__grow((void **)&s->inbuf[k], &s->inbuf_cap[k], need, 1)) != GRT_OK) return st;
+        int t0 = 0;
+        for (int i = 0; i < n; i++) {
+            int b = packed ? 0 : i, off = packed ? t0 : 0;
+            if ((st = grt__pack(s, &seqs[idx[i]], idx[i], k, frames[i], s->inbuf[k], b, off, bs.t)) != GRT_OK) return st;
+            s->segs[i] = (grt_segment){b, off, frames[i]};
+            t0 += frames[i];
+        }
+        inputs[k] = s->inbuf[k];
+    }
+    void *plan = NULL;
+    if ((st = grt__get_plan(s, &bs, &plan)) != GRT_OK) return st;
+    const size_t per = (size_t)mi->embed_channels * mi->embed_parts;
+    if ((st = grt__grow((void **)&s->outbuf, &s->outbuf_cap, (size_t)n * per * sizeof(float), 0)) != GRT_OK) return st;
+    grt_run_args a = {inputs, s->segs, s->outbuf, s->params.profile ? &s->prof.run : NULL};
+    grt_prof_begin_run(&s->prof, s->bk, bs.n, bs.t, n);
+    st = s->bk->run(plan, &a);
+    grt_prof_end_run(&s->prof, s->bk, bs.t);
+    if (st != GRT_OK) return st;
+    for (int i = 0; i < n; i++) {
+        float *dst = out + (size_t)idx[i] * per;
+        memcpy(dst, s->outbuf + (size_t)i * per, per * sizeof(float));
+        if (s->params.normalize) {
+            const int C = mi->embed_channels, P = mi->embed_parts;
+            for (int p = 0; p < P; p++) {
+                double ss = 0;
+                for (int c = 0; c < C; c++) ss += (double)dst[c * P + p] * dst[c * P + p];
+                double nrm = sqrt(ss);
+                float inv = (float)(1.0 / (nrm > 1e-12 ? nrm : 1e-12));
+                for (int c = 0; c < C; c++) dst[c * P + p] *= inv;
+            }
+        }
+    }
+    return GRT_OK;
+}
+
+gaitrt_status gaitrt_embed(gaitrt_session *s, const gaitrt_sequence *seqs, int n, float *out, size_t out_len) {
+    if (!s || (!seqs && n) || (!out && n) || n < 0) return grt_error(GAITRT_ERR_INVALID_ARG, "gaitrt_embed: NULL or negative argument");
+    if (s->poisoned) return grt_error(GAITRT_ERR_BAD_STATE, "gaitrt_embed: the session failed earlier (%s) ---> HINT: create a new session", s->poison_reason);
+    const gaitrt_model_info *mi = &s->model->info;
+    const size_t per = (size_t)mi->embed_channels * mi->embed_parts;
+    if (out_len < (size_t)n * per)
+        return grt_error(GAITRT_ERR_INVALID_ARG, "gaitrt_embed: output holds %zu floats, %d sequences need %zu", out_len, n, (size_t)n * per);
+    grt_status st;
+    if ((st = grt__grow((void **)&s->order, &s->order_cap, (size_t)n * 2 * sizeof(int) + 1, 0)) != GRT_OK) return st;
+    int *frames = s->order + n;
+    for (int i = 0; i < n; i++) {
+        if ((st = grt__check_seq(s, &seqs[i], i, &frames[i])) != GRT_OK) return st;
+        s->order[i] = i;
+    }
+    /* Sort by length (stable insertion sort on indices): similar lengths share batches. */
+    for (int i = 1; i < n; i++) {
+        int v = s->order[i], j = i - 1;
+        while (j >= 0 && frames[s->order[j]] > frames[v]) {
+            s->order[j + 1] = s->order[j];
+            j--;
+        }
+        s->order[j + 1] = v;
+    }
+    int bidx[256], bfr[256];
+    int i = 0;
+    while (i < n) {
+        /* grow the batch while it fits: count, frame budget and, for temporal models, equal length */
+        int cnt = 0;
+        int64_t tot = 0;
+        const int cap = s->params.max_batch_size < 256 ? s->params.max_batch_size : 256;
+        while (i + cnt < n && cnt < cap) {
+            int f = frames[s->order[i + cnt]];
+            if (cnt > 0 && mi->temporal_mixing && f != bfr[0]) break;
+            int64_t newtot = mi->temporal_mixing ? (int64_t)f * (cnt + 1) : tot + f;
+            if (cnt > 0 && newtot > s->frame_budget) break;
+            bidx[cnt] = s->order[i + cnt];
+            bfr[cnt] = f;
+            tot = newtot;
+            cnt++;
+        }
+        st = grt__run_batch(s, seqs, bidx, bfr, cnt, out);
+        while (st == GAITRT_ERR_NOMEM && cnt > 1) {
+            /* out of memory: halve the batch and retry, and say so */
+            int half = cnt / 2;
+            grt_session_note(s, "allocation failed for a batch of %d sequences (%s); retrying with %d", cnt, gaitrt_last_error(), half);
+            s->fallbacks++;
+            if (s->frame_budget > 1) s->frame_budget /= 2;
+            cnt = half;
+            st = grt__run_batch(s, seqs, bidx, bfr, cnt, out);
+        }
+        if (st != GRT_OK) {
+            if (st == GAITRT_ERR_INTERNAL || st == GAITRT_ERR_DEVICE) {
+                s->poisoned = 1;
+                snprintf(s->poison_reason, sizeof s->poison_reason, "%s", gaitrt_last_error());
+            }
+            return st;
+        }
+        s->n_batches++;
+        s->n_sequences += cnt;
+        i += cnt;
+    }
+    return GAITRT_OK;
+}

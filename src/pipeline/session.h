@@ -1,0 +1,69 @@
+/* session.h — the session object and its profiler (internal). */
+#ifndef GRT_SESSION_H
+#define GRT_SESSION_H
+
+#include "pipeline/pipeline.h"
+
+#define GRT_PLAN_CACHE 4
+
+typedef struct grt_plan_slot {
+    grt_batch_shape bs;
+    void *plan;
+    uint64_t stamp;
+} grt_plan_slot;
+
+/* One run (batch) as the profiler keeps it. */
+typedef struct grt_run_rec {
+    double t0, t1;
+    int items, frames, sequences;
+    int ev_begin, ev_end;   /* events of this run in grt_profiler.events */
+} grt_run_rec;
+
+typedef struct grt_profiler {
+    grt_prof run;             /* events of the current run (backends write here) */
+    grt_prof_event *events;   /* all events kept (bounded) */
+    int n_events, cap_events;
+    grt_run_rec *runs;
+    int n_runs, cap_runs;
+    double cpu_t0, wall_t0;   /* CPU time / wall time at the start of the current run */
+    double cpu_busy, wall_busy; /* summed over runs: for CPU utilisation */
+    double t_first;
+} grt_profiler;
+
+struct gaitrt_session {
+    gaitrt_model *model;
+    gaitrt_session_params params;
+    const grt_backend_i *bk;
+    void *bk_state;            /* owned by the model */
+    grt_backend_opts bk_opts;
+    int fused;
+    grt_plan_slot plans[GRT_PLAN_CACHE];
+    uint64_t stamp;
+    int64_t frame_budget;      /* frames per batch within the memory budget */
+    int64_t bytes_per_frame;   /* activation memory per frame (from the memory plan) */
+    int64_t peak_plan_bytes;
+    float *inbuf[GAITRT_MAX_INPUTS];
+    size_t inbuf_cap[GAITRT_MAX_INPUTS];
+    float *outbuf;
+    size_t outbuf_cap;
+    grt_segment *segs;
+    size_t segs_cap;
+    int *order;
+    size_t order_cap;
+    int poisoned;
+    char poison_reason[256];
+    char notes[2048];          /* fallbacks and decisions, in order */
+    int fallbacks;
+    int64_t n_batches, n_sequences;
+    grt_profiler prof;
+};
+
+void grt_session_note(gaitrt_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+grt_status grt_session_size_budget(gaitrt_session *s);
+
+grt_status grt_prof_init(grt_profiler *p, const gaitrt_session *s);
+void grt_prof_release(grt_profiler *p);
+void grt_prof_begin_run(grt_profiler *p, const grt_backend_i *bk, int items, int frames, int sequences);
+void grt_prof_end_run(grt_profiler *p, const grt_backend_i *bk, int frames);
+
+#endif

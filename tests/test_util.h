@@ -1,0 +1,64 @@
+/* test_util.h — tiny helpers shared by the C tests: checks that count failures, comparison
+ * with relative L2 error (the parity metric), and paths to data. */
+#ifndef GRT_TEST_UTIL_H
+#define GRT_TEST_UTIL_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int grt_test_failures;
+
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            grt_test_failures++;                                                     \
+        }                                                                            \
+    } while (0)
+
+#define CHECK_MSG(cond, ...)                                                 \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                    \
+            fprintf(stderr, "\n");                                           \
+            grt_test_failures++;                                             \
+        }                                                                    \
+    } while (0)
+
+/* Relative L2 error ||a - b|| / ||b|| (b is the reference); non-finite a counts as failure. */
+static inline double grt_rel_l2(const float *a, const float *b, size_t n) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(a[i])) return INFINITY;
+        double d = (double)a[i] - (double)b[i];
+        num += d * d;
+        den += (double)b[i] * (double)b[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+static inline const char *grt_test_env(const char *name, const char *fallback) {
+    const char *v = getenv(name);
+    return v && *v ? v : fallback;
+}
+
+#define TEST_SKIP(...)                        \
+    do {                                      \
+        fprintf(stderr, "SKIPPED: " __VA_ARGS__); \
+        fprintf(stderr, "\n");                \
+        exit(77);                             \
+    } while (0)
+
+static inline int grt_test_finish(const char *name) {
+    if (grt_test_failures) {
+        printf("%s: NOT OK (%d failures)\n", name, grt_test_failures);
+        return 1;
+    }
+    printf("%s: OK\n", name);
+    return 0;
+}
+
+#endif

@@ -1,0 +1,21 @@
+/* cli.h — shared pieces of the gaitrt command line (public API only). */
+#ifndef GAITRT_CLI_H
+#define GAITRT_CLI_H
+
+#include "gaitrt.h"
+
+int grt_cmd_info(int argc, char **argv);
+int grt_cmd_embed(int argc, char **argv);
+int grt_cmd_bench(int argc, char **argv);
+int grt_cmd_convert(int argc, char **argv);
+int grt_cmd_pretreat(int argc, char **argv) __attribute__((weak));
+
+/* Exit codes: 0 ok, 1 usage, then one per status class. */
+int cli_exit_code(gaitrt_status st);
+/* Prints "gaitrt <cmd>: <last error>" and returns the exit code. */
+int cli_fail(const char *cmd, gaitrt_status st);
+int cli_parse_level(const char *s, gaitrt_level *out);
+int cli_parse_device(const char *s, gaitrt_device_kind *kind, int *index);
+void cli_log_to_stderr(gaitrt_log_level lvl, const char *msg, void *user);
+
+#endif

@@ -1,0 +1,162 @@
+/* cmd_embed.c — `gaitrt embed -m CKPT -o OUT.npy INPUT...`: embeddings [N, C, P] float32,
+ * OpenGait's inference_feat['embeddings'] (L2-normalised per part with --normalize). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static void embed_usage(void) {
+    fprintf(stderr,
+            "usage: gaitrt embed -m CKPT -o OUT.npy [options] INPUT... | --tensor X.npy [--tensor Y.npy]\n"
+            "  INPUT: an OpenGait sequence folder (one .pkl per modality), a .pkl/.npy array [T,H,W] or\n"
+            "         [T,C,H,W] (uint8 0..255 or float 0..1, 64 or 44 wide), or a folder of raw PNG/JPEG frames\n"
+            "  --tensor X.npy      the model's forward input after the test transform, float32 [N,T,H,W] or\n"
+            "                      [N,T,C,H,W], repeated in OpenGait's ipts order\n"
+            "  --normalize         L2-normalise each part's C-vector\n"
+            "  --model-type T      model family when the keys are ambiguous;  --config YAML  OpenGait config\n"
+            "  --level L           conservative | balanced (default) | aggressive\n"
+            "  --device D          auto (default) | cpu | cuda[:i]\n"
+            "  --batch B           sequences per batch (default 8);  --threads N;  --max-frames N (default 720)\n"
+            "  --profile P.json    per-layer profile;  --trace T.json  Chrome trace (Perfetto)\n"
+            "  --quiet             no progress or report on stderr\n");
+}
+
+int grt_cmd_embed(int argc, char **argv) {
+    gaitrt_model_params mp = gaitrt_model_default_params();
+    gaitrt_session_params sp = gaitrt_session_default_params();
+    const char *ckpt = NULL, *out = NULL, *prof = NULL, *trace = NULL;
+    const char *tensors[GAITRT_MAX_INPUTS];
+    int n_tensors = 0, quiet = 0;
+    char **inputs = calloc((size_t)argc, sizeof *inputs);
+    int n_inputs = 0;
+    if (!inputs) return 9;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int more = i + 1 < argc;
+        if (!strcmp(a, "-m") && more) ckpt = argv[++i];
+        else if (!strcmp(a, "-o") && more) out = argv[++i];
+        else if (!strcmp(a, "--tensor") && more) {
+            if (n_tensors == GAITRT_MAX_INPUTS) {
+                fprintf(stderr, "gaitrt embed: at most %d --tensor inputs\n", GAITRT_MAX_INPUTS);
+                free(inputs);
+                return 1;
+            }
+            tensors[n_tensors++] = argv[++i];
+        } else if (!strcmp(a, "--normalize")) sp.normalize = 1;
+        else if (!strcmp(a, "--model-type") && more) mp.model_type = argv[++i];
+        else if (!strcmp(a, "--config") && more) mp.config_path = argv[++i];
+        else if (!strcmp(a, "--level") && more) {
+            if (!cli_parse_level(argv[++i], &sp.level)) { embed_usage(); free(inputs); return 1; }
+        } else if (!strcmp(a, "--device") && more) {
+            if (!cli_parse_device(argv[++i], &sp.device, &sp.device_index)) { embed_usage(); free(inputs); return 1; }
+        } else if (!strcmp(a, "--batch") && more) sp.max_batch_size = atoi(argv[++i]);
+        else if (!strcmp(a, "--threads") && more) sp.n_threads = atoi(argv[++i]);
+        else if (!strcmp(a, "--max-frames") && more) sp.max_frames = atoi(argv[++i]);
+        else if (!strcmp(a, "--profile") && more) prof = argv[++i];
+        else if (!strcmp(a, "--trace") && more) trace = argv[++i];
+        else if (!strcmp(a, "--quiet")) quiet = 1;
+        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { embed_usage(); free(inputs); return 0; }
+        else if (a[0] == '-' && a[1]) { fprintf(stderr, "gaitrt embed: unknown option '%s'\n", a); embed_usage(); free(inputs); return 1; }
+        else inputs[n_inputs++] = argv[i];
+    }
+    if (!ckpt || !out || (n_inputs == 0) == (n_tensors == 0)) {
+        if (n_inputs && n_tensors) fprintf(stderr, "gaitrt embed: give INPUTs or --tensor, not both\n");
+        embed_usage();
+        free(inputs);
+        return 1;
+    }
+    sp.profile = prof || trace;
+    int rc = 0;
+    gaitrt_status st = GAITRT_OK;
+    gaitrt_model *m = gaitrt_model_load(ckpt, &mp);
+    gaitrt_session *s = NULL;
+    gaitrt_sequence *seqs = NULL;
+    gaitrt_sequence_data *datas = NULL;
+    gaitrt_array tarr[GAITRT_MAX_INPUTS];
+    memset(tarr, 0, sizeof tarr);
+    float *emb = NULL;
+    int n_seq = 0;
+    gaitrt_model_info info;
+    if (!m) { rc = cli_fail("embed", GAITRT_ERR_MODEL); goto done; }
+    gaitrt_model_get_info(m, &info);
+    s = gaitrt_session_create(m, &sp);
+    if (!s) { rc = cli_fail("embed", GAITRT_ERR_INVALID_ARG); goto done; }
+    if (n_tensors) {
+        if (n_tensors != info.n_inputs) {
+            fprintf(stderr, "gaitrt embed: %s takes %d input%s (%s%s%s), %d --tensor given\n", info.type, info.n_inputs,
+                    info.n_inputs > 1 ? "s" : "", info.inputs[0].name, info.n_inputs > 1 ? ", " : "",
+                    info.n_inputs > 1 ? info.inputs[1].name : "", n_tensors);
+            rc = 8;
+            goto done;
+        }
+        for (int k = 0; k < n_tensors; k++) {
+            if ((st = gaitrt_array_load(tensors[k], &tarr[k])) != GAITRT_OK) { rc = cli_fail("embed", st); goto done; }
+            const gaitrt_array *a = &tarr[k];
+            const gaitrt_model_input_desc *d = &info.inputs[k];
+            int C = a->ndim == 5 ? (int)a->shape[2] : 1, H = (int)a->shape[a->ndim - 2], W = (int)a->shape[a->ndim - 1];
+            if ((a->ndim != 4 && a->ndim != 5) || a->dtype != GAITRT_DTYPE_F32 || C != d->channels || H != d->height || W != d->width) {
+                fprintf(stderr, "gaitrt embed: %s: expected float32 [N,T,%s%d,%d] for the %s input, got a %s array of rank %d "
+                        "---> HINT: --tensor takes the model's input after the test transform\n", tensors[k],
+                        d->channels > 1 ? "C," : "", d->height, d->width, d->name,
+                        a->dtype == GAITRT_DTYPE_U8 ? "uint8" : "float", a->ndim);
+                rc = 8;
+                goto done;
+            }
+            if (k == 0) n_seq = (int)a->shape[0];
+            if (a->shape[0] != n_seq || a->shape[1] != tarr[0].shape[1]) {
+                fprintf(stderr, "gaitrt embed: %s: N and T must agree with %s\n", tensors[k], tensors[0]);
+                rc = 8;
+                goto done;
+            }
+        }
+        seqs = calloc((size_t)(n_seq ? n_seq : 1), sizeof *seqs);
+        if (!seqs) { rc = 9; goto done; }
+        for (int i = 0; i < n_seq; i++) {
+            seqs[i].n_frames = (int)tarr[0].shape[1];
+            for (int k = 0; k < n_tensors; k++) {
+                const gaitrt_model_input_desc *d = &info.inputs[k];
+                size_t per = (size_t)tarr[k].shape[1] * d->channels * d->height * d->width;
+                seqs[i].inputs[k] = (gaitrt_input){GAITRT_DTYPE_F32, d->channels, d->height, d->width,
+                                                   (const float *)tarr[k].data + (size_t)i * per, 0};
+            }
+        }
+    } else {
+        n_seq = n_inputs;
+        seqs = calloc((size_t)n_seq, sizeof *seqs);
+        datas = calloc((size_t)n_seq, sizeof *datas);
+        if (!seqs || !datas) { rc = 9; goto done; }
+        for (int i = 0; i < n_seq; i++) {
+            if ((st = gaitrt_sequence_load(m, inputs[i], &datas[i])) != GAITRT_OK) { rc = cli_fail("embed", st); goto done; }
+            if (datas[i].n_dropped && !quiet) fprintf(stderr, "gaitrt embed: %s: %s\n", inputs[i], datas[i].note);
+            seqs[i] = datas[i].seq;
+            if (!quiet && n_seq > 1 && isatty(2)) fprintf(stderr, "\rloading %d/%d", i + 1, n_seq);
+        }
+        if (!quiet && n_seq > 1 && isatty(2)) fprintf(stderr, "\n");
+    }
+    size_t per = (size_t)info.embed_channels * info.embed_parts;
+    emb = malloc((size_t)(n_seq ? n_seq : 1) * per * sizeof(float));
+    if (!emb) { rc = 9; goto done; }
+    if ((st = gaitrt_embed(s, seqs, n_seq, emb, (size_t)n_seq * per)) != GAITRT_OK) { rc = cli_fail("embed", st); goto done; }
+    gaitrt_array oa = {GAITRT_DTYPE_F32, 3, {n_seq, info.embed_channels, info.embed_parts}, emb};
+    if ((st = gaitrt_array_save_npy(out, &oa)) != GAITRT_OK) { rc = cli_fail("embed", st); goto done; }
+    if (prof && (st = gaitrt_session_write_profile(s, prof)) != GAITRT_OK) { rc = cli_fail("embed", st); goto done; }
+    if (trace && (st = gaitrt_session_write_trace(s, trace)) != GAITRT_OK) { rc = cli_fail("embed", st); goto done; }
+    if (!quiet) {
+        char rep[4096];
+        gaitrt_session_report(s, rep, sizeof rep);
+        fprintf(stderr, "gaitrt embed: %d sequence%s -> %s [%d, %d, %d]\n", n_seq, n_seq == 1 ? "" : "s", out, n_seq,
+                info.embed_channels, info.embed_parts);
+    }
+done:
+    for (int i = 0; datas && i < n_seq; i++) gaitrt_sequence_data_free(&datas[i]);
+    for (int k = 0; k < GAITRT_MAX_INPUTS; k++) gaitrt_array_free(&tarr[k]);
+    free(datas);
+    free(seqs);
+    free(emb);
+    free(inputs);
+    gaitrt_session_free(s);
+    gaitrt_model_free(m);
+    return rc;
+}
