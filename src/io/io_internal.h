@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "io/io.h"
+#include "io/pickle.h"
 
 /* Loads from a byte buffer in little-endian order. The caller has checked the bounds; we
  * use memcpy so that unaligned reads are fine on every target. */
@@ -65,5 +66,30 @@ grt_status grt_io_write_file(const char *path, const grt_io_chunk *chunks, int n
 
 /* Reads a whole file with the io size limit, naming the file in any error. */
 grt_status grt_io_read_all(const char *path, uint8_t **data, size_t *len);
+
+/* ---- state dicts (ckpt.c) ---------------------------------------------------------------- */
+
+grt_state_dict *grt_io_sd_new(const char *path, const char *format);
+/* Appends t (ownership moves to sd; t is zeroed). Enforces GRT_IO_MAX_TENSORS. */
+grt_status grt_io_sd_add(grt_state_dict *sd, grt_tensor *t);
+/* Strips a `module.` prefix present on every key and refuses duplicate keys. */
+grt_status grt_io_sd_finish(grt_state_dict *sd);
+
+/* Readers behind grt_state_dict_load_mem, by format (the buffer is the whole file). */
+grt_status grt_io_safetensors_load(const uint8_t *buf, size_t len, const char *name, grt_state_dict *sd);
+
+/* A torch zip checkpoint opened and its data.pkl run: the root value plus what is needed to
+ * fetch storage bytes on demand (so optimizer buffers nobody reads are never inflated). */
+typedef struct grt_io_torchzip grt_io_torchzip;
+grt_status grt_io_torchzip_open(const uint8_t *buf, size_t len, const char *name, grt_io_torchzip **out,
+                                grt_pv **root);
+/* Fills s->data from the storage's zip entry (a no-op once done). */
+grt_status grt_io_torchzip_resolve(grt_io_torchzip *tz, grt_pk_storage *s);
+void grt_io_torchzip_close(grt_io_torchzip *tz);
+
+/* The hint for legacy torch files: one printf argument, the file name, used three times. */
+#define GRT_IO_CONVERT_HINT_FMT                                                                          \
+    "---> HINT: convert it once with Python: python -c \"import torch; torch.save(torch.load('%s', "   \
+    "map_location='cpu'), '%s.zip.pt')\" then load %s.zip.pt (or `gaitrt convert` it to safetensors)"
 
 #endif /* GRT_IO_INTERNAL_H */

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite: installs the Debian packages the tests need, builds gaitrt in
+# Release and runs every test, then builds with AddressSanitizer + UndefinedBehaviorSanitizer
+# and runs the tests again (the slowest full-size parity cases are labelled `heavy` and run
+# only in the Release pass). Tests whose reference tools are missing are reported as skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc 2>/dev/null || echo 2)
+bash tools/install-deps.sh --test
+
+echo "== Release build and tests"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j "$jobs"
+ctest --test-dir build --output-on-failure -j "$jobs"
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGAITRT_SANITIZE=ON -DGAITRT_CUDA=OFF
+cmake --build build-asan -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE heavy
