@@ -72,6 +72,8 @@ typedef enum gaitrt_status {
 GAITRT_API const char *gaitrt_status_str(gaitrt_status st);
 /* Detail of the last failure on this thread (names the file and the problem, ends with a hint). */
 GAITRT_API const char *gaitrt_last_error(void);
+/* Status of the last failure on this thread (for constructors, which return NULL). */
+GAITRT_API gaitrt_status gaitrt_last_status(void);
 GAITRT_API const char *gaitrt_version(void);
 
 /* ---- logging and allocation hooks ------------------------------------------------------ */
@@ -226,6 +228,8 @@ GAITRT_API size_t gaitrt_session_report(const gaitrt_session *s, char *buf, size
 /* Profile of the runs so far as JSON, or a Chrome trace (Perfetto opens it). */
 GAITRT_API gaitrt_status gaitrt_session_write_profile(const gaitrt_session *s, const char *json_path);
 GAITRT_API gaitrt_status gaitrt_session_write_trace(const gaitrt_session *s, const char *trace_path);
+/* A self-contained HTML report with plots (timeline, time per layer, throughput vs batch size). */
+GAITRT_API gaitrt_status gaitrt_session_write_report(const gaitrt_session *s, const char *html_path);
 
 /* ---- arrays and sequences from files ------------------------------------------------------ */
 

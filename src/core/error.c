@@ -7,6 +7,7 @@
 #define GRT_ERRBUF 1024
 
 static _Thread_local char grt__errbuf[GRT_ERRBUF];
+static _Thread_local gaitrt_status grt__errstatus;
 
 /* The log callback is process-wide, installed by the caller (like ggml_log_set). */
 static gaitrt_log_fn grt__log_fn;
@@ -33,6 +34,8 @@ const char *gaitrt_status_str(gaitrt_status st) {
 
 const char *gaitrt_last_error(void) { return grt__errbuf; }
 
+gaitrt_status gaitrt_last_status(void) { return grt__errstatus; }
+
 const char *gaitrt_version(void) {
 #define GRT_STR2(x) #x
 #define GRT_STR(x) GRT_STR2(x)
@@ -44,6 +47,7 @@ grt_status grt_error(grt_status st, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(grt__errbuf, sizeof grt__errbuf, fmt, ap);
     va_end(ap);
+    grt__errstatus = st;
     return st;
 }
 
@@ -64,7 +68,10 @@ grt_status grt_error_prefix(grt_status st, const char *fmt, ...) {
     return st;
 }
 
-void grt_error_clear(void) { grt__errbuf[0] = 0; }
+void grt_error_clear(void) {
+    grt__errbuf[0] = 0;
+    grt__errstatus = GAITRT_OK;
+}
 
 void gaitrt_log_set(gaitrt_log_fn fn, void *user) {
     grt__log_fn = fn;

@@ -8,7 +8,8 @@
 
 static const char *grt__op_names[GRT_OP_COUNT] = {
     "input", "conv", "batchnorm", "act", "add", "mul", "maxpool", "temporal_max", "hpp", "sepfc",
-    "concat", "slice", "l2norm", "reshape", "transpose"};
+    "concat", "slice", "l2norm", "reshape", "transpose", "softmax", "avgpool", "reduce", "mul_bcast", "tile_t",
+    "label_mask"};
 
 const char *grt_op_name(grt_op_type op) { return (unsigned)op < GRT_OP_COUNT ? grt__op_names[op] : "?"; }
 
@@ -270,6 +271,65 @@ int grt_graph_transpose(grt_graph *g, const char *name, int x, int ndim, const i
     if (!n) return -1;
     n->a.transpose.ndim = ndim;
     for (int i = 0; i < ndim; i++) n->a.transpose.perm[i] = perm[i];
+    return n->out;
+}
+
+int grt_graph_softmax(grt_graph *g, const char *name, int x, int axis) {
+    grt_node *n = grt__new_node(g, GRT_OP_SOFTMAX, name, 1, &x);
+    if (!n) return -1;
+    n->a.softmax.axis = axis;
+    return n->out;
+}
+
+int grt_graph_avgpool(grt_graph *g, const char *name, int x, const int k[3], const int s[3], const int p[3]) {
+    grt_node *n = grt__new_node(g, GRT_OP_AVGPOOL, name, 1, &x);
+    if (!n) return -1;
+    for (int i = 0; i < 3; i++) {
+        n->a.pool.k[i] = k[i];
+        n->a.pool.s[i] = s[i];
+        n->a.pool.p[i] = p[i];
+    }
+    if (k[0] > 1) g->temporal_mixing = 1;
+    return n->out;
+}
+
+int grt_graph_reduce(grt_graph *g, const char *name, int x, int axis, int n_axes, grt_reduce_mode mode) {
+    if (axis < 0 || n_axes < 1 || axis + n_axes > GRT_MAX_DIMS) {
+        grt_error(GAITRT_ERR_INTERNAL, "graph: reduce '%s' over axes [%d, %d)", name, axis, axis + n_axes);
+        return -1;
+    }
+    grt_node *n = grt__new_node(g, GRT_OP_REDUCE, name, 1, &x);
+    if (!n) return -1;
+    n->a.reduce.axis = axis;
+    n->a.reduce.n_axes = n_axes;
+    n->a.reduce.mode = mode;
+    return n->out;
+}
+
+int grt_graph_mul_bcast(grt_graph *g, const char *name, int a, int b) {
+    int in[2] = {a, b};
+    grt_node *n = grt__new_node(g, GRT_OP_MUL_BCAST, name, 2, in);
+    return n ? n->out : -1;
+}
+
+int grt_graph_tile_t(grt_graph *g, const char *name, int x, int min_len) {
+    grt_node *n = grt__new_node(g, GRT_OP_TILE_T, name, 1, &x);
+    if (!n) return -1;
+    n->a.tile.min_len = min_len > 0 ? min_len : 1;
+    /* repeating frames only makes sense when an item is one sequence */
+    g->temporal_mixing = 1;
+    return n->out;
+}
+
+int grt_graph_label_mask(grt_graph *g, const char *name, int x, uint64_t labels, int gamma) {
+    if (gamma < 0 || gamma >= g->n_values || !g->values[gamma].is_const) {
+        grt_error(GAITRT_ERR_INTERNAL, "graph: label mask '%s' needs a constant gamma", name);
+        return -1;
+    }
+    grt_node *n = grt__new_node(g, GRT_OP_LABEL_MASK, name, 1, &x);
+    if (!n) return -1;
+    n->a.mask.labels = labels;
+    n->a.mask.gamma = gamma;
     return n->out;
 }
 

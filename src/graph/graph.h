@@ -37,6 +37,15 @@ typedef enum grt_op_type {
     GRT_OP_L2NORM,      /* (S,C,P): each part's C-vector divided by max(||x||, eps) */
     GRT_OP_RESHAPE,     /* same data, new shape (row-major reinterpretation); dims resolved at plan time */
     GRT_OP_TRANSPOSE,   /* permute axes */
+    /* ops of the model zoo (DeepGaitV2's relatives, GaitSet/GaitPart/GaitGL, XGait) */
+    GRT_OP_SOFTMAX,     /* softmax along one axis (SkeletonGait++'s attention fusion) */
+    GRT_OP_AVGPOOL,     /* (N,C,T,H,W) average pool, kernel/stride/pad per dim (kt, kh, kw); the zero
+                           padding counts in the divisor (PyTorch's count_include_pad=True) */
+    GRT_OP_REDUCE,      /* max, mean or mean + max over axes [axis, axis + n_axes), which are removed */
+    GRT_OP_MUL_BCAST,   /* a * b, b of the same rank with each dim 1 or a's: b is broadcast */
+    GRT_OP_TILE_T,      /* (N,C,T,H,W) -> (N,C,T*r,H,W): when T < min_len the frames are repeated
+                           r = ceil(min_len / T) times (GaitGL's rule for short sequences), else r = 1 */
+    GRT_OP_LABEL_MASK,  /* elementwise on label maps: y = gamma if (int)x is in the label set, else 1 - gamma */
     GRT_OP_COUNT
 } grt_op_type;
 
@@ -72,6 +81,12 @@ typedef struct grt_pool_attr {
     int k[3], s[3], p[3];
 } grt_pool_attr;
 
+typedef enum grt_reduce_mode {
+    GRT_REDUCE_MAX = 0,
+    GRT_REDUCE_MEAN,
+    GRT_REDUCE_MEAN_MAX, /* mean + max, as OpenGait's HPP and PartPooling */
+} grt_reduce_mode;
+
 typedef struct grt_hpp_attr {
     int n_bins;
     int bins[GRT_MAX_BINS];
@@ -98,6 +113,10 @@ typedef struct grt_node {
         struct { int ndim; int64_t shape[GRT_MAX_DIMS]; } reshape; /* -1: inferred; 0: copy input dim */
         struct { int ndim; int perm[GRT_MAX_DIMS]; } transpose;
         struct { int index; int channels, height, width; } input;
+        struct { int axis; } softmax;
+        struct { int axis; int n_axes; grt_reduce_mode mode; } reduce;
+        struct { int min_len; } tile;
+        struct { uint64_t labels; int gamma; } mask; /* labels: bit l set = label l in the set; gamma: value id (1) */
     } a;
 } grt_node;
 
@@ -143,6 +162,13 @@ int grt_graph_slice(grt_graph *g, const char *name, int x, int axis, int start, 
 int grt_graph_l2norm(grt_graph *g, const char *name, int x, float eps);
 int grt_graph_reshape(grt_graph *g, const char *name, int x, int ndim, const int64_t *shape);
 int grt_graph_transpose(grt_graph *g, const char *name, int x, int ndim, const int *perm);
+/* Zoo ops (see grt_op_type). avgpool shares maxpool's attributes; reduce removes the axes it reduces. */
+int grt_graph_softmax(grt_graph *g, const char *name, int x, int axis);
+int grt_graph_avgpool(grt_graph *g, const char *name, int x, const int k[3], const int s[3], const int p[3]);
+int grt_graph_reduce(grt_graph *g, const char *name, int x, int axis, int n_axes, grt_reduce_mode mode);
+int grt_graph_mul_bcast(grt_graph *g, const char *name, int a, int b);
+int grt_graph_tile_t(grt_graph *g, const char *name, int x, int min_len);
+int grt_graph_label_mask(grt_graph *g, const char *name, int x, uint64_t labels, int gamma);
 void grt_graph_set_output(grt_graph *g, int v);
 
 /* Number of parameters in the constants (after build, before fusion). */

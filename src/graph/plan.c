@@ -178,6 +178,64 @@ static grt_status grt__infer(const grt_graph *g, grt_plan *p, int i) {
         o->ndim = x->ndim;
         for (int d = 0; d < x->ndim; d++) o->shape[d] = x->shape[n->a.transpose.perm[d]];
         break;
+    case GRT_OP_SOFTMAX:
+        if (n->a.softmax.axis < 0 || n->a.softmax.axis >= x->ndim) return grt__shape_err(n, "axis out of range");
+        o->ndim = x->ndim;
+        memcpy(o->shape, x->shape, sizeof o->shape);
+        flops = 4.0 * (double)x->numel;
+        break;
+    case GRT_OP_AVGPOOL: {
+        const grt_pool_attr *pa = &n->a.pool;
+        if (x->ndim != 5) return grt__shape_err(n, "expects a 5-D input");
+        o->ndim = 5;
+        o->shape[0] = x->shape[0];
+        o->shape[1] = x->shape[1];
+        for (int d = 0; d < 3; d++) {
+            if (2 * pa->p[d] > pa->k[d]) return grt__shape_err(n, "padding larger than half the window");
+            o->shape[2 + d] = grt__out_dim(x->shape[2 + d], pa->k[d], pa->s[d], pa->p[d], 1);
+        }
+        if (o->shape[2] <= 0 || o->shape[3] <= 0 || o->shape[4] <= 0) return grt__shape_err(n, "input smaller than the window");
+        flops = (double)grt__numel(5, o->shape) * pa->k[0] * pa->k[1] * pa->k[2];
+        break;
+    }
+    case GRT_OP_REDUCE: {
+        const int ax = n->a.reduce.axis, na = n->a.reduce.n_axes;
+        if (ax < 0 || na < 1 || ax + na > x->ndim || x->ndim - na < 1) return grt__shape_err(n, "axes out of range");
+        /* a reduction over frames treats each batch item as one sequence */
+        if (x->ndim == 5 && ax <= 2 && 2 < ax + na && p->bs.n != p->bs.n_seq)
+            return grt__shape_err(n, "reduces over the frames of an item that packs several sequences (the model must "
+                                     "mark itself as mixing frames)");
+        o->ndim = x->ndim - na;
+        for (int d = 0; d < ax; d++) o->shape[d] = x->shape[d];
+        for (int d = ax + na; d < x->ndim; d++) o->shape[d - na] = x->shape[d];
+        flops = (n->a.reduce.mode == GRT_REDUCE_MEAN_MAX ? 2.0 : 1.0) * (double)x->numel;
+        break;
+    }
+    case GRT_OP_MUL_BCAST: {
+        const grt_vplan *y = &p->v[n->in[1]];
+        if (x->ndim != y->ndim) return grt__shape_err(n, "operands differ in rank");
+        for (int d = 0; d < x->ndim; d++)
+            if (y->shape[d] != 1 && y->shape[d] != x->shape[d])
+                return grt__shape_err(n, "the second operand does not broadcast to the first");
+        o->ndim = x->ndim;
+        memcpy(o->shape, x->shape, sizeof o->shape);
+        flops = (double)x->numel;
+        break;
+    }
+    case GRT_OP_TILE_T: {
+        if (x->ndim != 5) return grt__shape_err(n, "expects a 5-D input");
+        int64_t t = x->shape[2], m = n->a.tile.min_len;
+        o->ndim = 5;
+        memcpy(o->shape, x->shape, sizeof o->shape);
+        if (t < m) o->shape[2] = t * ((m + t - 1) / t);
+        break;
+    }
+    case GRT_OP_LABEL_MASK:
+        if (p->v[n->a.mask.gamma].numel < 1) return grt__shape_err(n, "gamma is empty");
+        o->ndim = x->ndim;
+        memcpy(o->shape, x->shape, sizeof o->shape);
+        flops = (double)x->numel;
+        break;
     default:
         return grt__shape_err(n, "unknown op");
     }

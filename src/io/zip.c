@@ -177,6 +177,16 @@ grt_status grt_zip_open(grt_zip *z, const uint8_t *buf, size_t len, const char *
             return st;
         }
         ptrs[i] = &z->e[i];
+        if (z->e[i].method == 8) z->inflated += z->e[i].size;
+    }
+    /* A bomb spreads its expansion over many entries that each look plausible; we bound
+     * the sum as well, before inflating anything. */
+    uint64_t budget = (uint64_t)len * 64 + ((uint64_t)256 << 20);
+    if (z->inflated > budget || z->inflated > GRT_ZIP_MAX_ENTRY_BYTES) {
+        grt_status st = grt_error(GAITRT_ERR_LIMIT, "%s: compressed zip entries claim %llu bytes in all, far more than a %zu-byte archive should hold; refusing a likely zip bomb", z->name, (unsigned long long)z->inflated, len);
+        grt_free(ptrs);
+        grt_zip_close(z);
+        return st;
     }
     z->n = (int)n_entries;
     qsort(ptrs, n_entries, sizeof *ptrs, zip_ptr_cmp);

@@ -23,7 +23,8 @@
 #include "core/core.h"
 
 /* Limits: a deflated entry may not claim to expand more than this many times (deflate's
- * own maximum is about 1032:1), nor beyond GRT_ZIP_MAX_ENTRY_BYTES. */
+ * own maximum is about 1032:1), nor beyond GRT_ZIP_MAX_ENTRY_BYTES; and all deflated
+ * entries together may not claim more than 64 times the archive plus 256 MiB. */
 #define GRT_ZIP_MAX_RATIO 1100
 #define GRT_ZIP_MAX_ENTRY_BYTES ((uint64_t)16 << 30)
 #define GRT_ZIP_MAX_ENTRIES 1000000
@@ -45,6 +46,7 @@ typedef struct grt_zip {
     int n;
     grt_zip_entry *e;      /* n entries in directory order */
     int *sorted;           /* entry indices sorted by name, for grt_zip_find */
+    uint64_t inflated;     /* declared uncompressed bytes of all deflated entries */
 } grt_zip;
 
 /* Parses the end records and the central directory and checks every entry's local header

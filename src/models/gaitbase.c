@@ -158,17 +158,23 @@ static grt_status gb_build(const grt_state_dict *sd, const grt_model_config *cfg
 }
 
 static grt_status gb_random(const char *variant, uint64_t seed, grt_state_dict **out) {
-    grt_state_dict *sd = grt_sd_new("GaitBase (random weights)");
+    /* variants: default (OpenGait's widths) or "small" (widths / 8, for quick tests) */
+    int div = 1;
+    if (variant && strcmp(variant, "small") == 0)
+        div = 8;
+    else if (variant && *variant)
+        return grt_error(GAITRT_ERR_INVALID_ARG, "GaitBase has no variant '%s' (known: small)", variant);
+    grt_state_dict *sd = grt_sd_new(div == 1 ? "GaitBase (random weights)" : "GaitBase:small (random weights)");
     if (!sd) return grt_error(GAITRT_ERR_NOMEM, "out of memory");
     grt_rng rng = {seed};
-    const int64_t ch[4] = {64, 128, 256, 512};
+    const int64_t ch[4] = {64 / div, 128 / div, 256 / div, 512 / div};
     const int st[4] = {1, 2, 2, 1};
     char key[160];
     grt_status s = GRT_OK;
-    int64_t sh[4] = {64, 1, 3, 3};
+    int64_t sh[4] = {ch[0], 1, 3, 3};
     s = grt_sd_add_random(sd, GB_PREFIX "conv1.conv.weight", 4, sh, &rng, 0.47f);
-    if (s == GRT_OK) s = grt_sd_add_random_bn(sd, GB_PREFIX "bn1", 64, &rng);
-    int64_t in = 64;
+    if (s == GRT_OK) s = grt_sd_add_random_bn(sd, GB_PREFIX "bn1", ch[0], &rng);
+    int64_t in = ch[0];
     for (int L = 0; L < 4 && s == GRT_OK; L++) {
         int64_t p = ch[L];
         int64_t a[4] = {p, in, 3, 3}, bb[4] = {p, p, 3, 3}, d[4] = {p, in, 1, 1};
@@ -188,13 +194,12 @@ static grt_status gb_random(const char *variant, uint64_t seed, grt_state_dict *
         }
         in = p;
     }
-    int64_t f[3] = {16, 512, 256};
+    int64_t f[3] = {16, ch[3], 256 / div};
     if (s == GRT_OK) s = grt_sd_add_random(sd, "FCs.fc_bin", 3, f, &rng, 0.044f);
     if (s != GRT_OK) {
         grt_state_dict_free(sd);
         return s;
     }
-    (void)variant;
     *out = sd;
     return GRT_OK;
 }

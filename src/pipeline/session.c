@@ -60,15 +60,21 @@ static grt_status grt__select_backend(gaitrt_session *s) {
         }
     }
     if (!bk && s->params.level != GAITRT_LEVEL_CONSERVATIVE) {
+        /* aggressive wants bf16; where the CPU lacks it, fp32 fast kernels are the next best */
         const grt_backend_i *fast = grt_backend_cpu_fast();
-        o.precision = s->params.level == GAITRT_LEVEL_AGGRESSIVE ? GRT_PREC_BF16 : GRT_PREC_F32;
-        if (fast && grt_model_prepared(m, fast, &o, 1, &s->bk_state) == GRT_OK) {
-            bk = fast;
-            fused = 1;
-        } else {
-            grt_session_note(s, "fast CPU backend unavailable (%s); using the reference kernels",
-                             fast ? gaitrt_last_error() : "not built in");
+        const grt_precision tries[2] = {s->params.level == GAITRT_LEVEL_AGGRESSIVE ? GRT_PREC_BF16 : GRT_PREC_F32, GRT_PREC_F32};
+        for (int k = 0; fast && !bk && k < (tries[0] == tries[1] ? 1 : 2); k++) {
+            o.precision = tries[k];
+            if (grt_model_prepared(m, fast, &o, 1, &s->bk_state) == GRT_OK) {
+                bk = fast;
+                fused = 1;
+            } else {
+                grt_session_note(s, "fast CPU backend at %s unavailable (%s)%s", tries[k] == GRT_PREC_BF16 ? "bf16" : "fp32",
+                                 gaitrt_last_error(), k == 0 && tries[0] != tries[1] ? "; trying fp32" : "");
+            }
         }
+        if (!fast) grt_session_note(s, "fast CPU backend not built in (%s)", gaitrt_last_error());
+        if (!bk) grt_session_note(s, "using the reference kernels");
     }
     if (!bk) {
         o.precision = GRT_PREC_F32;

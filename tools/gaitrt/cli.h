@@ -8,6 +8,8 @@ int grt_cmd_info(int argc, char **argv);
 int grt_cmd_embed(int argc, char **argv);
 int grt_cmd_bench(int argc, char **argv);
 int grt_cmd_convert(int argc, char **argv);
+int grt_cmd_check(int argc, char **argv);
+int grt_cmd_profile(int argc, char **argv);
 int grt_cmd_pretreat(int argc, char **argv) __attribute__((weak));
 
 /* Exit codes: 0 ok, 1 usage, then one per status class. */

@@ -55,14 +55,14 @@ int grt_cmd_bench(int argc, char **argv) {
         return 1;
     }
     gaitrt_model *m = ckpt ? gaitrt_model_load(ckpt, &mp) : gaitrt_model_create_random(model_name, 42);
-    if (!m) return cli_fail("bench", GAITRT_ERR_MODEL);
+    if (!m) return cli_fail("bench", gaitrt_last_status());
     gaitrt_model_info info;
     gaitrt_model_get_info(m, &info);
     sp.max_batch_size = batch > sp.max_batch_size ? batch : sp.max_batch_size;
     gaitrt_session *s = gaitrt_session_create(m, &sp);
     if (!s) {
         gaitrt_model_free(m);
-        return cli_fail("bench", GAITRT_ERR_INVALID_ARG);
+        return cli_fail("bench", gaitrt_last_status());
     }
     gaitrt_array ta;
     memset(&ta, 0, sizeof ta);

@@ -20,13 +20,14 @@ static void embed_usage(void) {
             "  --device D          auto (default) | cpu | cuda[:i]\n"
             "  --batch B           sequences per batch (default 8);  --threads N;  --max-frames N (default 720)\n"
             "  --profile P.json    per-layer profile;  --trace T.json  Chrome trace (Perfetto)\n"
+            "  --report R.html     self-contained HTML report with plots\n"
             "  --quiet             no progress or report on stderr\n");
 }
 
 int grt_cmd_embed(int argc, char **argv) {
     gaitrt_model_params mp = gaitrt_model_default_params();
     gaitrt_session_params sp = gaitrt_session_default_params();
-    const char *ckpt = NULL, *out = NULL, *prof = NULL, *trace = NULL;
+    const char *ckpt = NULL, *out = NULL, *prof = NULL, *trace = NULL, *report = NULL;
     const char *tensors[GAITRT_MAX_INPUTS];
     int n_tensors = 0, quiet = 0;
     char **inputs = calloc((size_t)argc, sizeof *inputs);
@@ -56,6 +57,7 @@ int grt_cmd_embed(int argc, char **argv) {
         else if (!strcmp(a, "--max-frames") && more) sp.max_frames = atoi(argv[++i]);
         else if (!strcmp(a, "--profile") && more) prof = argv[++i];
         else if (!strcmp(a, "--trace") && more) trace = argv[++i];
+        else if (!strcmp(a, "--report") && more) report = argv[++i];
         else if (!strcmp(a, "--quiet")) quiet = 1;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { embed_usage(); free(inputs); return 0; }
         else if (a[0] == '-' && a[1]) { fprintf(stderr, "gaitrt embed: unknown option '%s'\n", a); embed_usage(); free(inputs); return 1; }
@@ -67,7 +69,7 @@ int grt_cmd_embed(int argc, char **argv) {
         free(inputs);
         return 1;
     }
-    sp.profile = prof || trace;
+    sp.profile = prof || trace || report;
     int rc = 0;
     gaitrt_status st = GAITRT_OK;
     gaitrt_model *m = gaitrt_model_load(ckpt, &mp);
@@ -79,10 +81,10 @@ int grt_cmd_embed(int argc, char **argv) {
     float *emb = NULL;
     int n_seq = 0;
     gaitrt_model_info info;
-    if (!m) { rc = cli_fail("embed", GAITRT_ERR_MODEL); goto done; }
+    if (!m) { rc = cli_fail("embed", gaitrt_last_status()); goto done; }
     gaitrt_model_get_info(m, &info);
     s = gaitrt_session_create(m, &sp);
-    if (!s) { rc = cli_fail("embed", GAITRT_ERR_INVALID_ARG); goto done; }
+    if (!s) { rc = cli_fail("embed", gaitrt_last_status()); goto done; }
     if (n_tensors) {
         if (n_tensors != info.n_inputs) {
             fprintf(stderr, "gaitrt embed: %s takes %d input%s (%s%s%s), %d --tensor given\n", info.type, info.n_inputs,
@@ -97,10 +99,13 @@ int grt_cmd_embed(int argc, char **argv) {
             const gaitrt_model_input_desc *d = &info.inputs[k];
             int C = a->ndim == 5 ? (int)a->shape[2] : 1, H = (int)a->shape[a->ndim - 2], W = (int)a->shape[a->ndim - 1];
             if ((a->ndim != 4 && a->ndim != 5) || a->dtype != GAITRT_DTYPE_F32 || C != d->channels || H != d->height || W != d->width) {
-                fprintf(stderr, "gaitrt embed: %s: expected float32 [N,T,%s%d,%d] for the %s input, got a %s array of rank %d "
+                char shp[128] = "";
+                for (int q = 0; q < a->ndim && q < 8; q++)
+                    snprintf(shp + strlen(shp), sizeof shp - strlen(shp), "%s%lld", q ? "," : "", (long long)a->shape[q]);
+                fprintf(stderr, "gaitrt embed: bad input: %s: expected float32 [N,T,%s%d,%d] for the %s input, got %s [%s] "
                         "---> HINT: --tensor takes the model's input after the test transform\n", tensors[k],
                         d->channels > 1 ? "C," : "", d->height, d->width, d->name,
-                        a->dtype == GAITRT_DTYPE_U8 ? "uint8" : "float", a->ndim);
+                        a->dtype == GAITRT_DTYPE_U8 ? "uint8" : "float32", shp);
                 rc = 8;
                 goto done;
             }
@@ -138,11 +143,26 @@ int grt_cmd_embed(int argc, char **argv) {
     size_t per = (size_t)info.embed_channels * info.embed_parts;
     emb = malloc((size_t)(n_seq ? n_seq : 1) * per * sizeof(float));
     if (!emb) { rc = 9; goto done; }
-    if ((st = gaitrt_embed(s, seqs, n_seq, emb, (size_t)n_seq * per)) != GAITRT_OK) { rc = cli_fail("embed", st); goto done; }
+    if ((st = gaitrt_embed(s, seqs, n_seq, emb, (size_t)n_seq * per)) != GAITRT_OK) {
+        /* name the file the failing sequence came from */
+        const char *e = gaitrt_last_error();
+        int idx = -1, off = 0;
+        if (sscanf(e, "sequence %d:%n", &idx, &off) == 1 && off > 0 && idx >= 0 && idx < n_seq) {
+            if (n_tensors)
+                fprintf(stderr, "gaitrt embed: %s: %s: %s (sequence %d)\n", gaitrt_status_str(st), tensors[0], e + off + 1, idx);
+            else
+                fprintf(stderr, "gaitrt embed: %s: %s: %s\n", gaitrt_status_str(st), inputs[idx], e + off + 1);
+            rc = cli_exit_code(st);
+        } else {
+            rc = cli_fail("embed", st);
+        }
+        goto done;
+    }
     gaitrt_array oa = {GAITRT_DTYPE_F32, 3, {n_seq, info.embed_channels, info.embed_parts}, emb};
     if ((st = gaitrt_array_save_npy(out, &oa)) != GAITRT_OK) { rc = cli_fail("embed", st); goto done; }
     if (prof && (st = gaitrt_session_write_profile(s, prof)) != GAITRT_OK) { rc = cli_fail("embed", st); goto done; }
     if (trace && (st = gaitrt_session_write_trace(s, trace)) != GAITRT_OK) { rc = cli_fail("embed", st); goto done; }
+    if (report && (st = gaitrt_session_write_report(s, report)) != GAITRT_OK) { rc = cli_fail("embed", st); goto done; }
     if (!quiet) {
         char rep[4096];
         gaitrt_session_report(s, rep, sizeof rep);

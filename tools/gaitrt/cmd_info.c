@@ -22,10 +22,10 @@ int grt_cmd_info(int argc, char **argv) {
     gaitrt_model *m = NULL;
     if (ckpt) {
         m = gaitrt_model_load(ckpt, &mp);
-        if (!m) return cli_fail("info", GAITRT_ERR_MODEL);
+        if (!m) return cli_fail("info", gaitrt_last_status());
     } else if (model_name) {
         m = gaitrt_model_create_random(model_name, 1);
-        if (!m) return cli_fail("info", GAITRT_ERR_INVALID_ARG);
+        if (!m) return cli_fail("info", gaitrt_last_status());
     }
     printf("gaitrt %s\n", gaitrt_version());
     gaitrt_device_desc devs[9];

@@ -13,6 +13,8 @@ static void usage(FILE *f) {
             "  info     [-m CKPT]                       version, CPU features, devices; with -m a model summary\n"
             "  embed    -m CKPT -o OUT.npy INPUT...     embeddings [N, C, P] of sequences (see `gaitrt embed --help`)\n"
             "  bench    -m CKPT | --model NAME          latency, throughput, memory (see `gaitrt bench --help`)\n"
+            "  check    -m CKPT | --model NAME          numerical consistency over devices and levels\n"
+            "  profile  compare A.json B.json           two profiles side by side\n"
             "  convert  CKPT OUT.safetensors            write a checkpoint's weights as safetensors\n"
             "  pretreat INPUT_ROOT OUTPUT_ROOT          OpenGait pretreatment of raw silhouette frames\n",
             gaitrt_version());
@@ -83,6 +85,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "embed")) return grt_cmd_embed(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return grt_cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "convert")) return grt_cmd_convert(argc - 1, argv + 1);
+    if (!strcmp(cmd, "check")) return grt_cmd_check(argc - 1, argv + 1);
+    if (!strcmp(cmd, "profile")) return grt_cmd_profile(argc - 1, argv + 1);
     if (!strcmp(cmd, "pretreat")) {
         if (grt_cmd_pretreat) return grt_cmd_pretreat(argc - 1, argv + 1);
         fprintf(stderr, "gaitrt pretreat: not built into this binary\n");

@@ -54,10 +54,11 @@ static grt_status grt_ref_plan_make(void *state, const grt_batch_shape *bs, void
     }
     size_t bytes;
     if (!grt_mul_size((size_t)rp->p->arena_floats, sizeof(float), &bytes) || !(rp->arena = grt_malloc_aligned(bytes))) {
+        double mib = (double)rp->p->arena_floats * 4.0 / 1048576.0;
         grt_plan_free(rp->p);
         grt_free(rp);
         return grt_error(GAITRT_ERR_NOMEM, "out of memory: the activation arena needs %.1f MiB for a batch of %d x %d frames",
-                         (double)rp->p->arena_floats * 4.0 / 1048576.0, bs->n, bs->t);
+                         mib, bs->n, bs->t);
     }
     memset(rp->arena, 0, bytes); /* touch every page now, not during the first run */
     *plan = rp;
@@ -77,6 +78,100 @@ static int64_t grt_ref_plan_bytes(const void *plan) {
     return rp->p->arena_floats * 4;
 }
 
+grt_status grt_ref_node(const grt_graph *g, const grt_plan *p, int i, const float *const *ins, const float *res, float *y,
+                        const grt_segment *segments, int nt) {
+    const grt_node *n = &g->nodes[i];
+    const grt_vplan *o = &p->v[n->out];
+    const grt_vplan *x = n->n_in ? &p->v[n->in[0]] : NULL;
+    const float *xd = n->n_in ? ins[0] : NULL;
+    switch (n->op) {
+    case GRT_OP_CONV: {
+        const grt_conv_attr *c = &n->a.conv;
+        grt_ref_conv(xd, x->shape, g->values[c->weight].data, g->values[c->weight].shape,
+                     c->bias >= 0 ? g->values[c->bias].data : NULL, res, y, o->shape, c, nt);
+        break;
+    }
+    case GRT_OP_BATCHNORM: {
+        int64_t inner = 1;
+        for (int d = 2; d < x->ndim; d++) inner *= x->shape[d];
+        grt_ref_scale_shift(xd, y, x->shape[0], x->shape[1], inner, g->values[n->a.bn.scale].data,
+                            g->values[n->a.bn.shift].data, n->a.bn.act, n->a.bn.alpha, nt);
+        break;
+    }
+    case GRT_OP_ACT:
+        grt_ref_act(xd, y, o->numel, n->a.act.act, n->a.act.alpha, nt);
+        break;
+    case GRT_OP_ADD:
+        grt_ref_add(xd, ins[1], y, o->numel, nt);
+        break;
+    case GRT_OP_MUL:
+        grt_ref_mul(xd, ins[1], y, o->numel, nt);
+        break;
+    case GRT_OP_MAXPOOL:
+        grt_ref_maxpool(xd, x->shape, y, o->shape, &n->a.pool, nt);
+        break;
+    case GRT_OP_TEMPORAL_MAX:
+        grt_ref_temporal_max(xd, x->shape, y, segments, p->bs.n_seq, nt);
+        break;
+    case GRT_OP_HPP:
+        grt_ref_hpp(xd, x->shape, y, &n->a.hpp, n->a.hpp.gem ? g->values[n->a.hpp.gem_p].data[0] : 0.0f, nt);
+        break;
+    case GRT_OP_SEPFC:
+        grt_ref_sepfc(xd, x->shape, g->values[n->a.sepfc.weight].data, o->shape[1], n->a.sepfc.normalize_weight, y, nt);
+        break;
+    case GRT_OP_CONCAT: {
+        int64_t shapes[GRT_MAX_IN][GRT_MAX_DIMS];
+        for (int k = 0; k < n->n_in; k++) memcpy(shapes[k], p->v[n->in[k]].shape, sizeof shapes[k]);
+        grt_ref_concat(ins, (const int64_t(*)[GRT_MAX_DIMS])shapes, n->n_in, o->ndim, n->a.slice.axis, y);
+        break;
+    }
+    case GRT_OP_SLICE:
+        grt_ref_slice(xd, x->shape, x->ndim, n->a.slice.axis, n->a.slice.start, n->a.slice.len, y);
+        break;
+    case GRT_OP_L2NORM:
+        grt_ref_l2norm(xd, y, o->shape[0], o->shape[1], o->shape[2], n->a.l2.eps, nt);
+        break;
+    case GRT_OP_RESHAPE:
+        if (y != xd) memmove(y, xd, (size_t)o->numel * sizeof(float));
+        break;
+    case GRT_OP_TRANSPOSE:
+        grt_ref_transpose(xd, x->shape, x->ndim, n->a.transpose.perm, y);
+        break;
+    case GRT_OP_SOFTMAX: {
+        int64_t outer = 1, inner = 1;
+        const int ax = n->a.softmax.axis;
+        for (int d = 0; d < ax; d++) outer *= x->shape[d];
+        for (int d = ax + 1; d < x->ndim; d++) inner *= x->shape[d];
+        grt_ref_softmax(xd, outer, x->shape[ax], inner, y, nt);
+        break;
+    }
+    case GRT_OP_AVGPOOL:
+        grt_ref_avgpool(xd, x->shape, y, o->shape, &n->a.pool, nt);
+        break;
+    case GRT_OP_REDUCE: {
+        int64_t outer = 1, len = 1, inner = 1;
+        const int ax = n->a.reduce.axis, na = n->a.reduce.n_axes;
+        for (int d = 0; d < ax; d++) outer *= x->shape[d];
+        for (int d = ax; d < ax + na; d++) len *= x->shape[d];
+        for (int d = ax + na; d < x->ndim; d++) inner *= x->shape[d];
+        grt_ref_reduce(xd, outer, len, inner, n->a.reduce.mode, y, nt);
+        break;
+    }
+    case GRT_OP_MUL_BCAST:
+        grt_ref_mul_bcast(xd, x->shape, ins[1], p->v[n->in[1]].shape, x->ndim, y, nt);
+        break;
+    case GRT_OP_TILE_T:
+        grt_ref_tile_t(xd, x->shape, o->shape[2], y);
+        break;
+    case GRT_OP_LABEL_MASK:
+        grt_ref_label_mask(xd, o->numel, n->a.mask.labels, g->values[n->a.mask.gamma].data[0], y, nt);
+        break;
+    default:
+        return grt_error(GAITRT_ERR_INTERNAL, "reference backend: op %s not implemented", grt_op_name(n->op));
+    }
+    return GRT_OK;
+}
+
 static grt_status grt_ref_run(void *plan, const grt_run_args *a) {
     grt_ref_plan *rp = plan;
     const grt_graph *g = rp->st->g;
@@ -87,72 +182,15 @@ static grt_status grt_ref_run(void *plan, const grt_run_args *a) {
         const grt_node *n = &g->nodes[i];
         const grt_vplan *o = &p->v[n->out];
         float *y = rp->arena + o->offset;
-        const grt_vplan *x = n->n_in ? &p->v[n->in[0]] : NULL;
-        const float *xd = n->n_in ? VAL(n->in[0]) : NULL;
         double t0 = a->prof ? grt_now_s() : 0;
-        switch (n->op) {
-        case GRT_OP_INPUT:
+        if (n->op == GRT_OP_INPUT) {
             memcpy(y, a->inputs[n->a.input.index], (size_t)o->numel * sizeof(float));
-            break;
-        case GRT_OP_CONV: {
-            const grt_conv_attr *c = &n->a.conv;
-            grt_ref_conv(xd, x->shape, g->values[c->weight].data, g->values[c->weight].shape,
-                         c->bias >= 0 ? g->values[c->bias].data : NULL, c->residual >= 0 ? VAL(c->residual) : NULL, y,
-                         o->shape, c, nt);
-            break;
-        }
-        case GRT_OP_BATCHNORM: {
-            int64_t inner = 1;
-            for (int d = 2; d < x->ndim; d++) inner *= x->shape[d];
-            grt_ref_scale_shift(xd, y, x->shape[0], x->shape[1], inner, g->values[n->a.bn.scale].data,
-                                g->values[n->a.bn.shift].data, n->a.bn.act, n->a.bn.alpha, nt);
-            break;
-        }
-        case GRT_OP_ACT:
-            grt_ref_act(xd, y, o->numel, n->a.act.act, n->a.act.alpha, nt);
-            break;
-        case GRT_OP_ADD:
-            grt_ref_add(xd, VAL(n->in[1]), y, o->numel, nt);
-            break;
-        case GRT_OP_MUL:
-            grt_ref_mul(xd, VAL(n->in[1]), y, o->numel, nt);
-            break;
-        case GRT_OP_MAXPOOL:
-            grt_ref_maxpool(xd, x->shape, y, o->shape, &n->a.pool, nt);
-            break;
-        case GRT_OP_TEMPORAL_MAX:
-            grt_ref_temporal_max(xd, x->shape, y, a->segments, p->bs.n_seq, nt);
-            break;
-        case GRT_OP_HPP:
-            grt_ref_hpp(xd, x->shape, y, &n->a.hpp, n->a.hpp.gem ? g->values[n->a.hpp.gem_p].data[0] : 0.0f, nt);
-            break;
-        case GRT_OP_SEPFC:
-            grt_ref_sepfc(xd, x->shape, g->values[n->a.sepfc.weight].data, o->shape[1], n->a.sepfc.normalize_weight, y, nt);
-            break;
-        case GRT_OP_CONCAT: {
-            const float *xs[GRT_MAX_IN];
-            int64_t shapes[GRT_MAX_IN][GRT_MAX_DIMS];
-            for (int k = 0; k < n->n_in; k++) {
-                xs[k] = VAL(n->in[k]);
-                memcpy(shapes[k], p->v[n->in[k]].shape, sizeof shapes[k]);
-            }
-            grt_ref_concat(xs, (const int64_t(*)[GRT_MAX_DIMS])shapes, n->n_in, o->ndim, n->a.slice.axis, y);
-            break;
-        }
-        case GRT_OP_SLICE:
-            grt_ref_slice(xd, x->shape, x->ndim, n->a.slice.axis, n->a.slice.start, n->a.slice.len, y);
-            break;
-        case GRT_OP_L2NORM:
-            grt_ref_l2norm(xd, y, o->shape[0], o->shape[1], o->shape[2], n->a.l2.eps, nt);
-            break;
-        case GRT_OP_RESHAPE:
-            if (y != xd) memmove(y, xd, (size_t)o->numel * sizeof(float));
-            break;
-        case GRT_OP_TRANSPOSE:
-            grt_ref_transpose(xd, x->shape, x->ndim, n->a.transpose.perm, y);
-            break;
-        default:
-            return grt_error(GAITRT_ERR_INTERNAL, "reference backend: op %s not implemented", grt_op_name(n->op));
+        } else {
+            const float *ins[GRT_MAX_IN];
+            for (int k = 0; k < n->n_in; k++) ins[k] = VAL(n->in[k]);
+            const float *res = n->op == GRT_OP_CONV && n->a.conv.residual >= 0 ? VAL(n->a.conv.residual) : NULL;
+            grt_status st = grt_ref_node(g, p, i, ins, res, y, a->segments, nt);
+            if (st != GRT_OK) return st;
         }
         if (a->prof) grt_prof_add(a->prof, n->name, grt_op_name(n->op), i, t0, grt_now_s(), p->node_flops[i], p->node_bytes[i]);
     }

@@ -42,6 +42,28 @@ void grt_ref_concat(const float *const *xs, const int64_t (*shapes)[GRT_MAX_DIMS
 void grt_ref_slice(const float *x, const int64_t *shape, int ndim, int axis, int start, int len, float *y);
 void grt_ref_transpose(const float *x, const int64_t *shape, int ndim, const int *perm, float *y);
 
+/* ---- zoo ops (avgpool.c, reduce.c, broadcast.c) ---- */
+
+/* y (N, C, To, Ho, Wo) = average pool of x (N, C, T, H, W); the divisor is the whole window
+ * volume, zero padding included (PyTorch's count_include_pad=True). */
+void grt_ref_avgpool(const float *x, const int64_t xs[5], float *y, const int64_t ys[5], const grt_pool_attr *pa, int nt);
+/* x viewed as (outer, len, inner): y (outer, inner) = max, mean or mean + max over len. */
+void grt_ref_reduce(const float *x, int64_t outer, int64_t len, int64_t inner, grt_reduce_mode mode, float *y, int nt);
+/* x viewed as (outer, len, inner): y = softmax over len (max subtracted first). */
+void grt_ref_softmax(const float *x, int64_t outer, int64_t len, int64_t inner, float *y, int nt);
+/* y (as) = a (as) * b (bs) where each dim of bs is 1 (broadcast) or equal to as's. */
+void grt_ref_mul_bcast(const float *a, const int64_t *as, const float *b, const int64_t *bs, int ndim, float *y, int nt);
+/* y (N, C, To, H, W) from x (N, C, T, H, W): frame t of y is frame t mod T of x. */
+void grt_ref_tile_t(const float *x, const int64_t xs[5], int64_t to, float *y);
+/* y[i] = gamma if 0 <= (int)x[i] < 64 and bit (int)x[i] of labels is set, else 1 - gamma. */
+void grt_ref_label_mask(const float *x, int64_t n, uint64_t labels, float gamma, float *y, int nt);
+
+/* Runs node i of g with its reference kernel: ins[k] = data of the node's input k, res = the
+ * conv's fused residual (or NULL), y = output; shapes from p. Graph inputs are not nodes this
+ * runs (the caller copies them). Other backends use it for ops they have no kernel for. */
+grt_status grt_ref_node(const grt_graph *g, const grt_plan *p, int i, const float *const *ins, const float *res, float *y,
+                        const grt_segment *segments, int nt);
+
 static inline float grt_ref_apply_act(float v, grt_act act, float alpha) {
     switch (act) {
     case GRT_ACT_RELU: return v > 0.0f ? v : 0.0f;

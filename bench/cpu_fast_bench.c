@@ -1,0 +1,254 @@
+/*
+ * cpu_fast_bench.c — times the fast CPU backend on GaitBase- and DeepGaitV2-P3D-shaped
+ * graphs (random weights, 64x44 frames): validate against the reference first (a short
+ * sequence), warm up, then the median of N runs, with GFLOP/s and the share of the fp32 FMA
+ * peak — both the 448 GFLOP/s of the reference machine (shared/MACHINE.md, 2 threads of
+ * AVX-512) and the peak we measure here with an FMA loop of the widest vectors this CPU has.
+ *
+ *     cpu_fast_bench [--model gaitbase|p3d|p3d-1441] [--batch N]... [--frames T] [--runs R]
+ *                    [--threads K] [--bf16] [--profile]
+ *
+ * Not a test (nothing is asserted beyond the validation) and not a peer comparison.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fast_graphs.h"
+#include "test_util.h"
+
+#ifdef GAITRT_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+/* 12 independent FMA chains per thread, long enough to hide the latency on every x86 core. */
+__attribute__((target("avx2,fma"))) static double fma_peak_avx2(int threads, long iters) {
+    double t0 = grt_now_s(), sink = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : sink)
+    {
+        __m256 a[12];
+        for (int i = 0; i < 12; i++) a[i] = _mm256_set1_ps(0.001f * (float)i);
+        const __m256 b = _mm256_set1_ps(0.9999f), c = _mm256_set1_ps(1e-4f);
+        for (long it = 0; it < iters; it++) {
+            a[0] = _mm256_fmadd_ps(a[0], b, c), a[1] = _mm256_fmadd_ps(a[1], b, c), a[2] = _mm256_fmadd_ps(a[2], b, c);
+            a[3] = _mm256_fmadd_ps(a[3], b, c), a[4] = _mm256_fmadd_ps(a[4], b, c), a[5] = _mm256_fmadd_ps(a[5], b, c);
+            a[6] = _mm256_fmadd_ps(a[6], b, c), a[7] = _mm256_fmadd_ps(a[7], b, c), a[8] = _mm256_fmadd_ps(a[8], b, c);
+            a[9] = _mm256_fmadd_ps(a[9], b, c), a[10] = _mm256_fmadd_ps(a[10], b, c), a[11] = _mm256_fmadd_ps(a[11], b, c);
+        }
+        __m256 s = a[0];
+        for (int i = 1; i < 12; i++) s = _mm256_add_ps(s, a[i]);
+        float o[8];
+        _mm256_storeu_ps(o, s);
+        sink += o[0];
+    }
+    double t = grt_now_s() - t0;
+    if (sink == 12345.0) printf(" ");
+    return (double)iters * threads * 12 * 16 / t / 1e9;
+}
+__attribute__((target("avx512f"))) static double fma_peak_avx512(int threads, long iters) {
+    double t0 = grt_now_s(), sink = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : sink)
+    {
+        __m512 a[12];
+        for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps(0.001f * (float)i);
+        const __m512 b = _mm512_set1_ps(0.9999f), c = _mm512_set1_ps(1e-4f);
+        for (long it = 0; it < iters; it++) {
+            a[0] = _mm512_fmadd_ps(a[0], b, c), a[1] = _mm512_fmadd_ps(a[1], b, c), a[2] = _mm512_fmadd_ps(a[2], b, c);
+            a[3] = _mm512_fmadd_ps(a[3], b, c), a[4] = _mm512_fmadd_ps(a[4], b, c), a[5] = _mm512_fmadd_ps(a[5], b, c);
+            a[6] = _mm512_fmadd_ps(a[6], b, c), a[7] = _mm512_fmadd_ps(a[7], b, c), a[8] = _mm512_fmadd_ps(a[8], b, c);
+            a[9] = _mm512_fmadd_ps(a[9], b, c), a[10] = _mm512_fmadd_ps(a[10], b, c), a[11] = _mm512_fmadd_ps(a[11], b, c);
+        }
+        __m512 s = a[0];
+        for (int i = 1; i < 12; i++) s = _mm512_add_ps(s, a[i]);
+        sink += _mm512_reduce_add_ps(s);
+    }
+    double t = grt_now_s() - t0;
+    if (sink == 12345.0) printf(" ");
+    return (double)iters * threads * 12 * 32 / t / 1e9;
+}
+#endif
+
+static double measured_peak(int threads, const char **isa) {
+    const grt_cpu_info *ci = grt_cpu_info_get();
+    double best = 0;
+    *isa = "none";
+#if defined(__x86_64__)
+    for (int rep = 0; rep < 3; rep++) {
+        double v = 0;
+        if (ci->avx512f) {
+            v = fma_peak_avx512(threads, 50000000);
+            *isa = "avx512";
+        } else if (ci->avx2 && ci->fma) {
+            v = fma_peak_avx2(threads, 50000000);
+            *isa = "avx2";
+        }
+        if (v > best) best = v;
+    }
+#endif
+    return best;
+}
+
+static int cmp_d(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static grt_graph *make_model(const char *model) {
+    if (!strcmp(model, "gaitbase")) return fg_gaitbase(7, 64, 44, 1.0f);
+    const int l1111[4] = {1, 1, 1, 1}, l1441[4] = {1, 4, 4, 1};
+    if (!strcmp(model, "p3d")) return fg_deepgaitv2_p3d(7, 64, 44, l1111);
+    if (!strcmp(model, "p3d-1441")) return fg_deepgaitv2_p3d(7, 64, 44, l1441);
+    return NULL;
+}
+
+static double loadavg(void) {
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1) l = -1;
+        fclose(f);
+    }
+    return l;
+}
+
+int main(int argc, char **argv) {
+    const char *model = "gaitbase";
+    int batches[8] = {0}, n_batches = 0, frames = 30, runs = 0, threads = 2, bf16 = 0, profile = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc && n_batches < 8) batches[n_batches++] = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--frames") && i + 1 < argc) frames = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--bf16")) bf16 = 1;
+        else if (!strcmp(argv[i], "--profile")) profile = 1;
+        else {
+            fprintf(stderr, "usage: %s [--model gaitbase|p3d|p3d-1441] [--batch N]... [--frames T] [--runs R] "
+                            "[--threads K] [--bf16] [--profile]\n", argv[0]);
+            return 2;
+        }
+    }
+    if (!n_batches) batches[n_batches++] = 1, batches[n_batches++] = 8;
+    const grt_backend_i *fast = grt_backend_cpu_fast();
+    if (!fast) {
+        fprintf(stderr, "cpu-fast unavailable: %s\n", gaitrt_last_error());
+        return 1;
+    }
+    grt_graph *raw = make_model(model);
+    if (!raw) {
+        fprintf(stderr, "unknown model '%s'\n", model);
+        return 2;
+    }
+    grt_graph *g = grt_graph_fuse(raw);
+    const grt_cpu_info *ci = grt_cpu_info_get();
+    char feats[256];
+    grt_cpu_features_str(ci, feats, sizeof feats);
+    const char *peak_isa;
+    const double peak = measured_peak(threads, &peak_isa), ref_peak = threads == 1 ? 222.0 : 448.0;
+    printf("CPU: %s, %d cores [%s]; load average %.2f\n", ci->brand, ci->n_cores, feats, loadavg());
+    printf("fp32 FMA peak measured here (%s, %d threads): %.0f GFLOP/s; reference machine (MACHINE.md): %.0f GFLOP/s\n",
+           peak_isa, threads, peak, ref_peak);
+    const grt_precision prec = bf16 ? GRT_PREC_BF16 : GRT_PREC_F32;
+
+    /* validate on a short sequence before timing anything */
+    {
+        const int t = 4;
+        grt_batch_shape bs = {1, t, 1};
+        grt_segment seg = {0, 0, t};
+        float *x = malloc((size_t)t * 64 * 44 * sizeof(float));
+        grt_rng r = {5};
+        for (int i = 0; i < t * 64 * 44; i++) x[i] = grt_rng_uniform(&r) < 0.5f ? 0.0f : 1.0f;
+        const float *in[1] = {x};
+        float *yr = calloc(256 * 16, sizeof(float)), *yf = calloc(256 * 16, sizeof(float));
+        fg_runner fr, rr;
+        if (fg_open(&fr, fast, g, &bs, prec, threads) || fg_open(&rr, grt_backend_cpu_ref(), g, &bs, GRT_PREC_F32, threads)) {
+            fprintf(stderr, "prepare/plan failed: %s\n", gaitrt_last_error());
+            return 1;
+        }
+        char desc[1024];
+        fast->describe(fr.st, desc, sizeof desc);
+        printf("backend: %s\n", desc);
+        if (fg_run(&fr, in, &seg, yf, NULL) || fg_run(&rr, in, &seg, yr, NULL)) {
+            fprintf(stderr, "run failed: %s\n", gaitrt_last_error());
+            return 1;
+        }
+        printf("validation 1x%d vs reference: relative L2 %.3g, min cosine %.6f\n", t, grt_rel_l2(yf, yr, 256 * 16),
+               fg_min_cosine(yf, yr, 1, 256 * 16));
+        fg_close(&fr);
+        fg_close(&rr);
+        free(x), free(yr), free(yf);
+    }
+
+    for (int bi = 0; bi < n_batches; bi++) {
+        const int n = batches[bi];
+        grt_batch_shape bs = {n, frames, n};
+        grt_segment seg[64];
+        for (int s = 0; s < n && s < 64; s++) seg[s] = (grt_segment){s, 0, frames};
+        grt_plan *p = NULL;
+        if (n > 64 || grt_plan_create(g, &bs, &p) != GRT_OK) {
+            fprintf(stderr, "batch %d: %s\n", n, gaitrt_last_error());
+            return 1;
+        }
+        const double flops = p->total_flops;
+        const size_t in_n = (size_t)n * frames * 64 * 44;
+        float *x = malloc(in_n * sizeof(float)), *y = calloc((size_t)n * 256 * 16, sizeof(float));
+        grt_rng r = {11};
+        for (size_t i = 0; i < in_n; i++) x[i] = grt_rng_uniform(&r) < 0.5f ? 0.0f : 1.0f;
+        const float *in[1] = {x};
+        fg_runner fr;
+        double tp0 = grt_now_s();
+        if (fg_open(&fr, fast, g, &bs, prec, threads)) {
+            fprintf(stderr, "batch %d: %s\n", n, gaitrt_last_error());
+            return 1;
+        }
+        double tplan = grt_now_s() - tp0;
+        int nr = runs > 0 ? runs : (n == 1 ? 15 : 5);
+        double *ts = malloc((size_t)nr * sizeof(double));
+        for (int w = 0; w < 2; w++) fg_run(&fr, in, seg, y, NULL);
+        double la0 = loadavg();
+        for (int k = 0; k < nr; k++) {
+            double t0 = grt_now_s();
+            if (fg_run(&fr, in, seg, y, NULL)) {
+                fprintf(stderr, "run failed: %s\n", gaitrt_last_error());
+                return 1;
+            }
+            ts[k] = grt_now_s() - t0;
+        }
+        qsort(ts, (size_t)nr, sizeof(double), cmp_d);
+        const double med = ts[nr / 2], gf = flops / med / 1e9;
+        printf("%s %dx%d %s: median %.1f ms (min %.1f, max %.1f, %d runs) | %.1f GFLOP | %.0f GFLOP/s | %.1f%% of %.0f "
+               "(MACHINE.md) | %.1f%% of %.0f measured here | prepare+plan %.2f s, plan memory %.1f MiB | load %.2f\n",
+               model, n, frames, bf16 ? "bf16" : "fp32", med * 1e3, ts[0] * 1e3, ts[nr - 1] * 1e3, nr, flops / 1e9, gf,
+               100.0 * gf / ref_peak, ref_peak, 100.0 * gf / peak, peak, tplan, fast->plan_bytes(fr.pl) / 1048576.0,
+               la0);
+        if (profile) {
+            grt_prof prof = {0};
+            prof.cap = 4096;
+            prof.ev = calloc((size_t)prof.cap, sizeof *prof.ev);
+            double tot[1024] = {0};
+            const int reps = 3;
+            for (int rep = 0; rep < reps; rep++) {
+                prof.n = 0;
+                fg_run(&fr, in, seg, y, &prof);
+                for (int e = 0; e < prof.n; e++)
+                    if (prof.ev[e].node < 1024) tot[prof.ev[e].node] += prof.ev[e].t1 - prof.ev[e].t0;
+            }
+            printf("  per layer (mean of %d runs):\n", reps);
+            for (int e = 0; e < prof.n; e++) {
+                const grt_prof_event *ev = &prof.ev[e];
+                double t = tot[ev->node] / reps;
+                printf("    %-22s %-12s %8.2f ms %7.1f GFLOP/s\n", ev->name, ev->op, t * 1e3,
+                       t > 0 ? ev->flops / t / 1e9 : 0.0);
+            }
+            free(prof.ev);
+        }
+        fg_close(&fr);
+        free(ts), free(x), free(y);
+        grt_plan_free(p);
+    }
+    grt_graph_free(g);
+    grt_graph_free(raw);
+    return 0;
+}

@@ -1,0 +1,309 @@
+/*
+ * cpu_fast.c — the fast CPU backend ("cpu-fast"): oneDNN convolutions and pooling in a
+ * channel-blocked layout kept from the first layer to the last, our own SIMD kernels for the
+ * sequence head, and the reference kernels for rare ops (each one named in `describe`).
+ *
+ *     prepare   once per model: weights reordered into the layout oneDNN picks (bf16 too when
+ *               asked and the CPU has avx512_bf16), FC weights normalised when the model says so
+ *     plan      once per batch shape: steps, one arena (activations + scratchpads), primitives
+ *     run       executes the steps; allocates nothing
+ *
+ * Built without oneDNN, the backend is absent: grt_backend_cpu_fast() returns NULL and says
+ * why. What this file deliberately is not: a second reference. Anything it cannot do fast it
+ * hands to the reference kernels, never to a slower copy of them.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fast_internal.h"
+
+#ifdef GAITRT_HAVE_DNNL
+
+#include <dnnl_debug.h>
+#ifdef GAITRT_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+static int grt__threads(int requested) {
+    if (requested > 0) return requested;
+#ifdef GAITRT_HAVE_OPENMP
+    return omp_get_num_procs();
+#else
+    return 1;
+#endif
+}
+
+static void grt__state_free(grt_fast_state *st) {
+    if (!st) return;
+    if (st->conv)
+        for (int i = 0; i < st->g->n_nodes; i++) grt_free_aligned(st->conv[i].wdata);
+    if (st->fcw)
+        for (int i = 0; i < st->g->n_nodes; i++) grt_free_aligned(st->fcw[i]);
+    grt_free(st->conv);
+    grt_free(st->fcw);
+    grt_free(st->lowp_ok);
+    if (st->eng) dnnl_engine_destroy(st->eng);
+    grt_free(st);
+}
+
+/* The channel block oneDNN's fastest convolutions use on this CPU (8 on AVX2, 16 on AVX-512),
+ * read from the layout it picks for a typical 3x3x3 convolution. */
+static int grt__probe_block(const grt_fast_state *st) {
+    dnnl_memory_desc_t src, wei, dst;
+    dnnl_dims_t sd = {1, 64, 4, 16, 16}, wd = {64, 64, 3, 3, 3}, st1 = {1, 1, 1}, p1 = {1, 1, 1};
+    dnnl_memory_desc_init_by_tag(&src, 5, sd, st->adt, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&wei, 5, wd, st->adt, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&dst, 5, sd, st->adt, dnnl_format_tag_any);
+    dnnl_convolution_desc_t cd;
+    dnnl_primitive_desc_t pd = NULL;
+    int blk = 8;
+    if (dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &src, &wei, NULL, &dst,
+                                           st1, p1, p1) == dnnl_success &&
+        dnnl_primitive_desc_create(&pd, &cd, NULL, st->eng, NULL) == dnnl_success) {
+        const dnnl_memory_desc_t *m = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+        if (m->format_kind == dnnl_blocked && m->format_desc.blocking.inner_nblks == 1 &&
+            m->format_desc.blocking.inner_idxs[0] == 1 && m->format_desc.blocking.inner_blks[0] == 16)
+            blk = 16;
+        dnnl_primitive_desc_destroy(pd);
+    }
+    return blk;
+}
+
+/* bf16 mode: a value may be stored in bf16 when every reader takes bf16 (convolutions as
+ * input or residual, max pooling) and it is not the output. */
+static void grt__mark_lowp(grt_fast_state *st) {
+    const grt_graph *g = st->g;
+    for (int v = 0; v < g->n_values; v++) st->lowp_ok[v] = st->adt == dnnl_bf16 && v != g->output;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const grt_node *n = &g->nodes[i];
+        int ok = (n->op == GRT_OP_CONV && st->conv[i].path == GRT_FAST_CONV_DNNL) || n->op == GRT_OP_MAXPOOL;
+        if (ok) continue;
+        for (int k = 0; k < n->n_in; k++) st->lowp_ok[n->in[k]] = 0;
+        if (n->op == GRT_OP_CONV && n->a.conv.residual >= 0) st->lowp_ok[n->a.conv.residual] = 0;
+    }
+}
+
+/* Conv node i: oneDNN at the nominal shape decides the weights layout; we reorder once. */
+static grt_status grt__prepare_conv(grt_fast_state *st, const grt_plan *p, int i) {
+    const grt_node *n = &st->g->nodes[i];
+    const grt_conv_attr *c = &n->a.conv;
+    grt_fast_conv *fc = &st->conv[i];
+    const int64_t *xs = p->v[n->in[0]].shape;
+    fc->bias = c->bias >= 0 ? st->g->values[c->bias].data : NULL;
+    /* oneDNN's 3-D 1x1 convolution with a spatial stride has no fast kernel; its 2-D one
+     * does, and a conv that is 1x1 in (t, h) without padding there reads the same bytes */
+    fc->fold_t = c->k[0] == 1 && c->k[1] == 1 && c->p[0] == 0 && c->p[1] == 0 && c->s[0] == 1 && c->d[0] == 1 &&
+                 xs[3] % c->s[1] == 0;
+    dnnl_primitive_desc_t pd = NULL;
+    /* the output's data type (decided later, per value) does not change the weights layout */
+    dnnl_status_t ds = grt_fast_conv_pd(st, p, i, NULL, st->adt, &pd);
+    if (ds != dnnl_success && fc->fold_t) {
+        fc->fold_t = 0;
+        ds = grt_fast_conv_pd(st, p, i, NULL, st->adt, &pd);
+    }
+    if (ds != dnnl_success) {
+        fc->path = GRT_FAST_CONV_REF;
+        snprintf(fc->impl, sizeof fc->impl, "reference");
+        GRT_LOG_WARN("cpu-fast: no oneDNN convolution for layer '%s' (%s); it runs on the reference kernel", n->name,
+                     dnnl_status2str(ds));
+        return GRT_OK;
+    }
+    const char *impl = NULL;
+    dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
+    snprintf(fc->impl, sizeof fc->impl, "%s", impl ? impl : "?");
+    fc->wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    dnnl_primitive_desc_destroy(pd);
+    fc->path = GRT_FAST_CONV_DNNL;
+    return grt_fast_reorder_weights(st, i, &fc->wmd, &fc->wdata, &fc->wbytes);
+}
+
+/* SEPFC weights (P, C, Co): copied, each column L2-normalised when the model asks for it
+ * (SeparateFCs norm=True), so a run multiplies only. */
+static grt_status grt__prepare_fc(grt_fast_state *st, int i) {
+    const grt_node *n = &st->g->nodes[i];
+    const grt_value *w = &st->g->values[n->a.sepfc.weight];
+    const int64_t P = w->shape[0], C = w->shape[1], Co = w->shape[2];
+    float *d = grt_malloc_aligned((size_t)(P * C * Co) * sizeof(float));
+    if (!d) return grt_error(GAITRT_ERR_NOMEM, "cpu-fast: out of memory for the weights of layer '%s'", n->name);
+    memcpy(d, w->data, (size_t)(P * C * Co) * sizeof(float));
+    if (n->a.sepfc.normalize_weight) {
+        for (int64_t p = 0; p < P; p++)
+            for (int64_t o = 0; o < Co; o++) {
+                float *col = d + p * C * Co + o;
+                double ss = 0;
+                for (int64_t c = 0; c < C; c++) ss += (double)col[c * Co] * col[c * Co];
+                const double nrm = sqrt(ss);
+                const float inv = (float)(1.0 / (nrm > 1e-12 ? nrm : 1e-12));
+                for (int64_t c = 0; c < C; c++) col[c * Co] *= inv;
+            }
+    }
+    st->fcw[i] = d;
+    return GRT_OK;
+}
+
+/* One line for reports: kernels chosen, layout, conversions and reference fallbacks. */
+static void grt__describe_make(grt_fast_state *st, const grt_fast_plan *fp) {
+    const grt_graph *g = st->g;
+    const dnnl_version_t *ver = dnnl_version();
+    char *b = st->describe;
+    size_t len = sizeof st->describe, k = 0;
+#define PUT(...) (k += (size_t)snprintf(b + (k < len ? k : len), k < len ? len - k : 0, __VA_ARGS__))
+    PUT("oneDNN %d.%d.%d %s, activations nCdhw%dc end to end", ver->major, ver->minor, ver->patch,
+        st->adt == dnnl_bf16 ? "bf16 (fp32 accumulation)" : "fp32", st->blk);
+    /* convolutions grouped by implementation */
+    const char *seen[16];
+    int cnt[16], ns = 0, n_conv = 0, n_fold = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (g->nodes[i].op != GRT_OP_CONV) continue;
+        n_conv++;
+        n_fold += st->conv[i].path == GRT_FAST_CONV_DNNL && st->conv[i].fold_t;
+        int j = 0;
+        while (j < ns && strcmp(seen[j], st->conv[i].impl) != 0) j++;
+        if (j == ns && ns < 16) {
+            seen[ns] = st->conv[i].impl;
+            cnt[ns++] = 0;
+        }
+        if (j < ns) cnt[j]++;
+    }
+    PUT("; %d convs:", n_conv);
+    for (int j = 0; j < ns; j++) PUT("%s %s x%d", j ? "," : "", seen[j], cnt[j]);
+    if (n_fold) PUT(" (%d 1x1 run as 2-D over T*H)", n_fold);
+    PUT("; fused post-ops: residual sum + activation; head kernels %s (temporal max, HPP, separate FCs)", st->k.isa_name);
+    if (fp) {
+        PUT("; layout conversions: %d", fp->n_convert);
+        if (fp->n_ref) {
+            PUT("; reference fallbacks (%d):", fp->n_ref);
+            int shown = 0;
+            for (int s = 0; s < fp->n_step && shown < 6; s++)
+                if (fp->step[s].kind == GRT_FS_REF) {
+                    const grt_node *n = &g->nodes[fp->step[s].node];
+                    PUT(" %s(%s)", n->name, grt_op_name(n->op));
+                    shown++;
+                }
+            if (fp->n_ref > shown) PUT(" ...");
+        } else {
+            PUT("; reference fallbacks: none");
+        }
+    }
+    PUT("; %d threads", st->nt);
+#undef PUT
+}
+
+static grt_status grt_fast_prepare(const grt_graph *g, const grt_backend_opts *o, void **state) {
+    *state = NULL;
+    const grt_precision prec = o ? o->precision : GRT_PREC_F32;
+    const grt_cpu_info *ci = grt_cpu_info_get();
+    if (prec != GRT_PREC_F32 && prec != GRT_PREC_BF16)
+        return grt_error(GAITRT_ERR_UNSUPPORTED, "cpu-fast: precision %d is not supported on the CPU ---> HINT: use fp32, "
+                         "or bf16 on a CPU with avx512_bf16", (int)prec);
+    if (prec == GRT_PREC_BF16 && !ci->avx512_bf16) {
+        char feats[160];
+        grt_cpu_features_str(ci, feats, sizeof feats);
+        return grt_error(GAITRT_ERR_UNSUPPORTED, "cpu-fast: bf16 needs a CPU with avx512_bf16; this %s has [%s] ---> "
+                         "HINT: use fp32 here", ci->brand, feats);
+    }
+    grt_fast_state *st = grt_calloc(1, sizeof *st);
+    if (!st) return grt_error(GAITRT_ERR_NOMEM, "cpu-fast: out of memory preparing the model");
+    st->g = g;
+    st->nt = grt__threads(o ? o->n_threads : 0);
+    st->prec = prec;
+    st->adt = prec == GRT_PREC_BF16 ? dnnl_bf16 : dnnl_f32;
+    grt_fast_kernels_select(&st->k, GRT_FAST_ISA_AVX512);
+    st->conv = grt_calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *st->conv);
+    st->fcw = grt_calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *st->fcw);
+    st->lowp_ok = grt_calloc((size_t)(g->n_values ? g->n_values : 1), 1);
+    grt_status gs = GRT_OK;
+    grt_plan *p = NULL;
+    grt_fast_plan *fp = NULL;
+    if (!st->conv || !st->fcw || !st->lowp_ok) {
+        grt__state_free(st);
+        return grt_error(GAITRT_ERR_NOMEM, "cpu-fast: out of memory preparing the model");
+    }
+    dnnl_status_t ds = dnnl_engine_create(&st->eng, dnnl_cpu, 0);
+    if (ds != dnnl_success) {
+        grt__state_free(st);
+        return grt_fast_dnnl_err(ds, "CPU engine creation", "-");
+    }
+#ifdef GAITRT_HAVE_OPENMP
+    const int prev_threads = omp_get_max_threads();
+    omp_set_num_threads(st->nt);
+#endif
+    st->blk = grt__probe_block(st);
+    /* shapes at a nominal batch: one sequence of a few dozen frames (spatial sizes come from
+     * the graph's inputs; temporal kernels need enough frames) */
+    for (int t0 = 32; t0 <= 512; t0 *= 2) {
+        grt_batch_shape bs = {1, t0, 1};
+        grt_error_clear();
+        if ((gs = grt_plan_create(g, &bs, &p)) == GRT_OK) break;
+    }
+    for (int i = 0; gs == GRT_OK && i < g->n_nodes; i++) {
+        if (g->nodes[i].op == GRT_OP_CONV) gs = grt__prepare_conv(st, p, i);
+        if (g->nodes[i].op == GRT_OP_SEPFC) gs = grt__prepare_fc(st, i);
+    }
+#ifdef GAITRT_HAVE_OPENMP
+    omp_set_num_threads(prev_threads);
+#endif
+    if (gs == GRT_OK) {
+        grt__mark_lowp(st);
+        /* a dry plan at the nominal shape counts the conversions and fallbacks for describe */
+        grt_batch_shape bs = p->bs;
+        if (grt_fast_plan_build(st, &bs, 0, &fp) != GRT_OK) fp = NULL;
+        grt__describe_make(st, fp);
+        grt_fast_plan_free(fp);
+        grt_error_clear();
+    }
+    grt_plan_free(p);
+    if (gs != GRT_OK) {
+        grt__state_free(st);
+        return grt_error_prefix(gs, "preparing the fast CPU backend: ");
+    }
+    *state = st;
+    return GRT_OK;
+}
+
+static void grt_fast_release(void *state) { grt__state_free(state); }
+
+static grt_status grt_fast_plan_make(void *state, const grt_batch_shape *bs, void **plan) {
+    grt_fast_plan *fp = NULL;
+    grt_status gs = grt_fast_plan_build(state, bs, 1, &fp);
+    *plan = fp;
+    return gs;
+}
+
+static void grt_fast_plan_release(void *plan) { grt_fast_plan_free(plan); }
+
+static int64_t grt_fast_plan_bytes(const void *plan) {
+    const grt_fast_plan *fp = plan;
+    return (int64_t)(fp->arena_bytes + fp->extra_bytes);
+}
+
+static grt_status grt_fast_run(void *plan, const grt_run_args *a) { return grt_fast_plan_run(plan, a); }
+
+static void grt_fast_describe(const void *state, char *buf, size_t len) {
+    const grt_fast_state *st = state;
+    snprintf(buf, len, "%s", st->describe);
+}
+
+static const grt_backend_i grt__fast = {
+    .name = "cpu-fast",
+    .prepare = grt_fast_prepare,
+    .release = grt_fast_release,
+    .plan = grt_fast_plan_make,
+    .plan_release = grt_fast_plan_release,
+    .plan_bytes = grt_fast_plan_bytes,
+    .run = grt_fast_run,
+    .describe = grt_fast_describe,
+};
+
+const grt_backend_i *grt_backend_cpu_fast(void) { return &grt__fast; }
+
+#else /* !GAITRT_HAVE_DNNL */
+
+const grt_backend_i *grt_backend_cpu_fast(void) {
+    grt_error(GAITRT_ERR_UNSUPPORTED, "cpu-fast: built without oneDNN ---> HINT: install libdnnl-dev and rebuild "
+              "(the reference backend still works)");
+    return NULL;
+}
+
+#endif /* GAITRT_HAVE_DNNL */

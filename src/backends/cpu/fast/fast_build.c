@@ -1,0 +1,794 @@
+/*
+ * fast_build.c — turns the fused graph into a flat list of steps for one batch shape, decides
+ * where each value lives, lays every buffer out in one arena, and runs the steps.
+ *
+ * Layout policy: a value stays in the layout its producer wrote (blocked for convolutions and
+ * pooling); a consumer that needs another layout gets a converted copy, made once and shared
+ * by later consumers. In a GaitBase- or DeepGaitV2-shaped graph no conversion happens at all:
+ * the first convolution reads the caller's (N, C, T, H, W) input in place and the head reads
+ * the last convolution's blocked output.
+ *
+ * Memory policy: buffers live from their first to their last step and share the arena by
+ * first fit, as graph/plan.c does for the reference. A convolution with a residual writes
+ * into the residual's buffer when the residual dies there (oneDNN's sum post-op adds what the
+ * output buffer holds), elementwise ops work in place, reshapes alias, and each primitive's
+ * scratchpad is a buffer that lives for its one step. The arena is touched once when the plan
+ * is made, so a run never faults a page in.
+ *
+ * Not here: the oneDNN descriptors themselves (fast_dnnl.c) or any kernel.
+ */
+#include <limits.h>
+#include <string.h>
+
+#include "backends/cpu/ref/ref_kernels.h"
+#include "fast_internal.h"
+
+#ifdef GAITRT_HAVE_DNNL
+
+#ifdef GAITRT_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+/* A value converted into another layout, kept for the value's later consumers. */
+typedef struct grt__derived {
+    int v;
+    dnnl_memory_desc_t md;
+    int buf;
+} grt__derived;
+
+typedef struct grt__builder {
+    grt_fast_plan *fp;
+    const grt_fast_state *st;
+    const grt_graph *g;
+    const grt_plan *p;
+    int with_prims;
+    int *last_reader;  /* per value: last node reading it (n_nodes for the output) */
+    int *buf_last;     /* per buffer: last node reading any value stored in it; INT_MAX: never reuse in place */
+    grt__derived *der;
+    int n_der, cap_der;
+} grt__builder;
+
+static grt_status grt__oom(void) { return grt_error(GAITRT_ERR_NOMEM, "cpu-fast: out of memory while planning"); }
+
+static int grt__new_buf(grt__builder *b, size_t bytes, int input, int last) {
+    grt_fast_plan *fp = b->fp;
+    if (fp->n_buf == fp->cap_buf) {
+        int cap = fp->cap_buf ? 2 * fp->cap_buf : 64;
+        grt_fast_buf *nb = grt_realloc(fp->buf, (size_t)cap * sizeof *nb);
+        int *nl = grt_realloc(b->buf_last, (size_t)cap * sizeof *nl);
+        if (nb) fp->buf = nb;
+        if (nl) b->buf_last = nl;
+        if (!nb || !nl) return -1;
+        fp->cap_buf = cap;
+    }
+    grt_fast_buf *bf = &fp->buf[fp->n_buf];
+    memset(bf, 0, sizeof *bf);
+    bf->bytes = (bytes + 63) & ~(size_t)63;
+    bf->root = fp->n_buf;
+    bf->input = input;
+    bf->first = bf->last = -1;
+    b->buf_last[fp->n_buf] = last;
+    return fp->n_buf++;
+}
+
+static grt_fast_step *grt__new_step(grt__builder *b, grt_fast_step_kind kind, int node, const char *what) {
+    grt_fast_plan *fp = b->fp;
+    if (fp->n_step == fp->cap_step) {
+        int cap = fp->cap_step ? 2 * fp->cap_step : 64;
+        grt_fast_step *ns = grt_realloc(fp->step, (size_t)cap * sizeof *ns);
+        if (!ns) return NULL;
+        fp->step = ns;
+        fp->cap_step = cap;
+    }
+    grt_fast_step *s = &fp->step[fp->n_step++];
+    memset(s, 0, sizeof *s);
+    s->kind = kind;
+    s->node = node;
+    s->what = what;
+    s->out = -1;
+    return s;
+}
+
+static void grt__arg(grt_fast_step *s, int kind, int buf, void *ext, const dnnl_memory_desc_t *md) {
+    grt_fast_arg *a = &s->arg[s->n_args++];
+    a->kind = kind;
+    a->buf = buf;
+    a->ext = ext;
+    a->md = *md;
+}
+
+/* Adds a scratchpad buffer for the step's primitive when it needs one. */
+static grt_status grt__scratch(grt__builder *b, grt_fast_step *s) {
+    const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(s->pd, dnnl_query_scratchpad_md, 0);
+    if (!smd || dnnl_memory_desc_get_size(smd) == 0) return GRT_OK;
+    int sb = grt__new_buf(b, dnnl_memory_desc_get_size(smd), -1, INT_MAX);
+    if (sb < 0) return grt__oom();
+    grt__arg(s, DNNL_ARG_SCRATCHPAD, sb, NULL, smd);
+    return GRT_OK;
+}
+
+/* A reorder step: buffer `from` (layout smd) into buffer `to` (layout dmd). */
+static grt_status grt__reorder(grt__builder *b, int node, int from, const dnnl_memory_desc_t *smd, int to,
+                               const dnnl_memory_desc_t *dmd) {
+    const grt_node *n = &b->g->nodes[node];
+    if (dnnl_memory_desc_equal(smd, dmd)) {
+        grt_fast_step *s = grt__new_step(b, GRT_FS_COPY, node, "copy");
+        if (!s) return grt__oom();
+        s->in[0] = from;
+        s->n_in = 1;
+        s->out = to;
+        s->bytes = dnnl_memory_desc_get_size(smd);
+        return GRT_OK;
+    }
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_attr_t attr = grt_fast_attr_new();
+    if (!attr) return grt__oom();
+    dnnl_status_t ds = dnnl_reorder_primitive_desc_create(&pd, smd, b->st->eng, dmd, b->st->eng, attr);
+    dnnl_primitive_attr_destroy(attr);
+    if (ds != dnnl_success) return grt_fast_dnnl_err(ds, "layout conversion", n->name);
+    grt_fast_step *s = grt__new_step(b, GRT_FS_DNNL, node, "reorder");
+    if (!s) {
+        dnnl_primitive_desc_destroy(pd);
+        return grt__oom();
+    }
+    s->pd = pd;
+    grt__arg(s, DNNL_ARG_FROM, from, NULL, smd);
+    grt__arg(s, DNNL_ARG_TO, to, NULL, dmd);
+    b->fp->n_convert++;
+    return grt__scratch(b, s);
+}
+
+/* The buffer holding value v in layout md, converting (once) when v lives elsewhere. */
+static grt_status grt__need(grt__builder *b, int v, const dnnl_memory_desc_t *md, int node, int *buf) {
+    grt_fast_plan *fp = b->fp;
+    if (dnnl_memory_desc_equal(&fp->val_md[v], md)) {
+        *buf = fp->val_buf[v];
+        return GRT_OK;
+    }
+    for (int k = 0; k < b->n_der; k++)
+        if (b->der[k].v == v && dnnl_memory_desc_equal(&b->der[k].md, md)) {
+            *buf = b->der[k].buf;
+            return GRT_OK;
+        }
+    if (b->n_der == b->cap_der) {
+        int cap = b->cap_der ? 2 * b->cap_der : 16;
+        grt__derived *nd = grt_realloc(b->der, (size_t)cap * sizeof *nd);
+        if (!nd) return grt__oom();
+        b->der = nd;
+        b->cap_der = cap;
+    }
+    int nb = grt__new_buf(b, dnnl_memory_desc_get_size(md), -1, INT_MAX);
+    if (nb < 0) return grt__oom();
+    grt_status st = grt__reorder(b, node, fp->val_buf[v], &fp->val_md[v], nb, md);
+    if (st != GRT_OK) return st;
+    grt__derived *d = &b->der[b->n_der++];
+    d->v = v;
+    d->md = *md;
+    d->buf = nb;
+    *buf = nb;
+    return GRT_OK;
+}
+
+/* May node i write its output over value v's buffer? Only when nothing reads that buffer
+ * after i and it is not the caller's input. */
+static int grt__can_overwrite(const grt__builder *b, int v, int i) {
+    int bf = b->fp->val_buf[v];
+    return b->fp->buf[bf].input < 0 && b->buf_last[bf] <= i;
+}
+
+/* Gives value v (produced by node i) a buffer: `reuse` (in place) or a new one. */
+static grt_status grt__home(grt__builder *b, int v, const dnnl_memory_desc_t *md, int reuse) {
+    grt_fast_plan *fp = b->fp;
+    int bf = reuse;
+    if (bf < 0) {
+        bf = grt__new_buf(b, dnnl_memory_desc_get_size(md), -1, b->last_reader[v]);
+        if (bf < 0) return grt__oom();
+    } else if (b->last_reader[v] > b->buf_last[bf]) {
+        b->buf_last[bf] = b->last_reader[v];
+    }
+    fp->val_buf[v] = bf;
+    fp->val_md[v] = *md;
+    return GRT_OK;
+}
+
+static void grt__plain_md(const grt__builder *b, int v, dnnl_memory_desc_t *md) {
+    grt_fast_md_plain(md, b->p->v[v].ndim, b->p->v[v].shape, dnnl_f32);
+}
+
+static int grt__blocked_md(const grt__builder *b, int v, dnnl_data_type_t dt, dnnl_memory_desc_t *md) {
+    return grt_fast_md_blocked(md, b->p->v[v].ndim, b->p->v[v].shape, dt, b->st->blk);
+}
+
+/* Node i through its reference kernel: every input row-major f32, output row-major f32. */
+static grt_status grt__ref_node(grt__builder *b, int i) {
+    const grt_node *n = &b->g->nodes[i];
+    dnnl_memory_desc_t md;
+    grt_fast_step tmp;
+    memset(&tmp, 0, sizeof tmp);
+    for (int k = 0; k < n->n_in; k++) {
+        grt__plain_md(b, n->in[k], &md);
+        grt_status st = grt__need(b, n->in[k], &md, i, &tmp.in[k]);
+        if (st != GRT_OK) return st;
+    }
+    tmp.n_in = n->n_in;
+    if (n->op == GRT_OP_CONV && n->a.conv.residual >= 0) {
+        grt__plain_md(b, n->a.conv.residual, &md);
+        grt_status st = grt__need(b, n->a.conv.residual, &md, i, &tmp.in[n->n_in]);
+        if (st != GRT_OK) return st;
+        tmp.n_in++;
+    }
+    grt__plain_md(b, n->out, &md);
+    grt_status st = grt__home(b, n->out, &md, -1);
+    if (st != GRT_OK) return st;
+    grt_fast_step *s = grt__new_step(b, GRT_FS_REF, i, "reference");
+    if (!s) return grt__oom();
+    memcpy(s->in, tmp.in, sizeof s->in);
+    s->n_in = tmp.n_in;
+    s->out = b->fp->val_buf[n->out];
+    b->fp->n_ref++;
+    return GRT_OK;
+}
+
+static grt_status grt__conv_node(grt__builder *b, int i) {
+    const grt_fast_state *st = b->st;
+    grt_fast_plan *fp = b->fp;
+    const grt_node *n = &b->g->nodes[i];
+    const grt_conv_attr *c = &n->a.conv;
+    const grt_fast_conv *fc = &st->conv[i];
+    if (fc->path != GRT_FAST_CONV_DNNL) return grt__ref_node(b, i);
+    dnnl_data_type_t dst_dt = st->adt == dnnl_bf16 && st->lowp_ok[n->out] ? dnnl_bf16 : dnnl_f32;
+    dnnl_primitive_desc_t pd = NULL;
+    void *wdata = fc->wdata;
+    dnnl_status_t ds = grt_fast_conv_pd(st, b->p, i, &fc->wmd, dst_dt, &pd);
+    if (ds != dnnl_success) {
+        /* this batch shape wants other weights layout: reorder a private copy */
+        ds = grt_fast_conv_pd(st, b->p, i, NULL, dst_dt, &pd);
+        if (ds != dnnl_success) return grt__ref_node(b, i);
+        if (b->with_prims) {
+            void **ne = grt_realloc(fp->extra, (size_t)(fp->n_extra + 1) * sizeof *ne);
+            if (!ne) {
+                dnnl_primitive_desc_destroy(pd);
+                return grt__oom();
+            }
+            fp->extra = ne;
+            size_t bytes = 0;
+            grt_status gs = grt_fast_reorder_weights(st, i, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0),
+                                                     &fp->extra[fp->n_extra], &bytes);
+            if (gs != GRT_OK) {
+                dnnl_primitive_desc_destroy(pd);
+                return gs;
+            }
+            wdata = fp->extra[fp->n_extra++];
+            fp->extra_bytes += bytes;
+        }
+    }
+    const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+    const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    const dnnl_memory_desc_t *dmd = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    dnnl_memory_desc_t src_v = *smd, dst_v = *dmd; /* as 5-D values */
+    if (fc->fold_t) {
+        const grt_vplan *xv = &b->p->v[n->in[0]], *yv = &b->p->v[n->out];
+        dnnl_dims_t xd, yd;
+        for (int d = 0; d < 5; d++) {
+            xd[d] = xv->shape[d];
+            yd[d] = yv->shape[d];
+        }
+        if (dnnl_memory_desc_reshape(&src_v, smd, 5, xd) != dnnl_success ||
+            dnnl_memory_desc_reshape(&dst_v, dmd, 5, yd) != dnnl_success) {
+            dnnl_primitive_desc_destroy(pd);
+            return grt_error(GAITRT_ERR_INTERNAL, "cpu-fast: layer '%s': cannot view the 2-D layout as 5-D", n->name);
+        }
+    }
+    int sbuf, obuf = -1;
+    grt_status gs = grt__need(b, n->in[0], &src_v, i, &sbuf);
+    if (gs == GRT_OK && c->residual >= 0) {
+        const int r = c->residual;
+        if (grt__can_overwrite(b, r, i) && dnnl_memory_desc_equal(&fp->val_md[r], &dst_v) && fp->val_buf[r] != sbuf) {
+            obuf = fp->val_buf[r]; /* the sum post-op adds the residual where it already is */
+        } else {
+            /* the residual is read later, or is the input itself: copy it into a fresh output */
+            gs = grt__home(b, n->out, &dst_v, -1);
+            if (gs == GRT_OK) obuf = fp->val_buf[n->out];
+            int rb = fp->val_buf[r];
+            if (gs == GRT_OK) gs = grt__reorder(b, i, rb, &fp->val_md[r], obuf, &dst_v);
+        }
+    }
+    if (gs == GRT_OK) gs = grt__home(b, n->out, &dst_v, obuf);
+    if (gs != GRT_OK) {
+        dnnl_primitive_desc_destroy(pd);
+        return gs;
+    }
+    grt_fast_step *s = grt__new_step(b, GRT_FS_DNNL, i, "conv");
+    if (!s) {
+        dnnl_primitive_desc_destroy(pd);
+        return grt__oom();
+    }
+    s->pd = pd;
+    grt__arg(s, DNNL_ARG_SRC, sbuf, NULL, smd);
+    grt__arg(s, DNNL_ARG_WEIGHTS, -1, wdata, wmd);
+    if (c->bias >= 0) {
+        dnnl_memory_desc_t bmd;
+        dnnl_dims_t bd = {b->p->v[n->out].shape[1]};
+        dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_a);
+        grt__arg(s, DNNL_ARG_BIAS, -1, (void *)fc->bias, &bmd);
+    }
+    grt__arg(s, DNNL_ARG_DST, fp->val_buf[n->out], NULL, dmd);
+    return grt__scratch(b, s);
+}
+
+static grt_status grt__pool_node(grt__builder *b, int i) {
+    grt_fast_plan *fp = b->fp;
+    const grt_node *n = &b->g->nodes[i];
+    const int x = n->in[0];
+    dnnl_memory_desc_t smd;
+    dnnl_data_type_t dt = grt_fast_md_is_blocked(&fp->val_md[x], b->st->blk) ? fp->val_md[x].data_type : dnnl_f32;
+    if (!grt__blocked_md(b, x, dt, &smd)) return grt__ref_node(b, i);
+    dnnl_primitive_desc_t pd = NULL;
+    if (grt_fast_pool_pd(b->st, b->p, i, &smd, &pd) != dnnl_success) return grt__ref_node(b, i);
+    int sbuf;
+    grt_status gs = grt__need(b, x, &smd, i, &sbuf);
+    const dnnl_memory_desc_t *dmd = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    if (gs == GRT_OK) gs = grt__home(b, n->out, dmd, -1);
+    grt_fast_step *s = gs == GRT_OK ? grt__new_step(b, GRT_FS_DNNL, i, "maxpool") : NULL;
+    if (!s) {
+        dnnl_primitive_desc_destroy(pd);
+        return gs != GRT_OK ? gs : grt__oom();
+    }
+    s->pd = pd;
+    grt__arg(s, DNNL_ARG_SRC, sbuf, NULL, &smd);
+    grt__arg(s, DNNL_ARG_DST, fp->val_buf[n->out], NULL, dmd);
+    return grt__scratch(b, s);
+}
+
+/* BatchNorm, activations, add, mul: in the input's layout when it is f32, else row-major. */
+static grt_status grt__eltwise_node(grt__builder *b, int i) {
+    grt_fast_plan *fp = b->fp;
+    const grt_fast_state *st = b->st;
+    const grt_node *n = &b->g->nodes[i];
+    const int x = n->in[0];
+    dnnl_memory_desc_t md;
+    int blocked = 0;
+    if (n->op == GRT_OP_BATCHNORM) {
+        /* per-channel: we know two layouts, blocked and row-major */
+        blocked = grt_fast_md_is_blocked(&fp->val_md[x], st->blk) && fp->val_md[x].data_type == dnnl_f32;
+        if (blocked)
+            md = fp->val_md[x];
+        else
+            grt__plain_md(b, x, &md);
+    } else if (fp->val_md[x].data_type == dnnl_f32 && fp->val_md[x].format_kind == dnnl_blocked) {
+        md = fp->val_md[x]; /* elementwise: any dense f32 layout will do, padding included */
+        blocked = 1;
+    } else {
+        grt__plain_md(b, x, &md);
+    }
+    int in[2] = {-1, -1};
+    grt_status gs = grt__need(b, x, &md, i, &in[0]);
+    if (gs == GRT_OK && n->n_in > 1) gs = grt__need(b, n->in[1], &md, i, &in[1]);
+    if (gs != GRT_OK) return gs;
+    int reuse = -1;
+    if (in[0] == fp->val_buf[x] && grt__can_overwrite(b, x, i))
+        reuse = in[0];
+    else if (n->n_in > 1 && in[1] == fp->val_buf[n->in[1]] && grt__can_overwrite(b, n->in[1], i))
+        reuse = in[1];
+    if ((gs = grt__home(b, n->out, &md, reuse)) != GRT_OK) return gs;
+    grt_fast_step_kind kind = n->op == GRT_OP_BATCHNORM ? GRT_FS_SCALE_SHIFT
+                              : n->op == GRT_OP_ACT     ? GRT_FS_ACT
+                              : n->op == GRT_OP_ADD     ? GRT_FS_ADD
+                                                        : GRT_FS_MUL;
+    grt_fast_step *s = grt__new_step(b, kind, i, grt_op_name(n->op));
+    if (!s) return grt__oom();
+    s->in[0] = in[0];
+    s->in[1] = in[1];
+    s->n_in = n->n_in;
+    s->out = fp->val_buf[n->out];
+    s->bytes = dnnl_memory_desc_get_size(&md);
+    s->blocked = blocked;
+    if (kind == GRT_FS_SCALE_SHIFT && blocked) {
+        /* scale and shift spread over the blocked lanes, zero in the padding */
+        const int64_t c = b->p->v[x].shape[1], cp = (c + st->blk - 1) / st->blk * st->blk;
+        s->ss = grt_calloc((size_t)(2 * cp), sizeof(float));
+        if (!s->ss) return grt__oom();
+        memcpy(s->ss, b->g->values[n->a.bn.scale].data, (size_t)c * sizeof(float));
+        memcpy(s->ss + cp, b->g->values[n->a.bn.shift].data, (size_t)c * sizeof(float));
+    }
+    return GRT_OK;
+}
+
+/* Temporal max, HPP and separate FCs: our own kernels. */
+static grt_status grt__head_node(grt__builder *b, int i) {
+    grt_fast_plan *fp = b->fp;
+    const grt_node *n = &b->g->nodes[i];
+    const int x = n->in[0];
+    dnnl_memory_desc_t imd, omd;
+    grt_fast_step_kind kind;
+    if (n->op == GRT_OP_TEMPORAL_MAX) {
+        if (!grt__blocked_md(b, x, dnnl_f32, &imd) || !grt__blocked_md(b, n->out, dnnl_f32, &omd)) return grt__ref_node(b, i);
+        kind = GRT_FS_TMAX;
+    } else if (n->op == GRT_OP_HPP) {
+        if (n->a.hpp.gem || !grt__blocked_md(b, x, dnnl_f32, &imd)) return grt__ref_node(b, i);
+        grt__plain_md(b, n->out, &omd);
+        kind = GRT_FS_HPP;
+    } else {
+        grt__plain_md(b, x, &imd);
+        grt__plain_md(b, n->out, &omd);
+        kind = GRT_FS_SEPFC;
+    }
+    int in;
+    grt_status gs = grt__need(b, x, &imd, i, &in);
+    if (gs == GRT_OK) gs = grt__home(b, n->out, &omd, -1);
+    if (gs != GRT_OK) return gs;
+    grt_fast_step *s = grt__new_step(b, kind, i, grt_op_name(n->op));
+    if (!s) return grt__oom();
+    s->in[0] = in;
+    s->n_in = 1;
+    s->out = fp->val_buf[n->out];
+    return GRT_OK;
+}
+
+static grt_status grt__reshape_node(grt__builder *b, int i) {
+    const grt_node *n = &b->g->nodes[i];
+    dnnl_memory_desc_t md;
+    int in;
+    grt__plain_md(b, n->in[0], &md);
+    grt_status gs = grt__need(b, n->in[0], &md, i, &in);
+    if (gs != GRT_OK) return gs;
+    grt__plain_md(b, n->out, &md);
+    return grt__home(b, n->out, &md, in); /* same bytes, new shape */
+}
+
+/* First fit over buffer lifetimes, in step order (as graph/plan.c). */
+static grt_status grt__layout(grt_fast_plan *fp) {
+    for (int k = 0; k < fp->n_step; k++) {
+        const grt_fast_step *s = &fp->step[k];
+        int ids[GRT_FAST_MAX_ARGS + GRT_MAX_IN + 1], n = 0;
+        for (int a = 0; a < s->n_args; a++)
+            if (s->arg[a].buf >= 0) ids[n++] = s->arg[a].buf;
+        for (int a = 0; a < s->n_in; a++)
+            if (s->in[a] >= 0) ids[n++] = s->in[a];
+        if (s->out >= 0) ids[n++] = s->out;
+        for (int j = 0; j < n; j++) {
+            grt_fast_buf *bf = &fp->buf[ids[j]];
+            if (bf->first < 0) bf->first = k;
+            if (k > bf->last) bf->last = k;
+        }
+    }
+    grt_fast_buf *ob = &fp->buf[fp->out_buf];
+    ob->last = fp->n_step; /* read after the last step */
+    if (ob->first < 0) ob->first = fp->n_step;
+    typedef struct { size_t off, size; int buf; } blk_t;
+    blk_t *live = grt_malloc((size_t)(fp->n_buf + 1) * sizeof *live);
+    if (!live) return grt__oom();
+    int nl = 0;
+    size_t arena = 0;
+    for (int k = 0; k <= fp->n_step; k++) {
+        for (int j = 0; j < nl;) {
+            if (fp->buf[live[j].buf].last < k) {
+                memmove(&live[j], &live[j + 1], (size_t)(nl - j - 1) * sizeof *live);
+                nl--;
+            } else {
+                j++;
+            }
+        }
+        for (int bi = 0; bi < fp->n_buf; bi++) {
+            grt_fast_buf *bf = &fp->buf[bi];
+            if (bf->first != k || bf->input >= 0) continue;
+            size_t off = 0;
+            int pos = 0;
+            for (; pos < nl; pos++) {
+                if (live[pos].off >= off + bf->bytes) break;
+                off = live[pos].off + live[pos].size;
+            }
+            memmove(&live[pos + 1], &live[pos], (size_t)(nl - pos) * sizeof *live);
+            live[pos].off = off;
+            live[pos].size = bf->bytes;
+            live[pos].buf = bi;
+            nl++;
+            bf->off = off;
+            if (off + bf->bytes > arena) arena = off + bf->bytes;
+        }
+    }
+    grt_free(live);
+    fp->arena_bytes = arena;
+    return GRT_OK;
+}
+
+void grt_fast_plan_free(grt_fast_plan *fp) {
+    if (!fp) return;
+    for (int k = 0; k < fp->n_step; k++) {
+        grt_fast_step *s = &fp->step[k];
+        for (int a = 0; a < s->n_args; a++)
+            if (s->mem[a]) dnnl_memory_destroy(s->mem[a]);
+        if (s->prim) dnnl_primitive_destroy(s->prim);
+        if (s->pd) dnnl_primitive_desc_destroy(s->pd);
+        grt_free(s->ss);
+    }
+    for (int k = 0; k < fp->n_extra; k++) grt_free_aligned(fp->extra[k]);
+    if (fp->stream) dnnl_stream_destroy(fp->stream);
+    grt_free(fp->extra);
+    grt_free(fp->step);
+    grt_free(fp->buf);
+    grt_free(fp->val_buf);
+    grt_free(fp->val_md);
+    grt_free(fp->bufptr);
+    grt_free_aligned(fp->arena);
+    grt_plan_free(fp->p);
+    grt_free(fp);
+}
+
+/* Creates the primitives and their memory objects over the arena. */
+static grt_status grt__instantiate(grt_fast_plan *fp) {
+    const grt_fast_state *st = fp->st;
+    dnnl_status_t ds = dnnl_stream_create(&fp->stream, st->eng, dnnl_stream_default_flags);
+    if (ds != dnnl_success) return grt_fast_dnnl_err(ds, "stream creation", "-");
+    for (int k = 0; k < fp->n_step; k++) {
+        grt_fast_step *s = &fp->step[k];
+        if (s->kind != GRT_FS_DNNL) continue;
+        const char *name = st->g->nodes[s->node].name;
+        if ((ds = dnnl_primitive_create(&s->prim, s->pd)) != dnnl_success) return grt_fast_dnnl_err(ds, s->what, name);
+        for (int a = 0; a < s->n_args; a++) {
+            const grt_fast_arg *ar = &s->arg[a];
+            void *h = ar->ext;
+            if (ar->buf >= 0) {
+                const grt_fast_buf *bf = &fp->buf[ar->buf];
+                h = bf->input >= 0 ? DNNL_MEMORY_NONE : (char *)fp->arena + bf->off;
+            }
+            if ((ds = dnnl_memory_create(&s->mem[a], &ar->md, st->eng, h)) != dnnl_success)
+                return grt_fast_dnnl_err(ds, "memory object", name);
+            s->exec[a].arg = ar->kind;
+            s->exec[a].memory = s->mem[a];
+        }
+    }
+    return GRT_OK;
+}
+
+grt_status grt_fast_plan_build(const grt_fast_state *st, const grt_batch_shape *bs, int with_prims,
+                               grt_fast_plan **out) {
+    *out = NULL;
+    const grt_graph *g = st->g;
+    grt_fast_plan *fp = grt_calloc(1, sizeof *fp);
+    if (!fp) return grt__oom();
+    fp->st = st;
+    fp->out_buf = -1;
+    grt__builder b;
+    memset(&b, 0, sizeof b);
+    b.fp = fp;
+    b.st = st;
+    b.g = g;
+    b.with_prims = with_prims;
+    grt_status gs = grt_plan_create(g, bs, &fp->p);
+    if (gs != GRT_OK) {
+        grt_free(fp);
+        return gs;
+    }
+    b.p = fp->p;
+    fp->val_buf = grt_malloc((size_t)g->n_values * sizeof *fp->val_buf);
+    fp->val_md = grt_calloc((size_t)g->n_values, sizeof *fp->val_md);
+    b.last_reader = grt_malloc((size_t)g->n_values * sizeof(int));
+    if (!fp->val_buf || !fp->val_md || !b.last_reader) {
+        gs = grt__oom();
+        goto done;
+    }
+    for (int v = 0; v < g->n_values; v++) {
+        fp->val_buf[v] = -1;
+        b.last_reader[v] = fp->p->v[v].last;
+    }
+
+#ifdef GAITRT_HAVE_OPENMP
+    const int prev_threads = omp_get_max_threads();
+    omp_set_num_threads(st->nt); /* oneDNN sizes its work split by the threads at creation */
+#endif
+    for (int i = 0; i < g->n_nodes && gs == GRT_OK; i++) {
+        const grt_node *n = &g->nodes[i];
+        dnnl_memory_desc_t md;
+        switch (n->op) {
+        case GRT_OP_INPUT: {
+            grt__plain_md(&b, n->out, &md);
+            int bf = grt__new_buf(&b, dnnl_memory_desc_get_size(&md), n->a.input.index, INT_MAX);
+            if (bf < 0) {
+                gs = grt__oom();
+                break;
+            }
+            fp->val_buf[n->out] = bf;
+            fp->val_md[n->out] = md;
+            break;
+        }
+        case GRT_OP_CONV: gs = grt__conv_node(&b, i); break;
+        case GRT_OP_MAXPOOL: gs = grt__pool_node(&b, i); break;
+        case GRT_OP_BATCHNORM:
+        case GRT_OP_ACT:
+        case GRT_OP_ADD:
+        case GRT_OP_MUL: gs = grt__eltwise_node(&b, i); break;
+        case GRT_OP_TEMPORAL_MAX:
+        case GRT_OP_HPP:
+        case GRT_OP_SEPFC: gs = grt__head_node(&b, i); break;
+        case GRT_OP_RESHAPE: gs = grt__reshape_node(&b, i); break;
+        default: gs = grt__ref_node(&b, i); break;
+        }
+    }
+    if (gs == GRT_OK) {
+        dnnl_memory_desc_t md;
+        grt__plain_md(&b, g->output, &md);
+        gs = grt__need(&b, g->output, &md, g->n_nodes - 1, &fp->out_buf);
+    }
+#ifdef GAITRT_HAVE_OPENMP
+    omp_set_num_threads(prev_threads);
+#endif
+    if (gs == GRT_OK) gs = grt__layout(fp);
+    if (gs == GRT_OK && with_prims) {
+        fp->bufptr = grt_calloc((size_t)fp->n_buf, sizeof *fp->bufptr);
+        fp->arena = grt_malloc_aligned(fp->arena_bytes ? fp->arena_bytes : 64);
+        if (!fp->bufptr || !fp->arena) {
+            gs = grt_error(GAITRT_ERR_NOMEM, "cpu-fast: out of memory: the activation arena needs %.1f MiB for a batch of "
+                           "%d x %d frames ---> HINT: use smaller batches", (double)fp->arena_bytes / 1048576.0, bs->n, bs->t);
+        } else {
+            memset(fp->arena, 0, fp->arena_bytes); /* every page faulted in now, not during a run */
+#ifdef GAITRT_HAVE_OPENMP
+            omp_set_num_threads(st->nt);
+#endif
+            gs = grt__instantiate(fp);
+#ifdef GAITRT_HAVE_OPENMP
+            omp_set_num_threads(prev_threads);
+#endif
+        }
+    }
+done:
+    grt_free(b.last_reader);
+    grt_free(b.buf_last);
+    grt_free(b.der);
+    if (gs != GRT_OK) {
+        grt_fast_plan_free(fp);
+        return gs;
+    }
+    *out = fp;
+    return GRT_OK;
+}
+
+/* ---- running ------------------------------------------------------------------------- */
+
+static void grt__run_ref(const grt_fast_plan *fp, const grt_fast_step *s, const grt_run_args *a) {
+    const grt_graph *g = fp->st->g;
+    const grt_plan *p = fp->p;
+    const grt_node *n = &g->nodes[s->node];
+    const int nt = fp->st->nt;
+    const float *x = s->n_in ? fp->bufptr[s->in[0]] : NULL;
+    float *y = (float *)fp->bufptr[s->out];
+    const grt_vplan *xv = n->n_in ? &p->v[n->in[0]] : NULL, *o = &p->v[n->out];
+    switch (n->op) {
+    case GRT_OP_CONV: {
+        const grt_conv_attr *c = &n->a.conv;
+        grt_ref_conv(x, xv->shape, g->values[c->weight].data, g->values[c->weight].shape,
+                     c->bias >= 0 ? g->values[c->bias].data : NULL, c->residual >= 0 ? fp->bufptr[s->in[1]] : NULL, y,
+                     o->shape, c, nt);
+        break;
+    }
+    case GRT_OP_BATCHNORM: {
+        int64_t inner = 1;
+        for (int d = 2; d < xv->ndim; d++) inner *= xv->shape[d];
+        grt_ref_scale_shift(x, y, xv->shape[0], xv->shape[1], inner, g->values[n->a.bn.scale].data,
+                            g->values[n->a.bn.shift].data, n->a.bn.act, n->a.bn.alpha, nt);
+        break;
+    }
+    case GRT_OP_ACT: grt_ref_act(x, y, o->numel, n->a.act.act, n->a.act.alpha, nt); break;
+    case GRT_OP_ADD: grt_ref_add(x, fp->bufptr[s->in[1]], y, o->numel, nt); break;
+    case GRT_OP_MUL: grt_ref_mul(x, fp->bufptr[s->in[1]], y, o->numel, nt); break;
+    case GRT_OP_MAXPOOL: grt_ref_maxpool(x, xv->shape, y, o->shape, &n->a.pool, nt); break;
+    case GRT_OP_TEMPORAL_MAX: grt_ref_temporal_max(x, xv->shape, y, a->segments, p->bs.n_seq, nt); break;
+    case GRT_OP_HPP:
+        grt_ref_hpp(x, xv->shape, y, &n->a.hpp, n->a.hpp.gem ? g->values[n->a.hpp.gem_p].data[0] : 0.0f, nt);
+        break;
+    case GRT_OP_SEPFC:
+        grt_ref_sepfc(x, xv->shape, g->values[n->a.sepfc.weight].data, o->shape[1], n->a.sepfc.normalize_weight, y, nt);
+        break;
+    case GRT_OP_CONCAT: {
+        const float *xs[GRT_MAX_IN];
+        int64_t shapes[GRT_MAX_IN][GRT_MAX_DIMS];
+        for (int k = 0; k < n->n_in; k++) {
+            xs[k] = fp->bufptr[s->in[k]];
+            memcpy(shapes[k], p->v[n->in[k]].shape, sizeof shapes[k]);
+        }
+        grt_ref_concat(xs, (const int64_t(*)[GRT_MAX_DIMS])shapes, n->n_in, o->ndim, n->a.slice.axis, y);
+        break;
+    }
+    case GRT_OP_SLICE: grt_ref_slice(x, xv->shape, xv->ndim, n->a.slice.axis, n->a.slice.start, n->a.slice.len, y); break;
+    case GRT_OP_L2NORM: grt_ref_l2norm(x, y, o->shape[0], o->shape[1], o->shape[2], n->a.l2.eps, nt); break;
+    case GRT_OP_TRANSPOSE: grt_ref_transpose(x, xv->shape, xv->ndim, n->a.transpose.perm, y); break;
+    default: break; /* reshape aliases; input has no step */
+    }
+}
+
+static grt_status grt__check_segments(const grt_plan *p, const grt_segment *seg) {
+    if (!seg) return grt_error(GAITRT_ERR_INVALID_ARG, "cpu-fast: the run has no segments (one per sequence)");
+    for (int s = 0; s < p->bs.n_seq; s++)
+        if (seg[s].b < 0 || seg[s].b >= p->bs.n || seg[s].t0 < 0 || seg[s].len < 1 || seg[s].t0 + seg[s].len > p->bs.t)
+            return grt_error(GAITRT_ERR_INVALID_ARG, "cpu-fast: segment %d (item %d, frames %d..%d) lies outside the batch "
+                             "of %d x %d frames", s, seg[s].b, seg[s].t0, seg[s].t0 + seg[s].len, p->bs.n, p->bs.t);
+    return GRT_OK;
+}
+
+grt_status grt_fast_plan_run(grt_fast_plan *fp, const grt_run_args *a) {
+    const grt_fast_state *st = fp->st;
+    const grt_graph *g = st->g;
+    const grt_plan *p = fp->p;
+    const int nt = st->nt, blk = st->blk;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].op == GRT_OP_TEMPORAL_MAX) {
+            grt_status gs = grt__check_segments(p, a->segments);
+            if (gs != GRT_OK) return gs;
+            break;
+        }
+    for (int k = 0; k < fp->n_buf; k++) {
+        const grt_fast_buf *bf = &fp->buf[k];
+        fp->bufptr[k] = bf->input >= 0 ? (const void *)a->inputs[bf->input] : (const void *)((char *)fp->arena + bf->off);
+    }
+#ifdef GAITRT_HAVE_OPENMP
+    const int prev_threads = omp_get_max_threads();
+    omp_set_num_threads(nt); /* oneDNN runs on the caller's OpenMP pool: one size for all */
+#endif
+    grt_status gs = GRT_OK;
+    double t0 = a->prof ? grt_now_s() : 0.0;
+    for (int k = 0; k < fp->n_step && gs == GRT_OK; k++) {
+        grt_fast_step *s = &fp->step[k];
+        const grt_node *n = &g->nodes[s->node];
+        const float *x = s->n_in > 0 ? fp->bufptr[s->in[0]] : NULL;
+        float *y = s->out >= 0 ? (float *)fp->bufptr[s->out] : NULL;
+        switch (s->kind) {
+        case GRT_FS_DNNL: {
+            for (int j = 0; j < s->n_args; j++)
+                if (s->arg[j].buf >= 0 && fp->buf[s->arg[j].buf].input >= 0)
+                    dnnl_memory_set_data_handle(s->mem[j], (void *)fp->bufptr[s->arg[j].buf]);
+            dnnl_status_t ds = dnnl_primitive_execute(s->prim, fp->stream, s->n_args, s->exec);
+            if (ds != dnnl_success) gs = grt_fast_dnnl_err(ds, s->what, n->name);
+            break;
+        }
+        case GRT_FS_COPY: memcpy(y, x, s->bytes); break;
+        case GRT_FS_TMAX: {
+            const int64_t *xs = p->v[n->in[0]].shape; /* (N, C, T, H, W) */
+            st->k.temporal_max(x, xs[0], (xs[1] + blk - 1) / blk, xs[2], xs[3] * xs[4] * blk, a->segments, p->bs.n_seq,
+                               y, nt);
+            break;
+        }
+        case GRT_FS_HPP: {
+            const int64_t *xs = p->v[n->in[0]].shape; /* (S, C, H, W) */
+            st->k.hpp(x, xs[0], xs[1], xs[2] * xs[3], blk, n->a.hpp.bins, n->a.hpp.n_bins, y, nt);
+            break;
+        }
+        case GRT_FS_SEPFC: {
+            const int64_t *xs = p->v[n->in[0]].shape; /* (S, C, P) */
+            st->k.sepfc(x, xs[0], xs[1], xs[2], st->fcw[s->node], p->v[n->out].shape[1], y, nt);
+            break;
+        }
+        case GRT_FS_SCALE_SHIFT: {
+            const grt_vplan *xv = &p->v[n->in[0]];
+            int64_t inner = 1;
+            for (int d = 2; d < xv->ndim; d++) inner *= xv->shape[d];
+            if (s->blocked) {
+                const int64_t cb = (xv->shape[1] + blk - 1) / blk;
+                grt_fast_scale_shift_blocked(x, y, xv->shape[0], cb, inner, blk, s->ss, s->ss + cb * blk, n->a.bn.act,
+                                             n->a.bn.alpha, nt);
+            } else {
+                grt_fast_scale_shift_plain(x, y, xv->shape[0], xv->shape[1], inner, g->values[n->a.bn.scale].data,
+                                           g->values[n->a.bn.shift].data, n->a.bn.act, n->a.bn.alpha, nt);
+            }
+            break;
+        }
+        case GRT_FS_ACT: grt_fast_act(x, y, (int64_t)(s->bytes / sizeof(float)), n->a.act.act, n->a.act.alpha, nt); break;
+        case GRT_FS_ADD: grt_fast_add(x, fp->bufptr[s->in[1]], y, (int64_t)(s->bytes / sizeof(float)), nt); break;
+        case GRT_FS_MUL: grt_fast_mul(x, fp->bufptr[s->in[1]], y, (int64_t)(s->bytes / sizeof(float)), nt); break;
+        case GRT_FS_REF: grt__run_ref(fp, s, a); break;
+        }
+        /* one profile event per graph node, covering its conversions */
+        if (a->prof && (k + 1 == fp->n_step || fp->step[k + 1].node != s->node)) {
+            double t1 = grt_now_s();
+            grt_prof_add(a->prof, n->name, s->what, s->node, t0, t1, p->node_flops[s->node], p->node_bytes[s->node]);
+            t0 = t1;
+        }
+    }
+#ifdef GAITRT_HAVE_OPENMP
+    omp_set_num_threads(prev_threads);
+#endif
+    if (gs != GRT_OK) return gs;
+    memcpy(a->output, fp->bufptr[fp->out_buf], (size_t)p->v[g->output].numel * sizeof(float));
+    return GRT_OK;
+}
+
+#endif /* GAITRT_HAVE_DNNL */

@@ -1,0 +1,85 @@
+/*
+ * fast_eltwise.c — the elementwise ops the fusion pass could not fold into a convolution:
+ * a standalone BatchNorm (scale/shift + activation), activations, add and mul, on either the
+ * blocked or the row-major layout. Plain loops the compiler vectorises: these ops move a few
+ * bytes per FLOP, so memory, not SIMD width, sets their speed.
+ *
+ * Not here: anything with a reduction or a layout change.
+ */
+#include <math.h>
+
+#include "fast_internal.h"
+
+/* The reference backend's activation (ref_kernels.h) so results match bit for bit. */
+static inline float grt__act(float v, grt_act act, float alpha) {
+    switch (act) {
+    case GRT_ACT_RELU: return v > 0.0f ? v : 0.0f;
+    case GRT_ACT_LEAKY_RELU: return v > 0.0f ? v : v * alpha;
+    case GRT_ACT_SIGMOID: return 1.0f / (1.0f + expf(-v));
+    default: return v;
+    }
+}
+
+/* x, y (outer, C, inner); scale, shift (C). */
+void grt_fast_scale_shift_plain(const float *x, float *y, int64_t outer, int64_t c, int64_t inner,
+                                const float *scale, const float *shift, grt_act act, float alpha, int nt) {
+#pragma omp parallel for collapse(2) schedule(static) num_threads(nt)
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t k = 0; k < c; k++) {
+            const float *xp = x + (o * c + k) * inner;
+            float *yp = y + (o * c + k) * inner;
+            const float a = scale[k], b = shift[k];
+            if (act == GRT_ACT_NONE) {
+                for (int64_t i = 0; i < inner; i++) yp[i] = xp[i] * a + b;
+            } else if (act == GRT_ACT_RELU) {
+                for (int64_t i = 0; i < inner; i++) {
+                    const float v = xp[i] * a + b;
+                    yp[i] = v > 0.0f ? v : 0.0f;
+                }
+            } else {
+                for (int64_t i = 0; i < inner; i++) yp[i] = grt__act(xp[i] * a + b, act, alpha);
+            }
+        }
+}
+
+/* x, y (outer, Cb, inner, B); scale, shift (Cb * B). */
+void grt_fast_scale_shift_blocked(const float *x, float *y, int64_t outer, int64_t cb, int64_t inner, int blk,
+                                  const float *scale, const float *shift, grt_act act, float alpha, int nt) {
+#pragma omp parallel for collapse(2) schedule(static) num_threads(nt)
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t k = 0; k < cb; k++) {
+            const float *xp = x + (o * cb + k) * inner * blk;
+            float *yp = y + (o * cb + k) * inner * blk;
+            const float *a = scale + k * blk, *b = shift + k * blk;
+            for (int64_t i = 0; i < inner; i++) {
+                if (act == GRT_ACT_NONE || act == GRT_ACT_RELU) {
+                    for (int l = 0; l < blk; l++) {
+                        const float v = xp[i * blk + l] * a[l] + b[l];
+                        yp[i * blk + l] = act == GRT_ACT_RELU ? (v > 0.0f ? v : 0.0f) : v;
+                    }
+                } else {
+                    for (int l = 0; l < blk; l++) yp[i * blk + l] = grt__act(xp[i * blk + l] * a[l] + b[l], act, alpha);
+                }
+            }
+        }
+}
+
+void grt_fast_act(const float *x, float *y, int64_t n, grt_act act, float alpha, int nt) {
+    if (act == GRT_ACT_RELU) {
+#pragma omp parallel for simd schedule(static) num_threads(nt)
+        for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    } else {
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (int64_t i = 0; i < n; i++) y[i] = grt__act(x[i], act, alpha);
+    }
+}
+
+void grt_fast_add(const float *a, const float *b, float *y, int64_t n, int nt) {
+#pragma omp parallel for simd schedule(static) num_threads(nt)
+    for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+}
+
+void grt_fast_mul(const float *a, const float *b, float *y, int64_t n, int nt) {
+#pragma omp parallel for simd schedule(static) num_threads(nt)
+    for (int64_t i = 0; i < n; i++) y[i] = a[i] * b[i];
+}

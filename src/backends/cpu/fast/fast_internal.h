@@ -1,0 +1,227 @@
+/*
+ * fast_internal.h — shared internals of the fast CPU backend ("cpu-fast"): the head kernels
+ * (temporal max, horizontal pyramid, separate FCs) with their per-ISA dispatch, the small
+ * elementwise kernels, and (when oneDNN is built in) the prepared model state, the per-shape
+ * plan and its steps.
+ *
+ * Activations of convolutions live in oneDNN's channel-blocked layout from the first layer
+ * to the last: 5-D values as (N, C/B, T, H, W, B) ("nCdhw8c" / "nCdhw16c"), 4-D values as
+ * (S, C/B, H, W, B), where B (8 on AVX2, 16 on AVX-512) is the block oneDNN picks for the
+ * CPU. Channels past C in the last block are padding. Everything that is not a convolution
+ * or pooling reads that layout directly (head kernels) or, for rare ops, through a layout
+ * conversion into the reference kernels' row-major layout.
+ *
+ * What this header is not: a public interface. Only cpu_fast.c exports a symbol
+ * (grt_backend_cpu_fast); tests include this header to check the kernels one by one.
+ */
+#ifndef GRT_FAST_INTERNAL_H
+#define GRT_FAST_INTERNAL_H
+
+#include "backends/backend.h"
+
+/* ---- head kernels (per ISA) ------------------------------------------------------------ */
+
+typedef enum grt_fast_isa {
+    GRT_FAST_ISA_C = 0, /* portable C */
+    GRT_FAST_ISA_AVX2,
+    GRT_FAST_ISA_AVX512,
+} grt_fast_isa;
+
+/* y (S, Cb, HWB) = max over the frames of each segment of x (N, Cb, T, HWB), where
+ * HWB = H * W * B floats; segment s is frames [t0, t0 + len) of item b. NaN wins, as in
+ * the reference kernel. */
+typedef void (*grt_fast_tmax_fn)(const float *x, int64_t n, int64_t cb, int64_t t, int64_t hwb,
+                                 const grt_segment *seg, int n_seq, float *y, int nt);
+/* y (S, C, P) row-major from x (S, Cb, HW, B) blocked: for each bin count bins[i], the HW
+ * positions split into bins[i] chunks; part value = sum / len + max of the chunk, summed in
+ * position order (the reference's order, so the result is bit-identical). */
+typedef void (*grt_fast_hpp_fn)(const float *x, int64_t s, int64_t c, int64_t hw, int blk, const int *bins,
+                                int n_bins, float *y, int nt);
+/* y (S, Co, P) from x (S, C, P) and w (P, C, Co): y[s, o, p] = sum_c x[s, c, p] * w[p, c, o],
+ * fp32 accumulation. */
+typedef void (*grt_fast_sepfc_fn)(const float *x, int64_t s, int64_t c, int64_t p, const float *w, int64_t co,
+                                  float *y, int nt);
+
+typedef struct grt_fast_kernels {
+    grt_fast_isa isa;
+    const char *isa_name; /* "avx512", "avx2", "c" */
+    grt_fast_tmax_fn temporal_max;
+    grt_fast_hpp_fn hpp;
+    grt_fast_sepfc_fn sepfc;
+} grt_fast_kernels;
+
+/* Fills k with the best kernels for this CPU that are not above `max_isa`. */
+void grt_fast_kernels_select(grt_fast_kernels *k, grt_fast_isa max_isa);
+
+void grt_fast_temporal_max_c(const float *x, int64_t n, int64_t cb, int64_t t, int64_t hwb, const grt_segment *seg,
+                             int n_seq, float *y, int nt);
+void grt_fast_hpp_c(const float *x, int64_t s, int64_t c, int64_t hw, int blk, const int *bins, int n_bins, float *y,
+                    int nt);
+void grt_fast_sepfc_c(const float *x, int64_t s, int64_t c, int64_t p, const float *w, int64_t co, float *y, int nt);
+void grt_fast_temporal_max_avx2(const float *x, int64_t n, int64_t cb, int64_t t, int64_t hwb, const grt_segment *seg,
+                                int n_seq, float *y, int nt);
+void grt_fast_hpp_avx2(const float *x, int64_t s, int64_t c, int64_t hw, int blk, const int *bins, int n_bins, float *y,
+                       int nt);
+void grt_fast_sepfc_avx2(const float *x, int64_t s, int64_t c, int64_t p, const float *w, int64_t co, float *y, int nt);
+void grt_fast_temporal_max_avx512(const float *x, int64_t n, int64_t cb, int64_t t, int64_t hwb,
+                                  const grt_segment *seg, int n_seq, float *y, int nt);
+void grt_fast_hpp_avx512(const float *x, int64_t s, int64_t c, int64_t hw, int blk, const int *bins, int n_bins,
+                         float *y, int nt);
+void grt_fast_sepfc_avx512(const float *x, int64_t s, int64_t c, int64_t p, const float *w, int64_t co, float *y,
+                           int nt);
+
+/* ---- elementwise kernels (portable C; the compiler vectorises them) ------------------- */
+
+/* y = act(x * scale[k] + shift[k]) over (outer, K, inner) where k indexes the middle axis.
+ * For the blocked layout the caller passes K = Cb * B "lanes" with inner = HW and the lane
+ * in the last axis: see grt_fast_scale_shift_blocked. x may equal y. */
+void grt_fast_scale_shift_plain(const float *x, float *y, int64_t outer, int64_t c, int64_t inner,
+                                const float *scale, const float *shift, grt_act act, float alpha, int nt);
+/* x, y (outer, Cb, inner, B); scale, shift (Cb * B), zero past the real channels. */
+void grt_fast_scale_shift_blocked(const float *x, float *y, int64_t outer, int64_t cb, int64_t inner, int blk,
+                                  const float *scale, const float *shift, grt_act act, float alpha, int nt);
+/* y (n) = act(x (n)); x may equal y. */
+void grt_fast_act(const float *x, float *y, int64_t n, grt_act act, float alpha, int nt);
+/* y (n) = a (n) + b (n) or a * b; y may equal a or b. */
+void grt_fast_add(const float *a, const float *b, float *y, int64_t n, int nt);
+void grt_fast_mul(const float *a, const float *b, float *y, int64_t n, int nt);
+
+#ifdef GAITRT_HAVE_DNNL
+#include <dnnl.h>
+
+/* ---- prepared model (shared by every plan of the model) -------------------------------- */
+
+typedef enum grt_fast_conv_path {
+    GRT_FAST_CONV_DNNL = 0, /* oneDNN, activations blocked */
+    GRT_FAST_CONV_REF,      /* reference kernel on row-major data (no oneDNN implementation) */
+} grt_fast_conv_path;
+
+/* One convolution's prepared weights. */
+typedef struct grt_fast_conv {
+    grt_fast_conv_path path;
+    int fold_t;                /* 1: run as a 2-D conv over (N, C, T*H, W) (1x1, kt = 1, no pad) */
+    dnnl_memory_desc_t wmd;    /* weights in the layout the primitive wants */
+    void *wdata;               /* (Co, Ci/g, kt, kh, kw) reordered into wmd; owned */
+    size_t wbytes;
+    const float *bias;         /* (Co) points into the graph, or NULL */
+    char impl[48];             /* oneDNN implementation name at the nominal shape */
+} grt_fast_conv;
+
+typedef struct grt_fast_state {
+    const grt_graph *g;
+    int nt;
+    grt_precision prec;
+    dnnl_data_type_t adt;      /* convolution activation data type: f32 or bf16 */
+    int blk;                   /* channel block B of the activation layout */
+    dnnl_engine_t eng;
+    grt_fast_kernels k;
+    grt_fast_conv *conv;       /* per node (only conv nodes used) */
+    float **fcw;               /* per node: SEPFC weights (P, C, Co), column-normalised when asked; owned */
+    char *lowp_ok;             /* per value: 1 when every reader takes bf16 (convs, pooling) */
+    char describe[1024];
+} grt_fast_state;
+
+/* ---- per batch shape: buffers, steps ---------------------------------------------------- */
+
+/* A buffer of the plan: arena storage, an alias of another buffer, or a graph input. */
+typedef struct grt_fast_buf {
+    size_t bytes;
+    int root;      /* buffer that owns the storage (itself when not an alias) */
+    int input;     /* >= 0: graph input index (caller's memory, read-only) */
+    int first, last; /* steps using it (roots: over all aliases) */
+    size_t off;    /* arena offset (roots in the arena) */
+} grt_fast_buf;
+
+typedef enum grt_fast_step_kind {
+    GRT_FS_DNNL = 0,   /* a oneDNN primitive: conv, pooling, reorder */
+    GRT_FS_COPY,       /* memcpy between buffers of the same layout */
+    GRT_FS_TMAX,       /* temporal max, blocked */
+    GRT_FS_HPP,        /* HPP mean + max, blocked in, row-major out */
+    GRT_FS_SEPFC,      /* separate FCs, row-major */
+    GRT_FS_SCALE_SHIFT,/* standalone BatchNorm */
+    GRT_FS_ACT,
+    GRT_FS_ADD,
+    GRT_FS_MUL,
+    GRT_FS_REF,        /* the reference kernel of the node, row-major buffers */
+} grt_fast_step_kind;
+
+#define GRT_FAST_MAX_ARGS 6
+
+typedef struct grt_fast_arg {
+    int kind;                  /* DNNL_ARG_* */
+    int buf;                   /* plan buffer, or -1: ext */
+    void *ext;                 /* weights / bias owned by the state */
+    dnnl_memory_desc_t md;
+} grt_fast_arg;
+
+typedef struct grt_fast_step {
+    grt_fast_step_kind kind;
+    int node;                  /* graph node it belongs to */
+    const char *what;          /* kernel family for reports (static string) */
+    /* oneDNN */
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t prim;
+    int n_args;
+    grt_fast_arg arg[GRT_FAST_MAX_ARGS];
+    dnnl_memory_t mem[GRT_FAST_MAX_ARGS];
+    dnnl_exec_arg_t exec[GRT_FAST_MAX_ARGS];
+    /* own kernels and copies: buffers read (in) and written (out) */
+    int in[GRT_MAX_IN];
+    int n_in;
+    int out;
+    size_t bytes;              /* GRT_FS_COPY */
+    int blocked;               /* elementwise: 1 when operating on the blocked layout */
+    float *ss;                 /* GRT_FS_SCALE_SHIFT blocked: padded (scale, shift), owned */
+} grt_fast_step;
+
+typedef struct grt_fast_plan {
+    const grt_fast_state *st;
+    grt_plan *p;               /* shapes, FLOPs per node */
+    dnnl_stream_t stream;
+    grt_fast_buf *buf;
+    int n_buf, cap_buf;
+    grt_fast_step *step;
+    int n_step, cap_step;
+    int *val_buf;              /* per value: buffer holding it in its home layout */
+    dnnl_memory_desc_t *val_md;/* per value: its home layout */
+    int out_buf;               /* buffer with the output, row-major f32 */
+    void *arena;
+    size_t arena_bytes;
+    void **extra;              /* weights reordered for this shape only (rare), owned */
+    int n_extra;
+    size_t extra_bytes;
+    int n_convert;             /* layout conversions inserted */
+    int n_ref;                 /* nodes run by reference kernels */
+    const void **bufptr;       /* per buffer, resolved at run */
+} grt_fast_plan;
+
+/* fast_dnnl.c: oneDNN helpers */
+grt_status grt_fast_dnnl_err(dnnl_status_t s, const char *what, const char *name);
+void grt_fast_md_plain(dnnl_memory_desc_t *md, int ndim, const int64_t *shape, dnnl_data_type_t dt);
+/* Blocked layout for a 4-D or 5-D shape; returns 0 for other ranks. */
+int grt_fast_md_blocked(dnnl_memory_desc_t *md, int ndim, const int64_t *shape, dnnl_data_type_t dt, int blk);
+int grt_fast_md_is_blocked(const dnnl_memory_desc_t *md, int blk);
+dnnl_primitive_attr_t grt_fast_attr_new(void);
+/* Creates the convolution primitive descriptor of node i for the shapes in p. wmd: the
+ * prepared weights layout, or NULL for "any". dst_dt: data type of the output. */
+dnnl_status_t grt_fast_conv_pd(const grt_fast_state *st, const grt_plan *p, int i, const dnnl_memory_desc_t *wmd,
+                               dnnl_data_type_t dst_dt, dnnl_primitive_desc_t *pd);
+dnnl_status_t grt_fast_pool_pd(const grt_fast_state *st, const grt_plan *p, int i, const dnnl_memory_desc_t *src,
+                               dnnl_primitive_desc_t *pd);
+/* Reorders the graph's (Co, Ci/g, kt, kh, kw) f32 weights of conv node i into wmd. */
+grt_status grt_fast_reorder_weights(const grt_fast_state *st, int i, const dnnl_memory_desc_t *wmd, void **data,
+                                    size_t *bytes);
+/* One-off reorder of a whole buffer (used at prepare time). */
+dnnl_status_t grt_fast_reorder_once(dnnl_engine_t eng, const dnnl_memory_desc_t *smd, void *src,
+                                    const dnnl_memory_desc_t *dmd, void *dst);
+
+/* fast_build.c: builds the steps and lays out memory for a batch shape. with_prims = 0 only
+ * counts (describe at prepare time): no arena, no primitives. */
+grt_status grt_fast_plan_build(const grt_fast_state *st, const grt_batch_shape *bs, int with_prims,
+                               grt_fast_plan **out);
+void grt_fast_plan_free(grt_fast_plan *fp);
+grt_status grt_fast_plan_run(grt_fast_plan *fp, const grt_run_args *a);
+
+#endif /* GAITRT_HAVE_DNNL */
+
+#endif /* GRT_FAST_INTERNAL_H */

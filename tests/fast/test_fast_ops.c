@@ -1,0 +1,260 @@
+/*
+ * test_fast_ops.c — the fast CPU backend against the reference backend, op by op, on small
+ * graphs with random weights: 2-D (kt = 1) and 3-D convolutions with strides, padding,
+ * dilation, groups, residuals and every activation; odd sizes (H = 11, channels that are
+ * not a multiple of the block); standalone BatchNorm, act, add, mul; max pooling; the head
+ * (temporal max over packed segments of different lengths and over N > 1 items, HPP with
+ * several bins and GeM, separate FCs with and without normalised weights, L2 norm); the
+ * movement ops (concat, slice, reshape, transpose) and two graph inputs.
+ *
+ * Both backends run the same fused graph on the same input; the metric is the relative L2
+ * error of the whole output, <= 1e-5 in fp32.
+ */
+#include "fast_graphs.h"
+#include "test_util.h"
+
+static double worst_rel;
+
+/* Runs g (unfused; we fuse it as the session does) on both backends and compares. */
+static void compare(const char *name, grt_graph *raw, int n, int t, const grt_segment *seg, int n_seq) {
+    grt_graph *g = grt_graph_fuse(raw);
+    CHECK_MSG(g != NULL, "%s: fusion failed: %s", name, gaitrt_last_error());
+    if (!g) return;
+    grt_batch_shape bs = {n, t, n_seq};
+    grt_segment def[64];
+    if (!seg) {
+        for (int s = 0; s < n_seq; s++) def[s] = (grt_segment){s, 0, t};
+        seg = def;
+    }
+    fg_runner ref, fast;
+    int rr = fg_open(&ref, grt_backend_cpu_ref(), g, &bs, GRT_PREC_F32, 2);
+    CHECK_MSG(rr == 0, "%s: reference backend: %s", name, gaitrt_last_error());
+    int rf = fg_open(&fast, grt_backend_cpu_fast(), g, &bs, GRT_PREC_F32, 2);
+    CHECK_MSG(rf == 0, "%s: fast backend: %s", name, gaitrt_last_error());
+    if (rr == 0 && rf == 0) {
+        grt_plan *p = NULL;
+        grt_plan_create(g, &bs, &p);
+        const int64_t out_n = p->v[g->output].numel;
+        float *inputs[4] = {0};
+        grt_rng rng = {1234};
+        int k = 0;
+        for (int i = 0; i < g->n_nodes; i++)
+            if (g->nodes[i].op == GRT_OP_INPUT) {
+                const grt_vplan *v = &p->v[g->nodes[i].out];
+                inputs[k] = malloc((size_t)v->numel * sizeof(float));
+                for (int64_t j = 0; j < v->numel; j++) inputs[k][j] = grt_rng_uniform(&rng);
+                k++;
+            }
+        float *yr = calloc((size_t)out_n, sizeof(float)), *yf = calloc((size_t)out_n, sizeof(float));
+        float *yf2 = calloc((size_t)out_n, sizeof(float));
+        CHECK(fg_run(&ref, (const float *const *)inputs, seg, yr, NULL) == 0);
+        int ok = fg_run(&fast, (const float *const *)inputs, seg, yf, NULL) == 0;
+        CHECK_MSG(ok, "%s: fast run: %s", name, gaitrt_last_error());
+        /* a second run on the same plan must give the same bits (no state leaks between runs) */
+        CHECK(fg_run(&fast, (const float *const *)inputs, seg, yf2, NULL) == 0);
+        CHECK_MSG(memcmp(yf, yf2, (size_t)out_n * sizeof(float)) == 0, "%s: second run differs", name);
+        double rel = grt_rel_l2(yf, yr, (size_t)out_n);
+        char desc[1024];
+        fast.bk->describe(fast.st, desc, sizeof desc);
+        printf("%-28s out %-22s rel L2 %.3g  plan %.2f MiB (ref %.2f MiB)\n", name,
+               grt_shape_str(p->v[g->output].ndim, p->v[g->output].shape, (char[64]){0}, 64), rel,
+               fast.bk->plan_bytes(fast.pl) / 1048576.0, ref.bk->plan_bytes(ref.pl) / 1048576.0);
+        if (getenv("GRT_TEST_VERBOSE")) printf("    %s\n", desc);
+        for (int j = 0; j < 3 && j < out_n; j++) printf("    y[%d] fast %.7g ref %.7g\n", j, yf[j], yr[j]);
+        CHECK_MSG(rel <= 1e-5, "%s: relative L2 %.3g > 1e-5", name, rel);
+        if (rel > worst_rel) worst_rel = rel;
+        for (int j = 0; j < k; j++) free(inputs[j]);
+        free(yr);
+        free(yf);
+        free(yf2);
+        grt_plan_free(p);
+    }
+    fg_close(&ref);
+    fg_close(&fast);
+    grt_graph_free(g);
+    grt_graph_free(raw);
+}
+
+#define NEWG(seed) fg_ctx c = {grt_graph_new(), {seed}, 0}
+
+/* conv 1 -> 16 3x3 on odd frames (11 x 7), BN + relu: the caller's input read in place. */
+static void t_conv2d_first(void) {
+    NEWG(1);
+    int x = grt_graph_input(c.g, 1, 11, 7);
+    x = fg_cbr(&c, "c1", x, 1, 16, 1, 3, 3, 1, 0, 1, 1);
+    grt_graph_set_output(c.g, x);
+    compare("conv2d first layer", c.g, 1, 5, NULL, 1);
+}
+
+/* BasicBlocks: identity, stride 2 with a 1x1 projection (odd H: no 2-D folding; even H:
+ * folded), channel change; N = 2 items. */
+static void t_conv2d_blocks(int h, const char *name) {
+    NEWG(2);
+    int x = grt_graph_input(c.g, 1, h, 9);
+    x = fg_cbr(&c, "stem", x, 1, 16, 1, 3, 3, 1, 0, 1, 1);
+    x = fg_basic2d(&c, "b1", x, 16, 16, 1);
+    x = fg_basic2d(&c, "b2", x, 16, 24, 2);
+    x = fg_basic2d(&c, "b3", x, 24, 32, 1);
+    grt_graph_set_output(c.g, x);
+    compare(name, c.g, 2, 3, NULL, 2);
+}
+
+/* 3x3x3 convs (pad 1, spatial stride 2), a 1x1x1 (1,2,2) projection and a residual. */
+static void t_conv3d(void) {
+    NEWG(3);
+    int x = grt_graph_input(c.g, 2, 12, 10);
+    int s = fg_conv(&c, "c0", x, 2, 16, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1);
+    s = grt_graph_act(c.g, "r0", s, GRT_ACT_RELU, 0);
+    int id = fg_conv(&c, "ds", s, 16, 24, 1, 1, 1, 1, 2, 2, 0, 0, 0, 1, 0);
+    id = fg_bn(&c, "dsbn", id, 24);
+    int y = fg_conv(&c, "c1", s, 16, 24, 3, 3, 3, 1, 2, 2, 1, 1, 1, 1, 0);
+    y = fg_bn(&c, "bn1", y, 24);
+    y = grt_graph_act(c.g, "r1", y, GRT_ACT_RELU, 0);
+    y = fg_conv(&c, "c2", y, 24, 24, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0);
+    y = fg_bn(&c, "bn2", y, 24);
+    y = grt_graph_add(c.g, "add", y, id);
+    y = grt_graph_act(c.g, "r2", y, GRT_ACT_RELU, 0);
+    grt_graph_set_output(c.g, y);
+    compare("conv3d 3x3x3 block", c.g, 2, 6, NULL, 2);
+}
+
+/* DeepGaitV2 P3D blocks: the (3,1,1) conv reads and adds the same value. */
+static void t_p3d(void) {
+    NEWG(4);
+    int x = grt_graph_input(c.g, 1, 16, 11);
+    x = fg_cbr(&c, "l0", x, 1, 16, 1, 3, 3, 1, 0, 1, 1);
+    x = fg_p3d(&c, "l2", x, 16, 32, 2);
+    x = fg_p3d(&c, "l3", x, 32, 32, 1);
+    grt_graph_set_output(c.g, x);
+    compare("p3d blocks", c.g, 2, 7, NULL, 2);
+}
+
+/* Odd channels (5 -> 12 -> 20), a 3x5 kernel with dilation 2, groups, temporal stride
+ * and padding, leaky relu and sigmoid post-ops. */
+static void t_conv_odd(void) {
+    NEWG(5);
+    int x = grt_graph_input(c.g, 5, 11, 13);
+    int y = fg_conv(&c, "c0", x, 5, 12, 1, 3, 5, 1, 1, 1, 0, 2, 4, 1, 1);
+    y = grt_graph_act(c.g, "lrelu", y, GRT_ACT_LEAKY_RELU, 0.1f);
+    grt_node *n = &c.g->nodes[c.g->n_nodes - 2];
+    n->a.conv.d[1] = 2, n->a.conv.d[2] = 2; /* dilation: no builder argument, set on the node */
+    y = fg_conv(&c, "c1", y, 12, 20, 3, 3, 3, 2, 1, 1, 1, 1, 1, 4, 1);
+    y = grt_graph_act(c.g, "sig", y, GRT_ACT_SIGMOID, 0);
+    grt_graph_set_output(c.g, y);
+    compare("conv odd/dilated/grouped", c.g, 1, 7, NULL, 1);
+}
+
+/* Standalone BN on the input (row-major) and after an add (blocked), sigmoid and leaky relu
+ * acts on blocked data, add and mul of two convs, 2-D and 3-D max pooling. */
+static void t_eltwise_pool(void) {
+    NEWG(6);
+    int x = grt_graph_input(c.g, 3, 12, 10);
+    int b0 = fg_bn(&c, "bn_in", x, 3);
+    b0 = grt_graph_act(c.g, "bn_in_relu", b0, GRT_ACT_RELU, 0);
+    int a = fg_conv(&c, "ca", b0, 3, 12, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1);
+    int b = fg_conv(&c, "cb", b0, 3, 12, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1);
+    int s = grt_graph_add(c.g, "add", a, b);
+    int m = grt_graph_mul(c.g, "mul", a, b);
+    s = fg_bn(&c, "bn_mid", s, 12);
+    s = grt_graph_act(c.g, "sig", s, GRT_ACT_SIGMOID, 0);
+    m = grt_graph_act(c.g, "lrelu", m, GRT_ACT_LEAKY_RELU, 0.2f);
+    int y = grt_graph_add(c.g, "add2", s, m);
+    const int k2[3] = {1, 2, 2}, s2[3] = {1, 2, 2}, p0[3] = {0, 0, 0};
+    y = grt_graph_maxpool(c.g, "pool2d", y, k2, s2, p0);
+    y = fg_conv(&c, "cc", y, 12, 16, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1);
+    const int k3[3] = {3, 3, 3}, s3[3] = {1, 2, 2}, p1[3] = {1, 1, 1};
+    y = grt_graph_maxpool(c.g, "pool3d", y, k3, s3, p1);
+    grt_graph_set_output(c.g, y);
+    compare("eltwise + maxpool", c.g, 2, 5, NULL, 2);
+}
+
+/* The head on a packed batch: 3 sequences of 5, 4 and 3 frames in one item (N = 1). */
+static void t_head_packed(void) {
+    NEWG(7);
+    int x = grt_graph_input(c.g, 1, 16, 11);
+    x = fg_cbr(&c, "c", x, 1, 24, 1, 3, 3, 1, 0, 1, 1);
+    x = fg_basic2d(&c, "b", x, 24, 40, 1);
+    x = grt_graph_temporal_max(c.g, "TP", x);
+    const int bins[3] = {4, 2, 1};
+    x = grt_graph_hpp(c.g, "HPP", x, 3, bins);
+    int64_t fs[3] = {7, 40, 32};
+    int w = fg_rand(&c, 3, fs, 0.1f);
+    x = grt_graph_sepfc(c.g, "FCs", x, w, 0);
+    grt_graph_set_output(c.g, x);
+    const grt_segment seg[3] = {{0, 0, 5}, {0, 5, 4}, {0, 9, 3}};
+    compare("head packed segments", c.g, 1, 12, seg, 3);
+}
+
+/* The head over N = 3 items, normalised FC weights, L2 norm; GeM pooling (reference path). */
+static void t_head_batch(int gem) {
+    NEWG(8);
+    int x = grt_graph_input(c.g, 1, 16, 11);
+    x = fg_cbr(&c, "c", x, 1, 32, 1, 3, 3, 1, 0, 1, 1);
+    x = grt_graph_temporal_max(c.g, "TP", x);
+    const int bins[2] = {16, 8};
+    if (gem) {
+        float pv = 6.5f;
+        int64_t one = 1;
+        int pp = grt_graph_const(c.g, "gem.p", 1, &one, &pv);
+        x = grt_graph_gem_hpp(c.g, "GeM", x, 2, bins, pp, 1e-6f);
+    } else {
+        x = grt_graph_hpp(c.g, "HPP", x, 2, bins);
+    }
+    int64_t fs[3] = {24, 32, 64};
+    int w = fg_rand(&c, 3, fs, 0.1f);
+    x = grt_graph_sepfc(c.g, "FCs", x, w, 1);
+    x = grt_graph_l2norm(c.g, "norm", x, 1e-12f);
+    grt_graph_set_output(c.g, x);
+    compare(gem ? "head GeM + L2 norm" : "head N=3 + normed FC", c.g, 3, 4, NULL, 3);
+}
+
+/* Concat of two blocked convs (reference path, converted), a conv after it (converted back),
+ * slice, transpose, reshape; two graph inputs. */
+static void t_movement(void) {
+    NEWG(9);
+    int x0 = grt_graph_input(c.g, 1, 10, 8);
+    int x1 = grt_graph_input(c.g, 2, 10, 8);
+    int a = fg_conv(&c, "ca", x0, 1, 8, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1);
+    int b = fg_conv(&c, "cb", x1, 2, 8, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1);
+    const int xs[2] = {a, b};
+    int y = grt_graph_concat(c.g, "cat", 2, xs, 1);
+    y = fg_conv(&c, "cc", y, 16, 16, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1);
+    y = grt_graph_slice(c.g, "slice", y, 1, 3, 10);
+    const int perm[5] = {0, 1, 2, 4, 3};
+    y = grt_graph_transpose(c.g, "tr", y, 5, perm);
+    const int64_t shp[3] = {0, 10, -1};
+    y = grt_graph_reshape(c.g, "rs", y, 3, shp);
+    y = grt_graph_act(c.g, "relu", y, GRT_ACT_RELU, 0);
+    grt_graph_set_output(c.g, y);
+    compare("concat/slice/transpose/reshape", c.g, 1, 3, NULL, 1);
+}
+
+/* A residual that is read again later cannot be overwritten in place: the backend copies it. */
+static void t_shared_residual(void) {
+    NEWG(10);
+    int x = grt_graph_input(c.g, 1, 9, 9);
+    int a = fg_conv(&c, "a", x, 1, 16, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1);
+    int y = fg_conv(&c, "y", a, 16, 16, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1);
+    y = grt_graph_add(c.g, "add", y, a);
+    y = grt_graph_add(c.g, "add_again", y, a);
+    grt_graph_set_output(c.g, y);
+    compare("residual read twice", c.g, 1, 4, NULL, 1);
+}
+
+int main(void) {
+    if (!grt_backend_cpu_fast()) TEST_SKIP("fast CPU backend not built: %s", gaitrt_last_error());
+    t_conv2d_first();
+    t_conv2d_blocks(11, "conv2d blocks H=11");
+    t_conv2d_blocks(12, "conv2d blocks H=12 (folded)");
+    t_conv3d();
+    t_p3d();
+    t_conv_odd();
+    t_eltwise_pool();
+    t_head_packed();
+    t_head_batch(0);
+    t_head_batch(1);
+    t_movement();
+    t_shared_residual();
+    printf("max relative L2 over all cases: %.3g\n", worst_rel);
+    return grt_test_finish("test_fast_ops");
+}

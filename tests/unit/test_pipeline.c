@@ -1,0 +1,230 @@
+/* test_pipeline.c — the session pipeline: dynamic batching gives the same embeddings as one
+ * sequence at a time (whatever the grouping and budget); an injected allocation failure
+ * halves the batch, retries and is reported; levels agree within their tolerances; bad
+ * input gets clear errors; profile JSON and Chrome trace are well-formed. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gaitrt.h"
+#include "test_util.h"
+
+#define H 64
+#define W 44
+
+static float *make_frames(int t, int seed) {
+    float *f = malloc((size_t)t * H * W * sizeof(float));
+    unsigned s = (unsigned)seed * 2654435761u + 1;
+    for (int i = 0; i < t; i++)
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                double dx = (x - W / 2.0 - (i % 4) - seed % 3) / 10.0, dy = (y - H / 2.0) / 28.0;
+                s = s * 1103515245u + 12345u;
+                float noise = ((s >> 16) & 63) == 0 ? 1.0f : 0.0f;
+                float v = dx * dx + dy * dy < 1.0 ? 1.0f : 0.0f;
+                f[((size_t)i * H + y) * W + x] = noise > 0 ? 1.0f - v : v;
+            }
+    return f;
+}
+
+static gaitrt_session *session(gaitrt_model *m, gaitrt_level level, int max_batch, int64_t budget) {
+    gaitrt_session_params sp = gaitrt_session_default_params();
+    sp.level = level;
+    sp.max_batch_size = max_batch;
+    sp.memory_budget = budget;
+    gaitrt_session *s = gaitrt_session_create(m, &sp);
+    CHECK_MSG(s != NULL, "%s", gaitrt_last_error());
+    return s;
+}
+
+/* allocator that fails big allocations while armed (the activation arenas of big batches) */
+static size_t fail_above;
+static int failures;
+static void *fail_malloc(size_t n, void *u) {
+    (void)u;
+    if (fail_above && n > fail_above) {
+        failures++;
+        return NULL;
+    }
+    return malloc(n);
+}
+static void *fail_realloc(void *p, size_t n, void *u) {
+    (void)u;
+    if (fail_above && n > fail_above) {
+        failures++;
+        return NULL;
+    }
+    return realloc(p, n);
+}
+static void fail_free(void *p, void *u) {
+    (void)u;
+    free(p);
+}
+
+int main(void) {
+    gaitrt_model *m = gaitrt_model_create_random("GaitBase:small", 3);
+    CHECK_MSG(m != NULL, "%s", gaitrt_last_error());
+    if (!m) return grt_test_finish("test_pipeline");
+    gaitrt_model_info info;
+    gaitrt_model_get_info(m, &info);
+    const int per = info.embed_channels * info.embed_parts;
+    enum { NS = 6 };
+    const int lens[NS] = {5, 1, 9, 3, 9, 2};
+    float *frames[NS];
+    gaitrt_sequence seqs[NS];
+    for (int i = 0; i < NS; i++) {
+        frames[i] = make_frames(lens[i], i);
+        seqs[i].n_frames = lens[i];
+        seqs[i].inputs[0] = (gaitrt_input){GAITRT_DTYPE_F32, 1, H, W, frames[i], 0};
+    }
+    float one[NS * 4096], all[NS * 4096], tmp[NS * 4096];
+
+    /* one sequence at a time, conservative: the baseline */
+    gaitrt_session *s1 = session(m, GAITRT_LEVEL_CONSERVATIVE, 1, 0);
+    for (int i = 0; i < NS; i++) CHECK(gaitrt_embed(s1, &seqs[i], 1, one + i * per, per) == GAITRT_OK);
+    /* all at once, conservative: packing must not change a bit */
+    gaitrt_session *s8 = session(m, GAITRT_LEVEL_CONSERVATIVE, 8, 0);
+    CHECK(gaitrt_embed(s8, seqs, NS, all, NS * per) == GAITRT_OK);
+    double e = grt_rel_l2(all, one, (size_t)NS * per);
+    printf("batched vs one at a time (conservative): rel L2 %.3g\n", e);
+    CHECK(e <= 1e-6);
+    /* a budget of a few frames per batch: smaller groups, same numbers, and a note */
+    gaitrt_session *sb = session(m, GAITRT_LEVEL_CONSERVATIVE, 8, 6 << 20);
+    CHECK(gaitrt_embed(sb, seqs, NS, tmp, NS * per) == GAITRT_OK);
+    e = grt_rel_l2(tmp, one, (size_t)NS * per);
+    char rep[4096];
+    gaitrt_session_report(sb, rep, sizeof rep);
+    printf("small budget: rel L2 %.3g, report %s\n", e, rep);
+    CHECK(e <= 1e-6);
+    CHECK(strstr(rep, "memory budget") != NULL);
+
+    /* injected allocation failure: the batch is halved and retried, and it shows */
+    gaitrt_session *sf = session(m, GAITRT_LEVEL_CONSERVATIVE, 8, 0);
+    gaitrt_allocator al = {fail_malloc, fail_realloc, fail_free, NULL};
+    gaitrt_set_allocator(&al);
+    fail_above = (size_t)6 * 1024 * 1024; /* the arena of 29 packed frames (~8 MiB) exceeds this; 9 frames do not */
+    gaitrt_status st = gaitrt_embed(sf, seqs, NS, tmp, NS * per);
+    fail_above = 0;
+    gaitrt_set_allocator(NULL);
+    CHECK_MSG(st == GAITRT_OK, "%s", gaitrt_last_error());
+    gaitrt_session_report(sf, rep, sizeof rep);
+    printf("injected failure (%d failed allocations): %s\n", failures, rep);
+    CHECK(failures > 0);
+    CHECK(strstr(rep, "\"fallbacks\": 0") == NULL);
+    CHECK(strstr(rep, "retrying") != NULL);
+    CHECK(grt_rel_l2(tmp, one, (size_t)NS * per) <= 1e-6);
+
+    /* levels */
+    gaitrt_session *sbal = session(m, GAITRT_LEVEL_BALANCED, 8, 0);
+    CHECK(gaitrt_embed(sbal, seqs, NS, tmp, NS * per) == GAITRT_OK);
+    e = grt_rel_l2(tmp, one, (size_t)NS * per);
+    printf("balanced vs conservative: rel L2 %.3g\n", e);
+    CHECK(e <= 1e-5);
+    gaitrt_session *sagg = session(m, GAITRT_LEVEL_AGGRESSIVE, 8, 0);
+    CHECK(gaitrt_embed(sagg, seqs, NS, tmp, NS * per) == GAITRT_OK);
+    double worst = 1;
+    for (int i = 0; i < NS; i++) {
+        double d = 0, na = 0, nb = 0;
+        for (int k = 0; k < per; k++) {
+            d += (double)tmp[i * per + k] * one[i * per + k];
+            na += (double)tmp[i * per + k] * tmp[i * per + k];
+            nb += (double)one[i * per + k] * one[i * per + k];
+        }
+        double c = d / sqrt(na * nb);
+        if (c < worst) worst = c;
+    }
+    gaitrt_session_report(sagg, rep, sizeof rep);
+    printf("aggressive: worst cosine %.6f (%s)\n", worst, rep);
+    CHECK(worst >= 0.9995);
+
+    /* normalisation */
+    gaitrt_session_params sp = gaitrt_session_default_params();
+    sp.normalize = 1;
+    gaitrt_session *sn = gaitrt_session_create(m, &sp);
+    CHECK(gaitrt_embed(sn, seqs, 1, tmp, per) == GAITRT_OK);
+    for (int p = 0; p < info.embed_parts; p++) {
+        double ss = 0;
+        for (int c = 0; c < info.embed_channels; c++) ss += tmp[c * info.embed_parts + p] * tmp[c * info.embed_parts + p];
+        CHECK(fabs(ss - 1) < 1e-4);
+    }
+
+    /* bad input: empty sequence, wrong shape, NaN, too small an output */
+    gaitrt_sequence bad = seqs[0];
+    bad.n_frames = 0;
+    CHECK(gaitrt_embed(s1, &bad, 1, tmp, per) == GAITRT_ERR_INPUT);
+    CHECK(strstr(gaitrt_last_error(), "empty") != NULL);
+    bad = seqs[0];
+    bad.inputs[0].height = 32;
+    CHECK(gaitrt_embed(s1, &bad, 1, tmp, per) == GAITRT_ERR_INPUT);
+    printf("wrong shape: %s\n", gaitrt_last_error());
+    frames[0][17] = NAN;
+    CHECK(gaitrt_embed(s1, &seqs[0], 1, tmp, per) == GAITRT_ERR_INPUT);
+    printf("NaN: %s\n", gaitrt_last_error());
+    CHECK(strstr(gaitrt_last_error(), "non-finite") != NULL);
+    frames[0][17] = 0;
+    CHECK(gaitrt_embed(s1, seqs, 2, tmp, per) == GAITRT_ERR_INVALID_ARG);
+    /* the session still works after bad input */
+    CHECK(gaitrt_embed(s1, &seqs[1], 1, tmp, per) == GAITRT_OK);
+
+    /* profile JSON and Chrome trace */
+    sp = gaitrt_session_default_params();
+    sp.profile = 1;
+    gaitrt_session *sprof = gaitrt_session_create(m, &sp);
+    CHECK(gaitrt_embed(sprof, seqs, NS, tmp, NS * per) == GAITRT_OK);
+    const char *dir = grt_test_env("GRT_BUILD_DIR", ".");
+    char pj[1024], tj[1024];
+    snprintf(pj, sizeof pj, "%s/test_pipeline_profile.json", dir);
+    snprintf(tj, sizeof tj, "%s/test_pipeline_trace.json", dir);
+    CHECK(gaitrt_session_write_profile(sprof, pj) == GAITRT_OK);
+    CHECK(gaitrt_session_write_trace(sprof, tj) == GAITRT_OK);
+    for (int k = 0; k < 2; k++) {
+        FILE *f = fopen(k ? tj : pj, "rb");
+        CHECK(f != NULL);
+        if (!f) continue;
+        static char buf[1 << 22];
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        cJSON *j = cJSON_Parse(buf);
+        CHECK_MSG(j != NULL, "%s is not valid JSON", k ? tj : pj);
+        if (!j) continue;
+        if (k == 0) {
+            CHECK(cJSON_IsString(cJSON_GetObjectItem(j, "schema")));
+            cJSON *layers = cJSON_GetObjectItem(j, "layers"), *runs = cJSON_GetObjectItem(j, "runs");
+            CHECK(cJSON_IsArray(layers) && cJSON_GetArraySize(layers) > 5);
+            CHECK(cJSON_IsArray(runs) && cJSON_GetArraySize(runs) >= 1);
+            cJSON *l0 = cJSON_GetArrayItem(layers, 0);
+            CHECK(cJSON_IsString(cJSON_GetObjectItem(l0, "name")) && cJSON_IsNumber(cJSON_GetObjectItem(l0, "ms")) &&
+                  cJSON_IsNumber(cJSON_GetObjectItem(l0, "gflop")));
+            CHECK(cJSON_IsObject(cJSON_GetObjectItem(j, "session")));
+        } else {
+            cJSON *ev = cJSON_GetObjectItem(j, "traceEvents");
+            CHECK(cJSON_IsArray(ev) && cJSON_GetArraySize(ev) > 5);
+            int nx = 0;
+            cJSON *e2;
+            cJSON_ArrayForEach(e2, ev) {
+                cJSON *ph = cJSON_GetObjectItem(e2, "ph");
+                if (cJSON_IsString(ph) && !strcmp(ph->valuestring, "X")) {
+                    nx++;
+                    CHECK(cJSON_IsNumber(cJSON_GetObjectItem(e2, "ts")) && cJSON_IsNumber(cJSON_GetObjectItem(e2, "dur")));
+                }
+            }
+            CHECK(nx > 5);
+        }
+        cJSON_Delete(j);
+    }
+
+    gaitrt_session_free(s1);
+    gaitrt_session_free(s8);
+    gaitrt_session_free(sb);
+    gaitrt_session_free(sf);
+    gaitrt_session_free(sbal);
+    gaitrt_session_free(sagg);
+    gaitrt_session_free(sn);
+    gaitrt_session_free(sprof);
+    gaitrt_model_free(m);
+    for (int i = 0; i < NS; i++) free(frames[i]);
+    return grt_test_finish("test_pipeline");
+}
