@@ -23,22 +23,27 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-/* 12 independent FMA chains per thread, long enough to hide the latency on every x86 core. */
+/* 12 independent FMA chains per thread in named registers (an array may live in memory),
+ * enough to hide the FMA latency on every x86 core. */
+#define FMA12(f)                                                                        \
+    a0 = f(a0, b, c), a1 = f(a1, b, c), a2 = f(a2, b, c), a3 = f(a3, b, c), a4 = f(a4, b, c); \
+    a5 = f(a5, b, c), a6 = f(a6, b, c), a7 = f(a7, b, c), a8 = f(a8, b, c), a9 = f(a9, b, c); \
+    a10 = f(a10, b, c), a11 = f(a11, b, c)
 __attribute__((target("avx2,fma"))) static double fma_peak_avx2(int threads, long iters) {
     double t0 = grt_now_s(), sink = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : sink)
     {
-        __m256 a[12];
-        for (int i = 0; i < 12; i++) a[i] = _mm256_set1_ps(0.001f * (float)i);
+        /* distinct starting values: equal chains would be merged by the compiler */
+        __m256 a0 = _mm256_set1_ps(0.00f), a1 = _mm256_set1_ps(0.01f), a2 = _mm256_set1_ps(0.02f), a3 = _mm256_set1_ps(0.03f);
+        __m256 a4 = _mm256_set1_ps(0.04f), a5 = _mm256_set1_ps(0.05f), a6 = _mm256_set1_ps(0.06f), a7 = _mm256_set1_ps(0.07f);
+        __m256 a8 = _mm256_set1_ps(0.08f), a9 = _mm256_set1_ps(0.09f), a10 = _mm256_set1_ps(0.10f), a11 = _mm256_set1_ps(0.11f);
         const __m256 b = _mm256_set1_ps(0.9999f), c = _mm256_set1_ps(1e-4f);
         for (long it = 0; it < iters; it++) {
-            a[0] = _mm256_fmadd_ps(a[0], b, c), a[1] = _mm256_fmadd_ps(a[1], b, c), a[2] = _mm256_fmadd_ps(a[2], b, c);
-            a[3] = _mm256_fmadd_ps(a[3], b, c), a[4] = _mm256_fmadd_ps(a[4], b, c), a[5] = _mm256_fmadd_ps(a[5], b, c);
-            a[6] = _mm256_fmadd_ps(a[6], b, c), a[7] = _mm256_fmadd_ps(a[7], b, c), a[8] = _mm256_fmadd_ps(a[8], b, c);
-            a[9] = _mm256_fmadd_ps(a[9], b, c), a[10] = _mm256_fmadd_ps(a[10], b, c), a[11] = _mm256_fmadd_ps(a[11], b, c);
+            FMA12(_mm256_fmadd_ps);
         }
-        __m256 s = a[0];
-        for (int i = 1; i < 12; i++) s = _mm256_add_ps(s, a[i]);
+        __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+                                 _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
+        s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
         float o[8];
         _mm256_storeu_ps(o, s);
         sink += o[0];
@@ -51,23 +56,24 @@ __attribute__((target("avx512f"))) static double fma_peak_avx512(int threads, lo
     double t0 = grt_now_s(), sink = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : sink)
     {
-        __m512 a[12];
-        for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps(0.001f * (float)i);
+        /* distinct starting values: equal chains would be merged by the compiler */
+        __m512 a0 = _mm512_set1_ps(0.00f), a1 = _mm512_set1_ps(0.01f), a2 = _mm512_set1_ps(0.02f), a3 = _mm512_set1_ps(0.03f);
+        __m512 a4 = _mm512_set1_ps(0.04f), a5 = _mm512_set1_ps(0.05f), a6 = _mm512_set1_ps(0.06f), a7 = _mm512_set1_ps(0.07f);
+        __m512 a8 = _mm512_set1_ps(0.08f), a9 = _mm512_set1_ps(0.09f), a10 = _mm512_set1_ps(0.10f), a11 = _mm512_set1_ps(0.11f);
         const __m512 b = _mm512_set1_ps(0.9999f), c = _mm512_set1_ps(1e-4f);
         for (long it = 0; it < iters; it++) {
-            a[0] = _mm512_fmadd_ps(a[0], b, c), a[1] = _mm512_fmadd_ps(a[1], b, c), a[2] = _mm512_fmadd_ps(a[2], b, c);
-            a[3] = _mm512_fmadd_ps(a[3], b, c), a[4] = _mm512_fmadd_ps(a[4], b, c), a[5] = _mm512_fmadd_ps(a[5], b, c);
-            a[6] = _mm512_fmadd_ps(a[6], b, c), a[7] = _mm512_fmadd_ps(a[7], b, c), a[8] = _mm512_fmadd_ps(a[8], b, c);
-            a[9] = _mm512_fmadd_ps(a[9], b, c), a[10] = _mm512_fmadd_ps(a[10], b, c), a[11] = _mm512_fmadd_ps(a[11], b, c);
+            FMA12(_mm512_fmadd_ps);
         }
-        __m512 s = a[0];
-        for (int i = 1; i < 12; i++) s = _mm512_add_ps(s, a[i]);
+        __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
+                                 _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
+        s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
         sink += _mm512_reduce_add_ps(s);
     }
     double t = grt_now_s() - t0;
     if (sink == 12345.0) printf(" ");
     return (double)iters * threads * 12 * 32 / t / 1e9;
 }
+#undef FMA12
 #endif
 
 static double measured_peak(int threads, const char **isa) {

@@ -143,6 +143,9 @@ GAITRT_API gaitrt_status gaitrt_model_get_info(const gaitrt_model *m, gaitrt_mod
 /* Writes a human-readable multi-line summary (layer list with shapes) into buf; returns the
  * length it needs (excluding the NUL), like snprintf. */
 GAITRT_API size_t gaitrt_model_summary(const gaitrt_model *m, char *buf, size_t len);
+/* Writes the state dict of gaitrt_model_create_random(model_type, seed) as safetensors, so that
+ * other runtimes can run the same weights (the benchmark's peers). */
+GAITRT_API gaitrt_status gaitrt_random_checkpoint_write(const char *model_type, uint64_t seed, const char *path);
 /* Writes the model's weights (the whole state dict) as safetensors. */
 GAITRT_API gaitrt_status gaitrt_checkpoint_convert(const char *ckpt_path, const char *out_path);
 

@@ -324,6 +324,12 @@ static grt_status ckpt_torch_zip(const uint8_t *buf, size_t len, const char *nam
     } else if (ckpt_count_tensors(root)) {
         d = root;
     }
+    if (!d && root->kind == GRT_PV_OBJECT && root->u.obj.callable->kind == GRT_PV_GLOBAL) {
+        char cls[300];
+        snprintf(cls, sizeof cls, "%.140s.%.140s", root->u.obj.callable->u.g.module, root->u.obj.callable->u.g.name);
+        grt_io_torchzip_close(tz);
+        return grt_error(GAITRT_ERR_FORMAT, "%s: the file holds a pickled %s object (a whole model), not a state dict ---> HINT: in Python, load it and save model.state_dict() instead: torch.save({'model': model.state_dict()}, path)", name, cls);
+    }
     if (!d) {
         char keys[256];
         ckpt_keys_str(root, keys, sizeof keys);

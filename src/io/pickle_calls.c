@@ -83,10 +83,15 @@ static const char *const pk_code_modules[] = {
     "platform", "signal", "threading", "asyncio", "pdb", "timeit", "operator", "functools", "types",
 };
 
-/* Python 2 names that pickle's fix_imports maps to their Python 3 modules. */
+/* Python 2 names that pickle's fix_imports maps to their Python 3 modules (protocol <= 2
+ * pickles written by Python 3 use them too: subprocess is written as "commands"). */
 static const char *pk_norm_module(const char *m) {
-    if (!strcmp(m, "__builtin__")) return "builtins";
-    if (!strcmp(m, "copy_reg")) return "copyreg";
+    static const char *const map[][2] = {
+        {"__builtin__", "builtins"}, {"copy_reg", "copyreg"}, {"commands", "subprocess"},
+        {"cPickle", "pickle"},       {"exceptions", "builtins"}, {"UserDict", "collections"},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (!strcmp(m, map[i][0])) return map[i][1];
     return m;
 }
 
@@ -678,7 +683,10 @@ static grt_status pk_ordered_dict(grt_pk_vm *vm, grt_pv *args, grt_pv **out) {
 static grt_status pk_refuse(grt_pk_vm *vm, const grt_pv *g, const char *how) {
     if (!strncmp(g->u.g.module, "torch", 5) && !strncmp(g->u.g.name, "_rebuild", 8))
         return grt_pk_fail(vm, GAITRT_ERR_UNSUPPORTED, "the file holds a kind of tensor we do not read (%s.%s) ---> HINT: save plain dense tensors (e.g. .to_dense()) or use safetensors", g->u.g.module, g->u.g.name);
-    return grt_pk_fail(vm, GAITRT_ERR_REFUSED, "refusing to %s %s.%s: gaitrt never runs code from a file ---> HINT: if you trust the file, load it in Python and save the tensors with safetensors", how, g->u.g.module, g->u.g.name);
+    const char *m = pk_norm_module(g->u.g.module);
+    char alias[600] = "";
+    if (m != g->u.g.module) snprintf(alias, sizeof alias, " (written as %s.%s)", g->u.g.module, g->u.g.name);
+    return grt_pk_fail(vm, GAITRT_ERR_REFUSED, "refusing to %s %s.%s%s: gaitrt never runs code from a file ---> HINT: if you trust the file, load it in Python and save the tensors with safetensors", how, m, g->u.g.name, alias);
 }
 
 grt_status grt_pk_call(grt_pk_vm *vm, grt_pv *callable, grt_pv *args, grt_pv **out) {

@@ -23,8 +23,9 @@ grt_status grt_pkl_array_read_mem(const uint8_t *buf, size_t len, const char *na
         grt_io_torchzip *tz;
         if ((st = grt_io_torchzip_open(buf, len, name, &tz, &root))) return st;
         if (root->kind != GRT_PV_TENSOR) {
+            grt_pv_kind k = root->kind; /* root lives in tz's arena */
             grt_io_torchzip_close(tz);
-            return grt_error(GAITRT_ERR_FORMAT, "%s: torch archive holds a %s, not a tensor", name, grt_pv_kind_name(root->kind));
+            return grt_error(GAITRT_ERR_FORMAT, "%s: torch archive holds a %s, not a tensor ---> HINT: checkpoints are read with the checkpoint loader", name, grt_pv_kind_name(k));
         }
         st = grt_io_torchzip_resolve(tz, root->u.tensor->storage);
         if (!st) st = grt_pk_tensor_materialize(name, "(the file's tensor)", root->u.tensor, 0, out);

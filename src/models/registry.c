@@ -7,9 +7,13 @@
 #include "models/models.h"
 
 extern const grt_model_family grt_family_gaitbase;
+extern const grt_model_family grt_family_deepgaitv2;
+extern const grt_model_family grt_family_skeletongait;
 
 static const grt_model_family *const grt__families[] = {
     &grt_family_gaitbase,
+    &grt_family_deepgaitv2,
+    &grt_family_skeletongait,
 };
 
 const grt_model_family *const *grt_model_families(int *n) {

@@ -63,8 +63,10 @@ gaitrt_model *gaitrt_model_load(const char *path, const gaitrt_model_params *p) 
     return m;
 }
 
-gaitrt_model *gaitrt_model_create_random(const char *model_type, uint64_t seed) {
+/* The family and variant named by "Family" or "Family:variant". */
+static const grt_model_family *grt__family_variant(const char *model_type, const char **variant) {
     const grt_model_family *fam = model_type ? grt_model_family_find(model_type) : NULL;
+    *variant = NULL;
     if (!fam) {
         /* variants are spelled "Family:variant" */
         char base[64];
@@ -78,9 +80,17 @@ gaitrt_model *gaitrt_model_create_random(const char *model_type, uint64_t seed) 
             return NULL;
         }
     }
-    const char *variant = model_type ? strchr(model_type, ':') : NULL;
+    const char *colon = model_type ? strchr(model_type, ':') : NULL;
+    *variant = colon ? colon + 1 : NULL;
+    return fam;
+}
+
+gaitrt_model *gaitrt_model_create_random(const char *model_type, uint64_t seed) {
+    const char *variant;
+    const grt_model_family *fam = grt__family_variant(model_type, &variant);
+    if (!fam) return NULL;
     grt_state_dict *sd = NULL;
-    if (fam->random(variant ? variant + 1 : NULL, seed, &sd) != GRT_OK) return NULL;
+    if (fam->random(variant, seed, &sd) != GRT_OK) return NULL;
     gaitrt_model_params p = gaitrt_model_default_params();
     p.model_type = fam->name;
     gaitrt_model *m = grt__model_from_sd(sd, &p, sd->path);
@@ -171,6 +181,19 @@ grt_status grt_model_prepared(gaitrt_model *m, const grt_backend_i *bk, const gr
         }
     }
     pthread_mutex_unlock(&m->mu);
+    return st;
+}
+
+gaitrt_status gaitrt_random_checkpoint_write(const char *model_type, uint64_t seed, const char *path) {
+    const char *variant;
+    const grt_model_family *fam = grt__family_variant(model_type, &variant);
+    if (!fam) return gaitrt_last_status();
+    if (!path) return grt_error(GAITRT_ERR_INVALID_ARG, "gaitrt_random_checkpoint_write: path is NULL");
+    grt_state_dict *sd = NULL;
+    grt_status st = fam->random(variant, seed, &sd);
+    if (st != GRT_OK) return st;
+    st = grt_safetensors_write(sd, path);
+    grt_state_dict_free(sd);
     return st;
 }
 

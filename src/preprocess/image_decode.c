@@ -211,14 +211,30 @@ static inline uint8_t rgb8_to_grey(unsigned r, unsigned g, unsigned b, const png
     return (uint8_t)((RC * r + GC * g + BC * b) >> 15);
 }
 
+/* libspng accepts a file whose IEND chunk lacks its checksum; libpng (so OpenCV) does not. We
+ * walk the chunk headers to the IEND and check that it is whole. */
+static int png_iend_complete(const uint8_t *b, size_t n) {
+    size_t i = 8;
+    while (i + 8 <= n) {
+        uint32_t len = (uint32_t)b[i] << 24 | (uint32_t)b[i + 1] << 16 | (uint32_t)b[i + 2] << 8 | b[i + 3];
+        if (!memcmp(b + i + 4, "IEND", 4)) {
+            static const uint8_t crc[4] = {0xAE, 0x42, 0x60, 0x82};
+            return len == 0 && i + 12 <= n && !memcmp(b + i + 8, crc, 4);
+        }
+        if ((uint64_t)len + 12 > n - i) return 0;
+        i += (size_t)len + 12;
+    }
+    return 0;
+}
+
 static grt_status spng_fail(const char *name, int err, const char *what) {
     grt_status st = GAITRT_ERR_FORMAT;
     if (err == SPNG_EMEM) st = GAITRT_ERR_NOMEM;
     else if (err == SPNG_EUSER_WIDTH || err == SPNG_EUSER_HEIGHT || err == SPNG_ECHUNK_LIMITS) st = GAITRT_ERR_LIMIT;
     const char *hint = "";
-    if (err == SPNG_EEOF || err == SPNG_EIDAT_STREAM || err == SPNG_EIDAT_TOO_SHORT)
+    if (err == SPNG_EOF || err == SPNG_EIDAT_STREAM || err == SPNG_EIDAT_TOO_SHORT || err == SPNG_EIO)
         hint = " ---> HINT: the file looks truncated; was it copied completely?";
-    else if (err == SPNG_EIHDR_CRC || err == SPNG_ECHUNK_CRC)
+    else if (err == SPNG_ECHUNK_CRC)
         hint = " ---> HINT: a checksum does not match; the file is corrupt";
     return grt_error(st, "%s: corrupt PNG (%s: %s)%s", name, what, spng_strerror(err), hint);
 }
@@ -255,8 +271,11 @@ static grt_status decode_png(const uint8_t *buf, size_t len, const char *name, c
     else if (spng_get_gama_int(ctx, &gama) == 0 && gama >= 16 && gama <= 625000000)
         file_gamma = (int32_t)gama;
     struct spng_exif ex;
-    int orient = 0;
-    if (spng_get_exif(ctx, &ex) == 0) orient = exif_orientation((const uint8_t *)ex.data, ex.length);
+    int orient = 0, have_exif = 0;
+    if (spng_get_exif(ctx, &ex) == 0) {
+        have_exif = 1;
+        orient = exif_orientation((const uint8_t *)ex.data, ex.length);
+    }
 
     uint8_t *img = grt_buf_reserve(&wk->image, (size_t)W * H);
     if (!img) {
@@ -371,6 +390,18 @@ static grt_status decode_png(const uint8_t *buf, size_t len, const char *name, c
             goto done;
         }
     }
+    /* OpenCV reads on to IEND (png_read_end): a file cut after the image data is an error, and
+     * an eXIf chunk after the image data counts when there was none before it. */
+    if ((err = spng_decode_chunks(ctx))) {
+        st = spng_fail(name, err, "chunks after the image data");
+        goto done;
+    }
+    if (!png_iend_complete(buf, len)) {
+        st = grt_error(GAITRT_ERR_FORMAT, "%s: truncated PNG (the end chunk is incomplete) ---> HINT: was the file copied completely?",
+                       name);
+        goto done;
+    }
+    if (!have_exif && spng_get_exif(ctx, &ex) == 0) orient = exif_orientation((const uint8_t *)ex.data, ex.length);
     st = finish_orientation(orient, wk, img, W, H, name, out);
 done:
     spng_ctx_free(ctx);
@@ -420,8 +451,13 @@ static grt_status decode_jpeg(const uint8_t *buf, size_t len, const char *name, 
     tjhandle tj = (tjhandle)wk->tj;
     int w, h, sub, cs;
     if (len > (size_t)0xFFFFFFFFu) return grt_error(GAITRT_ERR_LIMIT, "%s: JPEG larger than 4 GiB", name);
-    if (tjDecompressHeader3(tj, buf, (unsigned long)len, &w, &h, &sub, &cs))
-        return grt_error(GAITRT_ERR_FORMAT, "%s: corrupt JPEG header (%s)", name, tjGetErrorStr2(tj));
+    if (tjDecompressHeader3(tj, buf, (unsigned long)len, &w, &h, &sub, &cs)) {
+        grt_error(GAITRT_ERR_FORMAT, "%s: corrupt JPEG header (%s)", name, tjGetErrorStr2(tj));
+        /* TurboJPEG leaves the decompressor mid-way after an error: start afresh next time. */
+        tjDestroy(tj);
+        wk->tj = NULL;
+        return GAITRT_ERR_FORMAT;
+    }
     if (w <= 0 || h <= 0) return grt_error(GAITRT_ERR_FORMAT, "%s: JPEG has no pixels (%dx%d)", name, w, h);
     grt_status st = check_dims(name, (uint32_t)w, (uint32_t)h, lim);
     if (st) return st;
@@ -437,9 +473,11 @@ static grt_status decode_jpeg(const uint8_t *buf, size_t len, const char *name, 
      * (what OpenCV uses). A warning (e.g. premature end of data) makes this return -1. */
     if (tjDecompress2(tj, buf, (unsigned long)len, dst, w, 0, h, cmyk ? TJPF_CMYK : TJPF_GRAY, 0)) {
         int warn = tjGetErrorCode(tj) == TJERR_WARNING;
-        return grt_error(GAITRT_ERR_FORMAT, "%s: %s JPEG (%s)%s", name, warn ? "truncated or damaged" : "corrupt",
-                         tjGetErrorStr2(tj),
-                         warn ? " ---> HINT: OpenCV would decode the damaged part as grey; re-extract the frame" : "");
+        grt_error(GAITRT_ERR_FORMAT, "%s: %s JPEG (%s)%s", name, warn ? "truncated or damaged" : "corrupt", tjGetErrorStr2(tj),
+                  warn ? " ---> HINT: OpenCV would decode the damaged part as grey; re-extract the frame" : "");
+        tjDestroy(tj);
+        wk->tj = NULL;
+        return GAITRT_ERR_FORMAT;
     }
     if (cmyk) {
         /* OpenCV's CMYK -> grey: c' = k - (255 - c) * k / 256 ..., then 0.299 R' + 0.587 G' +

@@ -270,7 +270,7 @@ typedef struct grt_dataset_opts {
     void *progress_user;
 } grt_dataset_opts;
 
-/* INPUT_ROOT/<id>/<type>/<view>/*.png|jpg -> OUTPUT_ROOT/<id>/<type>/<view>/<view>.pkl.
+/* Frames (.png, .jpg) in INPUT_ROOT/<id>/<type>/<view>/ -> OUTPUT_ROOT/<id>/<type>/<view>/<view>.pkl.
  * Sequences are processed by n_threads workers; a failing sequence does not stop the others
  * (the first failure is returned after all are done). */
 grt_status grt_pretreat_dataset(const char *in_root, const char *out_root, const grt_dataset_opts *o,

@@ -121,20 +121,17 @@ static void test_handmade(void) {
     /* header length past the end, and every truncation of a good file */
     mk(&b, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (6,), }", f, sizeof f);
     for (size_t n = 0; n < b.n; n++) {
-        CHECK_ERR(grt_npy_read_mem(b.p, n, N, &t), n < 10 ? GAITRT_ERR_FORMAT : GAITRT_ERR_FORMAT, N);
+        CHECK_ERR(grt_npy_read_mem(b.p, n, N, &t), GAITRT_ERR_FORMAT, N);
     }
     tb_free(&b);
 }
 
 static void test_numpy_written(void) {
-    if (!grt_test_env("GRT_REF_DIR", NULL)) return;
-    char ok[1100];
-    snprintf(ok, sizeof ok, "%s/io/fixtures.ok", grt_test_env("GRT_REF_DIR", ""));
-    if (!tio_exists(ok)) {
+    const char *dir = tio_fixture_dir_or_null();
+    if (!dir) {
         fprintf(stderr, "SKIPPED (part): numpy-written .npy files (no python fixtures)\n");
         return;
     }
-    const char *dir = tio_fixture_dir();
     const char *names[] = {"npy_f4", "npy_f8", "npy_f2", "npy_u1", "npy_i1", "npy_i2", "npy_i4", "npy_i8", "npy_b1",
                            "npy_fortran", "npy_fortran_i8", "npy_scalar", "npy_empty", "npy_v2", "npy_v3"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {

@@ -41,7 +41,7 @@ def write_ref(path, items):
         f.write(MAGIC)
         f.write(struct.pack("<II", VERSION, len(items)))
         for name, dt, src, arr in items:
-            arr = np.ascontiguousarray(arr)
+            arr = np.array(arr, order="C", copy=True)  # (ascontiguousarray would make 0-d arrays 1-d)
             nb = name.encode()
             f.write(struct.pack("<I", len(nb)) + nb)
             for s in (dt, src):
@@ -177,7 +177,7 @@ def np_array(code, shape, seed):
 
 def np_ref(arr):
     name = {"b": "bool"}.get(arr.dtype.kind, arr.dtype.name)
-    return [("array", name, name, np.ascontiguousarray(arr))]
+    return [("array", name, name, arr)]
 
 
 def numpy_pickles(out):

@@ -222,6 +222,8 @@ def decode_cases(out):
     # eXIf after the image data: OpenCV only looks before it
     raw("exif_late.png", _png(w, h, 0, 8, [grey[y].tobytes() for y in range(h)],
                               post=_chunk(b"eXIf", _tiff_orientation(3, True))))
+    # an eXIf chunk libpng rejects (no byte-order mark): the image still reads
+    raw("exif_bad.png", _png(w, h, 0, 8, [grey[y].tobytes() for y in range(h)], pre=_chunk(b"eXIf", b"XXjunkdata")))
     # JPEG
     imw("grey.jpg", grey, (cv2.IMWRITE_JPEG_QUALITY, 90))
     imw("bgr.jpg", bgr, (cv2.IMWRITE_JPEG_QUALITY, 85))
@@ -232,6 +234,13 @@ def decode_cases(out):
         gj = f.read()
     for o in range(1, 9):
         raw(f"exif{o}.jpg", _jpeg_with_exif(gj, o, o % 2 == 1))
+    # an XMP APP1 segment (not EXIF) and an EXIF block cut short after the orientation entry
+    xmp = b"http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta/>"
+    raw("xmp.jpg", gj[:2] + b"\xff\xe1" + struct.pack(">H", len(xmp) + 2) + xmp + gj[2:])
+    t = _tiff_orientation(6, False)
+    t = t[:8] + struct.pack(">H", 3) + t[10:22] + struct.pack(">HHIHH", 0x0112, 3, 1, 6, 0)  # Make, Orientation, ...
+    cut = b"Exif\x00\x00" + t
+    raw("exif_short.jpg", gj[:2] + b"\xff\xe1" + struct.pack(">H", len(cut) + 2) + cut + gj[2:])
     try:
         from PIL import Image
         cmyk = rng.integers(0, 256, (h, w, 4), dtype=np.uint8)

@@ -134,12 +134,12 @@ static void test_mul_bcast_tile_mask(void) {
     for (int c = 0; c < 2; c++)
         for (int f = 0; f < 4; f++)
             for (int k = 0; k < 3; k++) CHECK(t[(c * 4 + f) * 3 + k] == x[(c * 2 + f % 2) * 3 + k]);
-    /* label mask: set {2, 3, 11}, labels compared after truncation */
-    float lab[7] = {0, 2, 3.7f, 11, 12, -1, 70}, m[7];
-    uint64_t set = (1u << 2) | (1u << 3) | (1u << 11);
-    grt_ref_label_mask(lab, 7, set, 0.75f, m, 1);
-    const float want[7] = {0.25f, 0.75f, 0.75f, 0.75f, 0.25f, 0.25f, 0.25f};
-    for (int i = 0; i < 7; i++) CHECK(m[i] == want[i]);
+    /* label mask: set {0, 2, 3, 11}, labels compared after truncation towards zero */
+    float lab[8] = {0, 2, 3.7f, 11, 12, -1, 70, -0.5f}, m[8];
+    uint64_t set = 1u | (1u << 2) | (1u << 3) | (1u << 11);
+    grt_ref_label_mask(lab, 8, set, 0.75f, m, 1);
+    const float want[8] = {0.75f, 0.75f, 0.75f, 0.75f, 0.25f, 0.25f, 0.25f, 0.75f};
+    for (int i = 0; i < 8; i++) CHECK(m[i] == want[i]);
 }
 
 /* The ops through a graph: shapes from the plan, values from the backend's node dispatch.
@@ -203,7 +203,10 @@ static void test_graph_ops(void) {
                     double val = smv * mean[c] * sc * mv;
                     if (val > want) want = val;
                 }
-                if (fabs(out[(n * 2 + c) * 12 + i] - want) > 1e-5 * (1 + fabs(want))) bad++;
+                if (fabs(out[(n * 2 + c) * 12 + i] - want) > 1e-5 * (1 + fabs(want))) {
+                    if (bad < 5) printf("n %d c %d i %d: got %g want %g (v %g u %g)\n", n, c, i, out[(n * 2 + c) * 12 + i], want, v, u);
+                    bad++;
+                }
             }
         }
     CHECK_MSG(bad == 0, "%d graph values differ", bad);

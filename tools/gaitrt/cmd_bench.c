@@ -8,7 +8,73 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+#include <unistd.h>
+
 #include "cli.h"
+
+/* ---- peers: PyTorch (Debian's and PyPI's, eager and compiled) and ONNX Runtime ---------------- */
+
+typedef struct peer_spec {
+    const char *label;
+    const char *python; /* relative to the source dir when not absolute */
+    const char *mode;
+} peer_spec;
+
+typedef struct peer_result {
+    char label[96], version[128], missing[256];
+    double median_ms, min_ms, max_ms, rss_mib, rel_l2;
+    int ok;
+} peer_result;
+
+static void run_peer(const peer_spec *ps, const char *src, const char *model, const char *weights, const char *input,
+                     const char *expect, int runs, int warmup, int threads, peer_result *r) {
+    memset(r, 0, sizeof *r);
+    snprintf(r->label, sizeof r->label, "%s", ps->label);
+    r->rel_l2 = -1;
+    char py[1024];
+    if (ps->python[0] == '/')
+        snprintf(py, sizeof py, "%s", ps->python);
+    else
+        snprintf(py, sizeof py, "%s/%s", src, ps->python);
+    if (access(py, X_OK) != 0) {
+        snprintf(r->missing, sizeof r->missing, "%s not found%s", py,
+                 strstr(ps->python, ".venv") ? " (run bench/setup_venv.sh)" : " (install python3-torch)");
+        return;
+    }
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "'%s' '%s/bench/peers/torch_peer.py' --model '%s' --weights '%s' --input '%s' --mode %s --runs %d "
+             "--warmup %d --threads %d --expect '%s' 2>&1", py, src, model, weights, input, ps->mode, runs, warmup, threads, expect);
+    FILE *p = popen(cmd, "r");
+    if (!p) {
+        snprintf(r->missing, sizeof r->missing, "cannot start %s", py);
+        return;
+    }
+    char line[4096], last[4096] = "";
+    while (fgets(line, sizeof line, p))
+        if (line[0] == '{') snprintf(last, sizeof last, "%s", line);
+    int rc = pclose(p);
+    cJSON *j = cJSON_Parse(last);
+    if (!j) {
+        snprintf(r->missing, sizeof r->missing, "peer failed (exit %d) ---> HINT: run the command by hand: %.150s", rc, cmd);
+        return;
+    }
+    const cJSON *m = cJSON_GetObjectItem(j, "missing");
+    if (cJSON_IsString(m)) {
+        snprintf(r->missing, sizeof r->missing, "%s", m->valuestring);
+    } else {
+        const cJSON *v = cJSON_GetObjectItem(j, "version");
+        snprintf(r->version, sizeof r->version, "%s", cJSON_IsString(v) ? v->valuestring : "?");
+        r->median_ms = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "median_ms"));
+        r->min_ms = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "min_ms"));
+        r->max_ms = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "max_ms"));
+        r->rss_mib = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "peak_rss_mib"));
+        const cJSON *e = cJSON_GetObjectItem(j, "rel_l2_vs_gaitrt");
+        if (cJSON_IsNumber(e)) r->rel_l2 = e->valuedouble;
+        r->ok = 1;
+    }
+    cJSON_Delete(j);
+}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -25,7 +91,7 @@ int grt_cmd_bench(int argc, char **argv) {
     gaitrt_model_params mp = gaitrt_model_default_params();
     gaitrt_session_params sp = gaitrt_session_default_params();
     const char *ckpt = NULL, *model_name = NULL, *json = NULL, *tensor = NULL;
-    int frames = 30, batch = 1, runs = 10, warmup = 2;
+    int frames = 30, batch = 1, runs = 10, warmup = 2, peers = 0, mixed = 0, one_at_a_time = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc;
@@ -46,9 +112,15 @@ int grt_cmd_bench(int argc, char **argv) {
         } else if (!strcmp(a, "--json") && more) json = argv[++i];
         else {
             fprintf(stderr, "usage: gaitrt bench (-m CKPT | --model NAME) [--tensor X.npy | --frames T --batch B] [--runs N] "
-                            "[--warmup W] [--threads N] [--level L] [--device D] [--json OUT]\n");
+                            "[--warmup W] [--threads N] [--level L] [--device D] [--json OUT] [--peers]\n"
+                            "       [--mixed] (B sequences of 20..120 frames)  [--one-at-a-time] (no batching)\n");
             return 1;
         }
+    }
+    if (mixed) frames = 120; /* buffer per sequence; lengths below */
+    if (mixed && (peers || tensor)) {
+        fprintf(stderr, "gaitrt bench: --mixed cannot be combined with --peers or --tensor\n");
+        return 1;
     }
     if ((!ckpt) == (!model_name) || frames <= 0 || batch <= 0 || runs <= 0 || warmup < 0) {
         fprintf(stderr, "gaitrt bench: give exactly one of -m CKPT or --model NAME, and positive --frames/--batch/--runs\n");
@@ -102,7 +174,7 @@ int grt_cmd_bench(int argc, char **argv) {
         }
         for (int b = 0; b < batch; b++) {
             const float *base = tensor ? (const float *)ta.data : data[k];
-            seqs[b].n_frames = frames;
+            seqs[b].n_frames = mixed ? 20 + (b * 37) % 101 : frames;
             seqs[b].inputs[k] = (gaitrt_input){GAITRT_DTYPE_F32, d->channels, d->height, d->width, base + (size_t)b * per, 0};
         }
     }
@@ -112,7 +184,11 @@ int grt_cmd_bench(int argc, char **argv) {
     if (!out || !times) { free(out); free(times); rc = 9; goto done; }
     for (int r = 0; r < warmup + runs; r++) {
         double t0 = now_s();
-        gaitrt_status st = gaitrt_embed(s, seqs, batch, out, (size_t)batch * per_out);
+        gaitrt_status st = GAITRT_OK;
+        if (one_at_a_time)
+            for (int b = 0; b < batch && st == GAITRT_OK; b++) st = gaitrt_embed(s, &seqs[b], 1, out + b * per_out, per_out);
+        else
+            st = gaitrt_embed(s, seqs, batch, out, (size_t)batch * per_out);
         double t1 = now_s();
         if (st != GAITRT_OK) {
             rc = cli_fail("bench", st);
@@ -124,7 +200,9 @@ int grt_cmd_bench(int argc, char **argv) {
     }
     qsort(times, (size_t)runs, sizeof(double), cmp_double);
     double med = runs % 2 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
-    double gflop = 2.0 * (info.macs_per_frame * frames * batch + info.macs_per_sequence * batch) / 1e9;
+    long tot_frames = 0;
+    for (int b = 0; b < batch; b++) tot_frames += seqs[b].n_frames;
+    double gflop = 2.0 * (info.macs_per_frame * tot_frames + info.macs_per_sequence * batch) / 1e9;
     gaitrt_device_desc dev[9];
     int nd = 0;
     gaitrt_device_list(m, dev, 9, &nd);
@@ -135,14 +213,60 @@ int grt_cmd_bench(int argc, char **argv) {
     getrusage(RUSAGE_SELF, &ru);
     char rep[4096];
     gaitrt_session_report(s, rep, sizeof rep);
-    printf("gaitrt bench: %s (%s), %d x %d frames, %d threads, level %d\n", info.type, info.variant, batch, frames, threads, sp.level);
+    printf("gaitrt bench: %s (%s), %d sequences, %ld frames%s, %d threads, level %d%s\n", info.type, info.variant, batch,
+           tot_frames, mixed ? " (mixed lengths 20..120)" : "", threads, sp.level, one_at_a_time ? ", one sequence at a time" : "");
     printf("  session: %s\n", rep);
     printf("  latency: median %.2f ms (min %.2f, max %.2f) over %d runs after %d warm-up\n", med * 1e3, times[0] * 1e3,
            times[runs - 1] * 1e3, runs, warmup);
-    printf("  throughput: %.2f sequences/s, %.1f frames/s\n", batch / med, batch * frames / med);
+    printf("  throughput: %.2f sequences/s, %.1f frames/s\n", batch / med, tot_frames / med);
     printf("  compute: %.2f GFLOP per run, %.1f GFLOP/s = %.0f%% of the %.0f GFLOP/s fp32 peak (estimated from the features)\n",
            gflop, gflop / med, 100.0 * gflop / med / peak, peak);
     printf("  peak RSS: %.1f MiB\n", ru.ru_maxrss / 1024.0);
+    peer_result pr[4];
+    int n_peers = 0;
+    if (peers) {
+        const char *src = getenv("GAITRT_SOURCE_DIR") ? getenv("GAITRT_SOURCE_DIR") : GAITRT_SOURCE_DIR;
+        char dir[] = "/tmp/gaitrt-bench-XXXXXX";
+        if (!mkdtemp(dir) || info.n_inputs != 1) {
+            fprintf(stderr, "gaitrt bench: --peers needs a temporary folder and a single-input model\n");
+            rc = 1;
+        } else {
+            char wpath[256], ipath[256], epath[256];
+            snprintf(wpath, sizeof wpath, "%s/weights.safetensors", dir);
+            snprintf(ipath, sizeof ipath, "%s/input.npy", dir);
+            snprintf(epath, sizeof epath, "%s/gaitrt_out.npy", dir);
+            gaitrt_status st = ckpt ? GAITRT_OK : gaitrt_random_checkpoint_write(model_name, 42, wpath);
+            const gaitrt_model_input_desc *d = &info.inputs[0];
+            gaitrt_array ia = {GAITRT_DTYPE_F32, 4, {batch, frames, d->height, d->width}, tensor ? ta.data : data[0]};
+            gaitrt_array oa = {GAITRT_DTYPE_F32, 3, {batch, info.embed_channels, info.embed_parts}, out};
+            if (st == GAITRT_OK) st = gaitrt_array_save_npy(ipath, &ia);
+            if (st == GAITRT_OK) st = gaitrt_array_save_npy(epath, &oa);
+            if (st != GAITRT_OK) {
+                rc = cli_fail("bench", st);
+            } else {
+                const peer_spec specs[4] = {{"PyTorch (Debian)", "/usr/bin/python3", "eager"},
+                                            {"PyTorch (PyPI)", "bench/.venv/bin/python", "eager"},
+                                            {"PyTorch (PyPI) torch.compile", "bench/.venv/bin/python", "compile"},
+                                            {"ONNX Runtime", "bench/.venv/bin/python", "onnx"}};
+                printf("peers (same weights and input, %d threads, median of %d runs):\n", threads, runs);
+                printf("  %-30s %-44s %10s %9s %9s %10s %9s\n", "runtime", "version", "median ms", "gaitrt/x", "x/gaitrt", "RSS MiB",
+                       "rel L2");
+                printf("  %-30s %-44s %10.2f %9s %9s %10.1f %9s\n", "gaitrt", gaitrt_version(), med * 1e3, "1.00", "1.00",
+                       ru.ru_maxrss / 1024.0, "-");
+                for (int k = 0; k < 4; k++) {
+                    run_peer(&specs[k], src, ckpt ? info.type : model_name, ckpt ? ckpt : wpath, ipath, epath, runs, warmup,
+                             threads, &pr[k]);
+                    n_peers++;
+                    if (!pr[k].ok) {
+                        printf("  %-30s missing: %s\n", pr[k].label, pr[k].missing);
+                        continue;
+                    }
+                    printf("  %-30s %-44.44s %10.2f %9.2f %9.2f %10.1f %9.2g\n", pr[k].label, pr[k].version, pr[k].median_ms,
+                           med * 1e3 / pr[k].median_ms, pr[k].median_ms / (med * 1e3), pr[k].rss_mib, pr[k].rel_l2);
+                }
+            }
+        }
+    }
     if (json) {
         FILE *f = fopen(json, "w");
         if (!f) {
@@ -152,9 +276,19 @@ int grt_cmd_bench(int argc, char **argv) {
             fprintf(f, "{\"model\": \"%s\", \"variant\": \"%s\", \"batch\": %d, \"frames\": %d, \"threads\": %d, \"level\": %d, "
                        "\"runs\": %d, \"median_ms\": %.4f, \"min_ms\": %.4f, \"max_ms\": %.4f, \"sequences_per_s\": %.3f, "
                        "\"frames_per_s\": %.2f, \"gflop\": %.4f, \"gflops\": %.2f, \"peak_gflops\": %.1f, \"peak_rss_mib\": %.1f, "
-                       "\"session\": %s}\n",
+                       "\"session\": %s, \"peers\": [",
                     info.type, info.variant, batch, frames, threads, sp.level, runs, med * 1e3, times[0] * 1e3,
-                    times[runs - 1] * 1e3, batch / med, batch * frames / med, gflop, gflop / med, peak, ru.ru_maxrss / 1024.0, rep);
+                    times[runs - 1] * 1e3, batch / med, tot_frames / med, gflop, gflop / med, peak, ru.ru_maxrss / 1024.0, rep);
+            for (int k = 0; k < n_peers; k++) {
+                if (pr[k].ok)
+                    fprintf(f, "%s{\"peer\": \"%s\", \"version\": \"%s\", \"median_ms\": %.4f, \"min_ms\": %.4f, \"max_ms\": %.4f, "
+                               "\"peak_rss_mib\": %.1f, \"rel_l2_vs_gaitrt\": %.3g, \"gaitrt_time_ratio\": %.4f}",
+                            k ? ", " : "", pr[k].label, pr[k].version, pr[k].median_ms, pr[k].min_ms, pr[k].max_ms, pr[k].rss_mib,
+                            pr[k].rel_l2, med * 1e3 / pr[k].median_ms);
+                else
+                    fprintf(f, "%s{\"peer\": \"%s\", \"missing\": \"%s\"}", k ? ", " : "", pr[k].label, pr[k].missing);
+            }
+            fprintf(f, "]}\n");
             fclose(f);
         }
     }

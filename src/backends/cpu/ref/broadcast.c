@@ -43,8 +43,9 @@ void grt_ref_label_mask(const float *x, int64_t n, uint64_t labels, float gamma,
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t i = 0; i < n; i++) {
         const float v = x[i];
-        /* labels are compared after truncation towards zero, as a cast to an integer tensor does */
-        int in = v >= 0.0f && v < 64.0f && ((labels >> (int)v) & 1u);
+        /* labels are compared after truncation towards zero, as a cast to an integer tensor does
+         * (so -0.5 is label 0); NaN and labels outside 0..63 are in no set */
+        int in = v > -1.0f && v < 64.0f && ((labels >> (int)v) & 1u);
         y[i] = in ? gamma : other;
     }
 }

@@ -55,7 +55,7 @@ void grt_ref_softmax(const float *x, int64_t outer, int64_t len, int64_t inner, 
 void grt_ref_mul_bcast(const float *a, const int64_t *as, const float *b, const int64_t *bs, int ndim, float *y, int nt);
 /* y (N, C, To, H, W) from x (N, C, T, H, W): frame t of y is frame t mod T of x. */
 void grt_ref_tile_t(const float *x, const int64_t xs[5], int64_t to, float *y);
-/* y[i] = gamma if 0 <= (int)x[i] < 64 and bit (int)x[i] of labels is set, else 1 - gamma. */
+/* y[i] = gamma if bit (int)x[i] (truncated towards zero, 0..63) of labels is set, else 1 - gamma. */
 void grt_ref_label_mask(const float *x, int64_t n, uint64_t labels, float gamma, float *y, int nt);
 
 /* Runs node i of g with its reference kernel: ins[k] = data of the node's input k, res = the

@@ -1,0 +1,127 @@
+"""One peer of `gaitrt bench --peers`: runs the same model, weights and input under PyTorch
+(eager or torch.compile) or ONNX Runtime (the model exported to ONNX), times it like gaitrt
+(median of N runs after warm-up, in one process) and prints one JSON line.
+
+The network definitions are our PyTorch references (tests/reference/), which carry
+OpenGait's module and key names, so the same state dict loads unchanged.
+
+usage: torch_peer.py --model GaitBase --weights W.safetensors|.pt --input X.npy --mode eager|compile|onnx
+                     [--runs N] [--warmup W] [--threads N] [--expect E.npy]
+"""
+import argparse
+import json
+import os
+import resource
+import struct
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "reference"))
+
+
+def out(d):
+    print(json.dumps(d))
+    sys.exit(0)
+
+
+def load_weights(path, torch, np):
+    if path.endswith(".safetensors"):  # parsed by hand: Debian's torch has no safetensors package
+        raw = open(path, "rb").read()
+        n = struct.unpack("<Q", raw[:8])[0]
+        header = json.loads(raw[8:8 + n])
+        base = 8 + n
+        dt = {"F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32, "U8": np.uint8, "F64": np.float64}
+        sd = {}
+        for k, v in header.items():
+            if k == "__metadata__":
+                continue
+            a, b = v["data_offsets"]
+            arr = np.frombuffer(raw[base + a:base + b], dtype=dt[v["dtype"]]).reshape(v["shape"])
+            sd[k] = torch.from_numpy(arr.copy())
+        return sd
+    ck = torch.load(path, map_location="cpu")
+    return ck.get("model", ck.get("state_dict", ck)) if isinstance(ck, dict) else ck
+
+
+def build(model, sd):
+    """Our reference module for the family, with widths read from the state dict."""
+    name = model.split(":")[0]
+    if name == "GaitBase":
+        from gaitbase_ref import Baseline
+        chans = [sd[f"Backbone.forward_block.layer{i}.0.conv1.weight"].shape[0] for i in range(1, 5)]
+        fc = sd["FCs.fc_bin"]
+        m = Baseline(channels=tuple(chans), parts=fc.shape[0], out_ch=fc.shape[2])
+        m.load_state_dict({k: v for k, v in sd.items() if not k.startswith("BNNecks.")}, strict=False)
+        return m
+    raise SystemExit(f"no PyTorch reference for model {model}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--weights", required=True)
+    ap.add_argument("--input", required=True)
+    ap.add_argument("--mode", choices=["eager", "compile", "onnx"], default="eager")
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--expect", default="")
+    a = ap.parse_args()
+    label = {"eager": "PyTorch", "compile": "PyTorch torch.compile", "onnx": "ONNX Runtime"}[a.mode]
+    try:
+        import numpy as np
+        import torch
+    except ImportError as e:
+        out({"peer": label, "python": sys.executable, "missing": f"torch/numpy not importable: {e}"})
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
+    sd = load_weights(a.weights, torch, np)
+    model = build(a.model, sd).eval()
+    x = torch.from_numpy(np.load(a.input))  # [B, T, H, W]
+    version = torch.__version__
+    if a.mode == "compile":
+        if not hasattr(torch, "compile"):
+            out({"peer": label, "python": sys.executable, "missing": f"torch {version} has no torch.compile"})
+        model = torch.compile(model)
+    if a.mode == "onnx":
+        try:
+            import onnxruntime as ort
+        except ImportError as e:
+            out({"peer": label, "python": sys.executable, "missing": f"onnxruntime not importable: {e}"})
+        path = os.path.join(os.path.dirname(os.path.abspath(a.input)), "peer_model.onnx")
+        with torch.no_grad():
+            torch.onnx.export(model, (x,), path, input_names=["sils"], output_names=["embeddings"], opset_version=17)
+        so = ort.SessionOptions()
+        if a.threads > 0:
+            so.intra_op_num_threads = a.threads
+            so.inter_op_num_threads = 1
+        sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+        feed = {"sils": x.numpy()}
+        run = lambda: sess.run(None, feed)[0]  # noqa: E731
+        version = f"onnxruntime {ort.__version__} (torch {torch.__version__} export)"
+    else:
+        def run():
+            with torch.no_grad():
+                return model(x).numpy()
+    result = None
+    for _ in range(a.warmup):
+        result = run()
+    times = []
+    for _ in range(a.runs):
+        t0 = time.perf_counter()
+        result = run()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    med = times[len(times) // 2] if len(times) % 2 else 0.5 * (times[len(times) // 2 - 1] + times[len(times) // 2])
+    d = {"peer": label, "version": version, "python": sys.executable, "threads": torch.get_num_threads(),
+         "median_ms": med * 1e3, "min_ms": times[0] * 1e3, "max_ms": times[-1] * 1e3,
+         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
+    if a.expect:
+        e = np.load(a.expect)
+        d["rel_l2_vs_gaitrt"] = float(np.linalg.norm(result - e) / max(np.linalg.norm(e), 1e-30))
+    out(d)
+
+
+if __name__ == "__main__":
+    main()
