@@ -17,3 +17,11 @@ echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGAITRT_SANITIZE=ON -DGAITRT_CUDA=OFF
 cmake --build build-asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE heavy
+
+echo "== ThreadSanitizer: several sessions over one model in parallel threads"
+# OpenMP's and oneDNN's thread pools are not TSan-instrumented, so this build leaves them out
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGAITRT_TSAN=ON -DGAITRT_OPENMP=OFF -DGAITRT_DNNL=OFF -DGAITRT_CUDA=OFF \
+  "-DGAITRT_TEST_ONLY=unit"
+cmake --build build-tsan -j "$jobs" --target test_threads
+TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -R test_threads
+

@@ -139,11 +139,13 @@ static int tz_insert(grt_io_torchzip *tz, grt_pk_storage *s) {
 }
 
 static int tz_entry_index(grt_io_torchzip *tz, const char *key) {
-    size_t n = strlen(tz->prefix) + 5 + strlen(key) + 1;
-    char stackbuf[256];
+    size_t pl = strlen(tz->prefix), kl = strlen(key), n = pl + 5 + kl + 1;
+    char stackbuf[384];
     char *name = n <= sizeof stackbuf ? stackbuf : grt_malloc(n);
     if (!name) return -2;
-    snprintf(name, n, "%sdata/%s", tz->prefix, key);
+    memcpy(name, tz->prefix, pl);
+    memcpy(name + pl, "data/", 5);
+    memcpy(name + pl + 5, key, kl + 1);
     int idx = grt_zip_find(&tz->z, name);
     if (name != stackbuf) grt_free(name);
     return idx;
@@ -259,6 +261,25 @@ grt_status grt_io_torchzip_open(const uint8_t *buf, size_t len, const char *name
     }
     memcpy(tz->prefix, pe->name, pe->name_len - 8);
     tz->prefix[pe->name_len - 8] = 0;
+    /* torch >= 2.1 records the byte order; storages of a big-endian machine we refuse. */
+    char bo_name[300];
+    snprintf(bo_name, sizeof bo_name, "%.280sbyteorder", tz->prefix);
+    int bo = grt_zip_find(&tz->z, bo_name);
+    if (bo >= 0) {
+        const uint8_t *b;
+        size_t bn;
+        uint8_t *bown;
+        if ((st = grt_zip_read(&tz->z, bo, &b, &bn, &bown))) {
+            grt_io_torchzip_close(tz);
+            return st;
+        }
+        int big = bn >= 3 && !memcmp(b, "big", 3);
+        grt_free(bown);
+        if (big) {
+            grt_io_torchzip_close(tz);
+            return grt_error(GAITRT_ERR_UNSUPPORTED, "%s: checkpoint written on a big-endian machine ---> HINT: load and re-save it with torch on a little-endian machine", name);
+        }
+    }
     const uint8_t *pk;
     size_t pklen;
     if ((st = grt_zip_read(&tz->z, pkl, &pk, &pklen, &tz->entry_owned[pkl]))) {

@@ -1,9 +1,11 @@
 /*
- * io_internal.h — small helpers shared by the readers and writers of src/io/: little-endian
- * loads from byte buffers, dtype conversion on load, whole-buffer file writes.
+ * io_internal.h — small pieces shared by the readers and writers of src/io/: little-endian
+ * loads from byte buffers, dtype conversion on load, whole-buffer file writes, and the entry
+ * points one file of src/io/ calls in another (state-dict building, torch zip archives).
  *
  * This is not an API for other rooms; everything here is internal to src/io/ and carries the
- * `grt_io_` prefix. It deliberately holds no parsing logic of its own.
+ * `grt_io_` prefix. We assume a little-endian host (x86-64, aarch64): tensor bytes are copied
+ * between files and memory as they are.
  */
 #ifndef GRT_IO_INTERNAL_H
 #define GRT_IO_INTERNAL_H

@@ -1,5 +1,5 @@
 /*
- * io_util.c — helpers shared by the io readers and writers: shape arithmetic, dtype widening
+ * io_util.c — utilities shared by the io readers and writers: shape arithmetic, dtype widening
  * on load, whole-file reads and writes.
  *
  * Not a general file layer: no mmap, no streaming. Every reader takes the whole file in

@@ -266,7 +266,7 @@ static grt_status pk_collect(grt_pk_vm *vm, grt_pv_kind kind, size_t first, grt_
 }
 
 static grt_status pk_memo_put(grt_pk_vm *vm, uint64_t idx) {
-    grt_pv *v;
+    grt_pv *v = NULL;
     grt_status st = pk_top(vm, &v);
     if (st) return st;
     /* Python numbers memo slots 0, 1, 2, ...; a pickle can name at most one slot per
@@ -533,11 +533,12 @@ static grt_status pk_step(grt_pk_vm *vm, int *stop, grt_pv **result) {
     grt_status st = GRT_OK;
     vm->op_pos = vm->pos;
     uint8_t op = vm->buf[vm->pos++];
-    const uint8_t *p;
-    size_t n;
-    grt_pv *v, *w, *x;
-    size_t first;
-    int64_t iv;
+    /* Initialized only to quiet the compiler: every path sets them before use. */
+    const uint8_t *p = NULL;
+    size_t n = 0;
+    grt_pv *v = NULL, *w = NULL, *x = NULL;
+    size_t first = 0;
+    int64_t iv = 0;
 
     switch (op) {
     case 0x80: /* PROTO */
@@ -749,8 +750,8 @@ static grt_status pk_step(grt_pk_vm *vm, int *stop, grt_pv **result) {
 
     /* ---- globals and calls: named here, modelled (or refused) in pickle_calls.c ---- */
     case 'c': { /* GLOBAL */
-        const uint8_t *m;
-        size_t mn;
+        const uint8_t *m = NULL;
+        size_t mn = 0;
         if ((st = pk_line(vm, &m, &mn)) || (st = pk_line(vm, &p, &n))) return st;
         return pk_push_global(vm, m, mn, p, n);
     }
@@ -771,14 +772,14 @@ static grt_status pk_step(grt_pk_vm *vm, int *stop, grt_pv **result) {
         if ((st = grt_pk_newobj(vm, w, v, NULL, &x))) return st;
         return pk_push(vm, x);
     case 0x92: { /* NEWOBJ_EX */
-        grt_pv *kw;
+        grt_pv *kw = NULL;
         if ((st = pk_pop(vm, &kw)) || (st = pk_pop(vm, &v)) || (st = pk_pop(vm, &w))) return st;
         if ((st = grt_pk_newobj(vm, w, v, kw, &x))) return st;
         return pk_push(vm, x);
     }
     case 'i': { /* INST: module, name lines, then the args since the mark */
-        const uint8_t *m;
-        size_t mn;
+        const uint8_t *m = NULL;
+        size_t mn = 0;
         if ((st = pk_line(vm, &m, &mn)) || (st = pk_line(vm, &p, &n))) return st;
         if ((st = pk_push_global(vm, m, mn, p, n))) return st;
         w = vm->stack[--vm->sp];

@@ -150,7 +150,7 @@ grt_status grt_pk_load(grt_pk_arena *a, const uint8_t *buf, size_t len, const gr
                        size_t *used);
 
 /* Inside a load (builders, persistent_load callbacks): the file name, the arena, and error
- * helpers that add the file name and the opcode offset. */
+ * functions that add the file name and the opcode offset. */
 const char *grt_pk_vm_name(const grt_pk_vm *vm);
 grt_pk_arena *grt_pk_vm_arena(grt_pk_vm *vm);
 const grt_pk_opts *grt_pk_vm_opts(const grt_pk_vm *vm);

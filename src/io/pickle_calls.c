@@ -228,36 +228,26 @@ static grt_status pk_rebuild_tensor(grt_pk_vm *vm, grt_pv *args, grt_pv **out) {
  * then the object (storages as persistent ids), then the list of storage keys, then for
  * each key an 8-byte element count and the raw elements. */
 static const uint8_t pk_legacy_magic[10] = {0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
-#define PK_LEGACY_MAX_STORAGES 4096
+/* A blob from _load_from_bytes holds one storage (and perhaps views of it); the small cap
+ * keeps the linear key search below cheap even when a hostile blob repeats ids. */
+#define PK_LEGACY_MAX_STORAGES 64
 
 typedef struct pk_legacy {
-    grt_pk_storage **st;
-    const char **keys;
+    grt_pk_storage *st[PK_LEGACY_MAX_STORAGES];
+    size_t klen[PK_LEGACY_MAX_STORAGES];
     int n;
 } pk_legacy;
 
 static grt_pk_storage *pk_legacy_find(pk_legacy *lg, const grt_pv *key) {
     for (int i = 0; i < lg->n; i++)
-        if (strlen(lg->keys[i]) == key->u.s.n && !memcmp(lg->keys[i], key->u.s.p, key->u.s.n)) return lg->st[i];
+        if (lg->klen[i] == key->u.s.n && !memcmp(lg->st[i]->key, key->u.s.p, key->u.s.n)) return lg->st[i];
     return NULL;
 }
 
 static grt_status pk_legacy_add(grt_pk_vm *vm, pk_legacy *lg, const grt_pv *key, grt_pk_storage *s) {
     if (lg->n >= PK_LEGACY_MAX_STORAGES)
         return grt_pk_fail(vm, GAITRT_ERR_LIMIT, "legacy torch blob references more than %d storages", PK_LEGACY_MAX_STORAGES);
-    grt_pk_arena *a = grt_pk_vm_arena(vm);
-    if (lg->n % 16 == 0) {
-        grt_pk_storage **ns = grt_pk_alloc(a, (size_t)(lg->n + 16) * sizeof *ns);
-        const char **nk = grt_pk_alloc(a, (size_t)(lg->n + 16) * sizeof *nk);
-        if (!ns || !nk) return pk_oom(vm);
-        if (lg->n) {
-            memcpy(ns, lg->st, (size_t)lg->n * sizeof *ns);
-            memcpy(nk, lg->keys, (size_t)lg->n * sizeof *nk);
-        }
-        lg->st = ns;
-        lg->keys = nk;
-    }
-    lg->keys[lg->n] = s->key;
+    lg->klen[lg->n] = key->u.s.n;
     lg->st[lg->n++] = s;
     return GRT_OK;
 }
@@ -332,7 +322,8 @@ static grt_status pk_load_from_bytes(grt_pk_vm *vm, grt_pv *args, grt_pv **out) 
     if (len >= 2 && p[0] == 'P' && p[1] == 'K')
         return grt_pk_fail(vm, GAITRT_ERR_UNSUPPORTED, "embedded torch blob is a zip archive, not the legacy format");
     grt_pk_arena *a = grt_pk_vm_arena(vm);
-    pk_legacy lg = {0};
+    pk_legacy lg;
+    lg.n = 0;
     grt_pk_opts o = *po;
     o.allow_legacy_bytes = 0; /* no blob inside a blob */
     o.persistent_load = NULL;

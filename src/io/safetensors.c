@@ -118,7 +118,7 @@ grt_status grt_io_safetensors_load(const uint8_t *buf, size_t len, const char *n
             st = grt_error(GAITRT_ERR_FORMAT, "%s: tensor '%.200s' of shape %s and dtype %s covers %lld bytes, which does not match its shape", name, m->key, grt_shape_str(nd, shape, sh, sizeof sh), jd->str, (long long)(e->i - b->i));
             break;
         }
-        spans[nspans++] = (st_span){(uint64_t)b->i, (uint64_t)e->i, m->key};
+        if (e->i > b->i) spans[nspans++] = (st_span){(uint64_t)b->i, (uint64_t)e->i, m->key}; /* empty ones cannot overlap */
         grt_tensor t;
         memset(&t, 0, sizeof t);
         grt_dtype dst = grt_io_is_float(dt) ? GRT_F32 : dt;

@@ -1,7 +1,7 @@
 /*
  * zip.h — a read-only zip reader over an in-memory buffer, enough for the archives
  * torch.save writes (stored entries, zip64 end records, data descriptors) and for the
- * deflated entries other zip tools produce.
+ * deflated entries other zip programs produce.
  *
  * It is not a general archiver: no writing, no encryption, no multi-disk archives, no
  * compression methods other than stored (0) and deflate (8).

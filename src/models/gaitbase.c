@@ -121,6 +121,39 @@ static grt_status gb_build(const grt_state_dict *sd, const grt_model_config *cfg
             inplanes = planes;
         }
     }
+    /* an OpenGait config must agree with what the checkpoint says */
+    if (cfg && cfg->have) {
+        char why[256] = "";
+        int L = n_layers;
+        if (cfg->model[0] && strcmp(cfg->model, "Baseline") != 0)
+            snprintf(why, sizeof why, "model_cfg.model is '%s', not Baseline", cfg->model);
+        else if (cfg->backbone[0] && strcmp(cfg->backbone, "ResNet9") != 0)
+            snprintf(why, sizeof why, "backbone_cfg.type is '%s', not ResNet9", cfg->backbone);
+        else if (cfg->n_channels && cfg->n_channels != L)
+            snprintf(why, sizeof why, "backbone_cfg.channels has %d entries, the checkpoint %d layers", cfg->n_channels, L);
+        else if (cfg->n_layers && cfg->n_layers != L)
+            snprintf(why, sizeof why, "backbone_cfg.layers has %d entries, the checkpoint %d layers", cfg->n_layers, L);
+        else if (cfg->parts && cfg->parts != parts)
+            snprintf(why, sizeof why, "SeparateFCs.parts_num is %d, 'FCs.fc_bin' has %lld parts", cfg->parts, (long long)parts);
+        else if (cfg->in_channels && cfg->in_channels != in_ch)
+            snprintf(why, sizeof why, "backbone_cfg.in_channel is %d, the checkpoint takes %lld", cfg->in_channels, (long long)in_ch);
+        for (int l = 0; !why[0] && l < L; l++) {
+            snprintf(key, sizeof key, GB_PREFIX "layer%d.", l + 1);
+            int nb = grt_builder_count_blocks(sd, key);
+            snprintf(key, sizeof key, GB_PREFIX "layer%d.0.conv1.weight", l + 1);
+            const grt_tensor *w = grt_state_dict_find(sd, key);
+            if (cfg->n_channels && w && w->ndim == 4 && w->shape[0] != cfg->channels[l])
+                snprintf(why, sizeof why, "backbone_cfg.channels[%d] is %d, the checkpoint has %lld", l, cfg->channels[l],
+                         (long long)w->shape[0]);
+            else if (cfg->n_layers && nb != cfg->layers[l])
+                snprintf(why, sizeof why, "backbone_cfg.layers[%d] is %d, the checkpoint has %d blocks", l, cfg->layers[l], nb);
+        }
+        if (why[0]) {
+            grt_builder_free(&b);
+            return grt_error(GAITRT_ERR_MODEL, "%s: the config %s disagrees with the checkpoint: %s ---> HINT: pass the YAML the "
+                             "model was trained with", path, cfg->source, why);
+        }
+    }
     int64_t efc[3] = {parts, inplanes, -1};
     if (x >= 0) x = grt_graph_temporal_max(b.g, "TP", x);
     if (x >= 0) x = grt_graph_hpp(b.g, "HPP", x, n_bins, bins);

@@ -23,6 +23,7 @@ typedef struct grt_model_config {
     int height, width;       /* input frame size after the test transform (default 64 x 44) */
     int use_emb2;
     int have;                /* 1 when filled from a config */
+    char source[256];        /* the config file, for messages */
 } grt_model_config;
 
 typedef struct grt_built_model {

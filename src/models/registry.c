@@ -9,11 +9,13 @@
 extern const grt_model_family grt_family_gaitbase;
 extern const grt_model_family grt_family_deepgaitv2;
 extern const grt_model_family grt_family_skeletongait;
+extern const grt_model_family grt_family_skeletongaitpp;
 
 static const grt_model_family *const grt__families[] = {
     &grt_family_gaitbase,
     &grt_family_deepgaitv2,
     &grt_family_skeletongait,
+    &grt_family_skeletongaitpp,
 };
 
 const grt_model_family *const *grt_model_families(int *n) {

@@ -103,6 +103,7 @@ grt_status grt_config_load(const char *path, grt_model_config *cfg) {
         cfg->use_emb2 = strcmp(emb2, "true") == 0 || strcmp(emb2, "True") == 0;
         if (bad) st = grt_error(GAITRT_ERR_FORMAT, "%s: model_cfg has a malformed list (channels, layers, strides or bin_num)", path);
         cfg->have = 1;
+        snprintf(cfg->source, sizeof cfg->source, "%s", path);
     }
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);

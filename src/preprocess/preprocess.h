@@ -309,6 +309,10 @@ grt_skel_opts grt_skel_default_opts(void);
 grt_status grt_skeleton_maps(const grt_pose *pose, const grt_skel_opts *o, uint8_t *out, size_t out_len,
                              int *n_degenerate);
 
+/* The filling step alone (exposed for tests): X is a T x D table of coordinates where 0.0 means
+ * missing, filled in place. */
+grt_status grt_skel_knn_fill(double *X, int T, int D);
+
 /* ---- small shared helpers -------------------------------------------------------------------- */
 
 /* Reads a whole file into b (with a size limit). */

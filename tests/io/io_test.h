@@ -1,4 +1,4 @@
-/* io_test.h — helpers shared by the tests of src/io/: a byte builder for hand-made pickles
+/* io_test.h — code shared by the tests of src/io/: a byte builder for hand-made pickles
  * and zips, a small zip writer, the GRTREF01 reference reader (written by
  * tests/reference/io_make_fixtures.py), tensor comparison and a failing allocator.
  *

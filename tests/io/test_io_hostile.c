@@ -83,10 +83,10 @@ static void test_confusion(const input *in, int n) {
 static void test_pickle_in_zip_flips(const input *in, int iters) {
     grt_zip z;
     if (grt_zip_open(&z, in->p, in->n, in->name) != GRT_OK) return;
-    int n = z.n < 16 ? z.n : 16;
-    tzip_entry e[16];
-    char names[16][256];
-    uint8_t *owned[16] = {0};
+    int n = z.n;
+    tzip_entry *e = calloc((size_t)n, sizeof *e);
+    char (*names)[256] = calloc((size_t)n, sizeof *names);
+    uint8_t **owned = calloc((size_t)n, sizeof *owned);
     int pkl = -1;
     for (int i = 0; i < n; i++) {
         const uint8_t *p;
@@ -120,6 +120,9 @@ static void test_pickle_in_zip_flips(const input *in, int iters) {
         free(m);
     }
     for (int i = 0; i < n; i++) grt_free(owned[i]);
+    free(e);
+    free(names);
+    free(owned);
     grt_zip_close(&z);
 }
 

@@ -133,7 +133,7 @@ def other_checkpoints(out, sd):
     write_ref(os.path.join(out, "ckpt_module.ref"), sd_ref(small))
     torch.save(small, os.path.join(out, "ckpt_plain.pt"))
     write_ref(os.path.join(out, "ckpt_plain.ref"), sd_ref(small))
-    # The same archive with every entry deflated (as a zip tool re-packing it would).
+    # The same archive with every entry deflated (as a zip program re-packing it would).
     with zipfile.ZipFile(os.path.join(out, "ckpt_plain.pt")) as zin, \
             zipfile.ZipFile(os.path.join(out, "ckpt_deflate.pt"), "w", zipfile.ZIP_DEFLATED) as zout:
         for info in zin.infolist():

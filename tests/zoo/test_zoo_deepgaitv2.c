@@ -18,5 +18,5 @@ int main(void) {
     zoo_check_counts("SkeletonGait:1111", 0, 0, 1387.4);
     zoo_check_counts("SkeletonGait:1441", 0, 0, 2840.7);
     zoo_run_manifest("zoo_deepgaitv2");
-    return grt_test_finish("test_zoo_deepgaitv2");
+    return zoo_finish("test_zoo_deepgaitv2");
 }

@@ -19,5 +19,11 @@ int cli_fail(const char *cmd, gaitrt_status st);
 int cli_parse_level(const char *s, gaitrt_level *out);
 int cli_parse_device(const char *s, gaitrt_device_kind *kind, int *index);
 void cli_log_to_stderr(gaitrt_log_level lvl, const char *msg, void *user);
+double cli_now_s(void);
+/* "\rembed [=====>    ] 120/400  3.2 seq/s  ETA 1m27s" on stderr */
+void cli_progress(const char *what, int done, int total, double t_start);
+/* Every sequence folder <root>/<id>/<type>/<view>/ in OpenGait's order (sorted at each
+ * level); *paths and *labels ("id\ttype\tview") are malloc'd arrays of malloc'd strings. */
+int cli_dataset_list(const char *root, char ***paths, char ***labels, int *n);
 
 #endif

@@ -12,6 +12,8 @@ static void embed_usage(void) {
             "usage: gaitrt embed -m CKPT -o OUT.npy [options] INPUT... | --tensor X.npy [--tensor Y.npy]\n"
             "  INPUT: an OpenGait sequence folder (one .pkl per modality), a .pkl/.npy array [T,H,W] or\n"
             "         [T,C,H,W] (uint8 0..255 or float 0..1, 64 or 44 wide), or a folder of raw PNG/JPEG frames\n"
+            "  --dataset ROOT      every sequence <ROOT>/<id>/<type>/<view>/ in OpenGait's order; labels go to\n"
+            "                      OUT.labels.tsv (id, type, view per row)\n"
             "  --tensor X.npy      the model's forward input after the test transform, float32 [N,T,H,W] or\n"
             "                      [N,T,C,H,W], repeated in OpenGait's ipts order\n"
             "  --normalize         L2-normalise each part's C-vector\n"
@@ -27,7 +29,9 @@ static void embed_usage(void) {
 int grt_cmd_embed(int argc, char **argv) {
     gaitrt_model_params mp = gaitrt_model_default_params();
     gaitrt_session_params sp = gaitrt_session_default_params();
-    const char *ckpt = NULL, *out = NULL, *prof = NULL, *trace = NULL, *report = NULL;
+    const char *ckpt = NULL, *out = NULL, *prof = NULL, *trace = NULL, *report = NULL, *dataset = NULL;
+    char **ds_paths = NULL, **ds_labels = NULL;
+    int n_ds = 0;
     const char *tensors[GAITRT_MAX_INPUTS];
     int n_tensors = 0, quiet = 0;
     char **inputs = calloc((size_t)argc, sizeof *inputs);
@@ -58,10 +62,27 @@ int grt_cmd_embed(int argc, char **argv) {
         else if (!strcmp(a, "--profile") && more) prof = argv[++i];
         else if (!strcmp(a, "--trace") && more) trace = argv[++i];
         else if (!strcmp(a, "--report") && more) report = argv[++i];
+        else if (!strcmp(a, "--dataset") && more) dataset = argv[++i];
         else if (!strcmp(a, "--quiet")) quiet = 1;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { embed_usage(); free(inputs); return 0; }
         else if (a[0] == '-' && a[1]) { fprintf(stderr, "gaitrt embed: unknown option '%s'\n", a); embed_usage(); free(inputs); return 1; }
         else inputs[n_inputs++] = argv[i];
+    }
+    if (dataset) {
+        if (n_inputs || n_tensors) {
+            fprintf(stderr, "gaitrt embed: --dataset takes no other INPUT or --tensor\n");
+            free(inputs);
+            return 1;
+        }
+        if (cli_dataset_list(dataset, &ds_paths, &ds_labels, &n_ds) != 0 || n_ds == 0) {
+            fprintf(stderr, "gaitrt embed: bad input: %s: no sequence folders <id>/<type>/<view>/ found ---> HINT: give the root of an "
+                            "OpenGait dataset (after pretreatment)\n", dataset);
+            free(inputs);
+            return 8;
+        }
+        free(inputs);
+        inputs = ds_paths;
+        n_inputs = n_ds;
     }
     if (!ckpt || !out || (n_inputs == 0) == (n_tensors == 0)) {
         if (n_inputs && n_tensors) fprintf(stderr, "gaitrt embed: give INPUTs or --tensor, not both\n");
@@ -129,37 +150,64 @@ int grt_cmd_embed(int argc, char **argv) {
         }
     } else {
         n_seq = n_inputs;
-        seqs = calloc((size_t)n_seq, sizeof *seqs);
-        datas = calloc((size_t)n_seq, sizeof *datas);
-        if (!seqs || !datas) { rc = 9; goto done; }
-        for (int i = 0; i < n_seq; i++) {
-            if ((st = gaitrt_sequence_load(m, inputs[i], &datas[i])) != GAITRT_OK) { rc = cli_fail("embed", st); goto done; }
-            if (datas[i].n_dropped && !quiet) fprintf(stderr, "gaitrt embed: %s: %s\n", inputs[i], datas[i].note);
-            seqs[i] = datas[i].seq;
-            if (!quiet && n_seq > 1 && isatty(2)) fprintf(stderr, "\rloading %d/%d", i + 1, n_seq);
-        }
-        if (!quiet && n_seq > 1 && isatty(2)) fprintf(stderr, "\n");
     }
     size_t per = (size_t)info.embed_channels * info.embed_parts;
     emb = malloc((size_t)(n_seq ? n_seq : 1) * per * sizeof(float));
     if (!emb) { rc = 9; goto done; }
-    if ((st = gaitrt_embed(s, seqs, n_seq, emb, (size_t)n_seq * per)) != GAITRT_OK) {
-        /* name the file the failing sequence came from */
-        const char *e = gaitrt_last_error();
-        int idx = -1, off = 0;
-        if (sscanf(e, "sequence %d:%n", &idx, &off) == 1 && off > 0 && idx >= 0 && idx < n_seq) {
-            if (n_tensors)
-                fprintf(stderr, "gaitrt embed: %s: %s: %s (sequence %d)\n", gaitrt_status_str(st), tensors[0], e + off + 1, idx);
-            else
-                fprintf(stderr, "gaitrt embed: %s: %s: %s\n", gaitrt_status_str(st), inputs[idx], e + off + 1);
-            rc = cli_exit_code(st);
-        } else {
-            rc = cli_fail("embed", st);
-        }
-        goto done;
+    /* Sequences from files are loaded and embedded in chunks, so that a whole dataset never
+     * sits in memory at once; the session batches within each chunk. */
+    const int chunk = n_tensors ? (n_seq ? n_seq : 1) : (sp.max_batch_size > 0 ? 4 * sp.max_batch_size : 32);
+    if (!n_tensors) {
+        seqs = calloc((size_t)chunk, sizeof *seqs);
+        datas = calloc((size_t)chunk, sizeof *datas);
+        if (!seqs || !datas) { rc = 9; goto done; }
     }
+    int progress = !quiet && n_seq > 1 && isatty(2);
+    double t_start = cli_now_s();
+    for (int c0 = 0; c0 < n_seq; c0 += chunk) {
+        int cn = n_seq - c0 < chunk ? n_seq - c0 : chunk;
+        if (!n_tensors) {
+            for (int i = 0; i < cn; i++) {
+                if ((st = gaitrt_sequence_load(m, inputs[c0 + i], &datas[i])) != GAITRT_OK) { rc = cli_fail("embed", st); goto done; }
+                if (datas[i].n_dropped && !quiet) fprintf(stderr, "%sgaitrt embed: %s: %s\n", progress ? "\r" : "", inputs[c0 + i], datas[i].note);
+                seqs[i] = datas[i].seq;
+            }
+        }
+        const gaitrt_sequence *cs = n_tensors ? seqs + c0 : seqs;
+        if ((st = gaitrt_embed(s, cs, cn, emb + (size_t)c0 * per, (size_t)cn * per)) != GAITRT_OK) {
+            /* name the file the failing sequence came from */
+            const char *e = gaitrt_last_error();
+            int idx = -1, off = 0;
+            if (sscanf(e, "sequence %d:%n", &idx, &off) == 1 && off > 0 && idx >= 0 && idx < cn) {
+                if (n_tensors)
+                    fprintf(stderr, "gaitrt embed: %s: %s: %s (sequence %d)\n", gaitrt_status_str(st), tensors[0], e + off + 1, idx);
+                else
+                    fprintf(stderr, "gaitrt embed: %s: %s: %s\n", gaitrt_status_str(st), inputs[c0 + idx], e + off + 1);
+                rc = cli_exit_code(st);
+            } else {
+                rc = cli_fail("embed", st);
+            }
+            goto done;
+        }
+        for (int i = 0; !n_tensors && i < cn; i++) gaitrt_sequence_data_free(&datas[i]);
+        if (progress) cli_progress("embed", c0 + cn, n_seq, t_start);
+    }
+    if (progress) fprintf(stderr, "\n");
     gaitrt_array oa = {GAITRT_DTYPE_F32, 3, {n_seq, info.embed_channels, info.embed_parts}, emb};
     if ((st = gaitrt_array_save_npy(out, &oa)) != GAITRT_OK) { rc = cli_fail("embed", st); goto done; }
+    if (dataset) {
+        char lp[4096];
+        snprintf(lp, sizeof lp, "%.*s.labels.tsv", (int)(strlen(out) > 4 && !strcmp(out + strlen(out) - 4, ".npy") ? strlen(out) - 4 : strlen(out)), out);
+        FILE *lf = fopen(lp, "w");
+        if (!lf) {
+            fprintf(stderr, "gaitrt embed: i/o error: %s: cannot write the labels\n", lp);
+            rc = 3;
+            goto done;
+        }
+        fprintf(lf, "index\tid\ttype\tview\n");
+        for (int i = 0; i < n_ds; i++) fprintf(lf, "%d\t%s\n", i, ds_labels[i]);
+        fclose(lf);
+    }
     if (prof && (st = gaitrt_session_write_profile(s, prof)) != GAITRT_OK) { rc = cli_fail("embed", st); goto done; }
     if (trace && (st = gaitrt_session_write_trace(s, trace)) != GAITRT_OK) { rc = cli_fail("embed", st); goto done; }
     if (report && (st = gaitrt_session_write_report(s, report)) != GAITRT_OK) { rc = cli_fail("embed", st); goto done; }
@@ -170,11 +218,18 @@ int grt_cmd_embed(int argc, char **argv) {
                 info.embed_channels, info.embed_parts);
     }
 done:
-    for (int i = 0; datas && i < n_seq; i++) gaitrt_sequence_data_free(&datas[i]);
+    for (int i = 0; datas && i < (n_seq < 1 ? 1 : n_seq) && i < (sp.max_batch_size > 0 ? 4 * sp.max_batch_size : 32); i++)
+        gaitrt_sequence_data_free(&datas[i]);
     for (int k = 0; k < GAITRT_MAX_INPUTS; k++) gaitrt_array_free(&tarr[k]);
     free(datas);
     free(seqs);
     free(emb);
+    if (dataset)
+        for (int i = 0; i < n_ds; i++) {
+            free(ds_paths[i]);
+            free(ds_labels[i]);
+        }
+    free(ds_labels);
     free(inputs);
     gaitrt_session_free(s);
     gaitrt_model_free(m);

@@ -3,7 +3,102 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Paths longer than PATH_MAX (4 KiB) cannot exist; snprintf cutting them is fine. */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#include <dirent.h>
+#include <sys/stat.h>
+#include <time.h>
+
 #include "cli.h"
+
+double cli_now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void cli_progress(const char *what, int done, int total, double t_start) {
+    const int width = 30;
+    int fill = total > 0 ? (int)((double)done / total * width) : width;
+    double el = cli_now_s() - t_start, rate = el > 0 ? done / el : 0, eta = rate > 0 ? (total - done) / rate : 0;
+    char bar[64];
+    for (int i = 0; i < width; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
+    bar[width] = 0;
+    fprintf(stderr, "\r%s [%s] %d/%d  %.1f seq/s  ETA %dm%02ds ", what, bar, done, total, rate, (int)eta / 60, (int)eta % 60);
+    fflush(stderr);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Sorted names of the subfolders of dir (hidden ones skipped). */
+static int subdirs(const char *dir, char ***out, int *n) {
+    DIR *d = opendir(dir);
+    *out = NULL;
+    *n = 0;
+    if (!d) return -1;
+    struct dirent *e;
+    int cap = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        char p[4096];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 64;
+            char **t = realloc(*out, (size_t)cap * sizeof *t);
+            if (!t) break;
+            *out = t;
+        }
+        (*out)[(*n)++] = strdup(e->d_name);
+    }
+    closedir(d);
+    if (*n) qsort(*out, (size_t)*n, sizeof **out, cmp_str);
+    return 0;
+}
+
+int cli_dataset_list(const char *root, char ***paths, char ***labels, int *n) {
+    char **ids = NULL;
+    int nid = 0, cap = 0;
+    *paths = NULL;
+    *labels = NULL;
+    *n = 0;
+    if (subdirs(root, &ids, &nid) != 0) return -1;
+    for (int i = 0; i < nid; i++) {
+        char p1[4096], **types = NULL;
+        int nt = 0;
+        snprintf(p1, sizeof p1, "%s/%s", root, ids[i]);
+        subdirs(p1, &types, &nt);
+        for (int t = 0; t < nt; t++) {
+            char p2[4096], **views = NULL;
+            int nv = 0;
+            snprintf(p2, sizeof p2, "%s/%s", p1, types[t]);
+            subdirs(p2, &views, &nv);
+            for (int v = 0; v < nv; v++) {
+                if (*n == cap) {
+                    cap = cap ? 2 * cap : 256;
+                    char **a = realloc(*paths, (size_t)cap * sizeof *a), **b = a ? realloc(*labels, (size_t)cap * sizeof *b) : NULL;
+                    if (a) *paths = a;
+                    if (!a || !b) return -1;
+                    *labels = b;
+                }
+                char p3[4096], lab[1024];
+                snprintf(p3, sizeof p3, "%s/%s", p2, views[v]);
+                snprintf(lab, sizeof lab, "%s\t%s\t%s", ids[i], types[t], views[v]);
+                (*paths)[*n] = strdup(p3);
+                (*labels)[*n] = strdup(lab);
+                (*n)++;
+                free(views[v]);
+            }
+            free(views);
+            free(types[t]);
+        }
+        free(types);
+        free(ids[i]);
+    }
+    free(ids);
+    return 0;
+}
 
 static void usage(FILE *f) {
     fprintf(f,

@@ -203,6 +203,7 @@ typedef struct grt_cu_algo_entry {
     grt_cu_algo_key key;
     int algo;
     int tensor_math;
+    int math;           /* the library's math-type value the algorithm was measured with */
     size_t ws;
     int fused_ok;       /* -1 untried, 0 refused at the trial run, 1 ran */
 } grt_cu_algo_entry;

@@ -246,11 +246,13 @@ static grt_status grt__lower_node(grt__lctx *c, int i) {
     grt_cu_prog *pr = c->pr;
     const int cdt = pr->cdt;
     int x = n->n_in > 0 ? c->home[n->in[0]] : -1;
-    if (n->n_in > 0 && x < 0 && !g->values[n->in[0]].is_const)
-        return grt_error(GAITRT_ERR_INTERNAL, "CUDA lowering: layer '%s' reads a value nothing produced", n->name);
-    if (n->n_in > 0 && g->values[n->in[0]].is_const)
-        return grt_error(GAITRT_ERR_UNSUPPORTED, "CUDA backend: layer '%s' (%s) reads a constant as its input ---> HINT: "
-                         "run this model on the CPU backend", n->name, grt_op_name(n->op));
+    for (int k = 0; k < n->n_in; k++)
+        if (g->values[n->in[k]].is_const || (n->op == GRT_OP_CONV && n->a.conv.residual >= 0 && g->values[n->a.conv.residual].is_const))
+            return grt_error(GAITRT_ERR_UNSUPPORTED, "CUDA backend: layer '%s' (%s) reads a constant as an activation ---> HINT: "
+                             "run this model on the CPU backend", n->name, grt_op_name(n->op));
+    for (int k = 0; k < n->n_in; k++)
+        if (c->home[n->in[k]] < 0)
+            return grt_error(GAITRT_ERR_INTERNAL, "CUDA lowering: layer '%s' reads a value nothing produced", n->name);
     int o, y;
     switch (n->op) {
     case GRT_OP_INPUT: {
@@ -573,7 +575,6 @@ static grt_status grt__layout(grt_cu_prog *pr) {
         const grt_cu_tensor *tx = &pr->t[op->in[0]], *ty = &pr->t[y];
         if (pr->t[r].role != GRT_CU_ROLE_ARENA || rlast[r] != j || grt__find(pr, y) != y) continue;
         if (tx->dt != ty->dt || tx->numel != ty->numel || tx->ndim != ty->ndim || !grt_cu_perm_is(tx, ty->perm)) continue;
-        if (op->kind != GRT_CU_OP_L2NORM && op->in[0] != r && !grt_cu_perm_is(&pr->t[r], ty->perm)) continue;
         pr->t[y].root = r;
         if (rlast[y] > rlast[r]) rlast[r] = rlast[y];
     }
@@ -648,11 +649,12 @@ grt_status grt_cu_lower(const grt_graph *g, const grt_plan *p, int cdt, int have
             if (to->ndim != 3) {
                 st = grt_error(GAITRT_ERR_UNSUPPORTED, "CUDA backend: the graph's output is %d-D, expected (S, C, P)", to->ndim);
             } else {
+                /* the final conversion to the caller's layout is not a change between ops:
+                 * n_convert counts only the inner ones */
+                const int inner = out->n_convert;
                 out->out_t = grt__need(&c, o, grt__ident, GRT_CU_F32);
+                out->n_convert = inner;
                 if (out->out_t < 0) st = c.st != GRT_OK ? c.st : grt_error(GAITRT_ERR_INTERNAL, "CUDA lowering: output");
-                if (st == GRT_OK && out->out_t == o) out->n_convert += 0; /* already row-major float32 */
-                /* the final conversion is not a change between ops: report only the inner ones */
-                if (st == GRT_OK && out->out_t != o) out->n_convert--;
             }
         }
     }

@@ -1,0 +1,69 @@
+/* k_elementwise.cu — elementwise kernels: BatchNorm as scale/shift, activations, add, mul,
+ * the epilogue after a library convolution (bias + residual + activation) and the L2
+ * normalisation of (S, C, P) columns. Each thread handles elements i, i + stride, ...; the
+ * element functions are in cu_elem.h. Not vectorised: correctness first, and after fusion
+ * these run rarely (GaitBase needs none of them). */
+#include "backends/cuda/cu_launch.h"
+#include "backends/cuda/k_grid.cuh"
+
+__global__ void grt_k_scale_shift(grt_cu_ew_desc d, const void *x, void *y, const float *scale, const float *shift) {
+    GRT_K_LOOP(i, d.n) grt_cu_scale_shift_at(&d, x, y, scale, shift, i);
+}
+
+__global__ void grt_k_act(grt_cu_ew_desc d, const void *x, void *y) {
+    GRT_K_LOOP(i, d.n) grt_cu_act_at(&d, x, y, i);
+}
+
+__global__ void grt_k_add(grt_cu_ew_desc d, const void *a, const void *b, void *y) {
+    GRT_K_LOOP(i, d.n) grt_cu_add_at(&d, a, b, y, i);
+}
+
+__global__ void grt_k_mul(grt_cu_ew_desc d, const void *a, const void *b, void *y) {
+    GRT_K_LOOP(i, d.n) grt_cu_mul_at(&d, a, b, y, i);
+}
+
+__global__ void grt_k_epilogue(grt_cu_ew_desc d, void *y, const float *bias, const void *res) {
+    GRT_K_LOOP(i, d.n) grt_cu_epilogue_at(&d, y, bias, res, i);
+}
+
+__global__ void grt_k_l2norm(grt_cu_l2_desc d, const void *x, void *y) {
+    GRT_K_LOOP(i, d.n) grt_cu_l2_at(&d, x, y, i);
+}
+
+extern "C" int grt_cu_launch_scale_shift(const grt_cu_ew_desc *d, const void *x, void *y, const float *scale,
+                                         const float *shift, cudaStream_t s) {
+    if (d->n <= 0) return 0;
+    grt_k_scale_shift<<<grt_k_blocks(d->n), GRT_K_THREADS, 0, s>>>(*d, x, y, scale, shift);
+    return (int)cudaGetLastError();
+}
+
+extern "C" int grt_cu_launch_act(const grt_cu_ew_desc *d, const void *x, void *y, cudaStream_t s) {
+    if (d->n <= 0) return 0;
+    grt_k_act<<<grt_k_blocks(d->n), GRT_K_THREADS, 0, s>>>(*d, x, y);
+    return (int)cudaGetLastError();
+}
+
+extern "C" int grt_cu_launch_add(const grt_cu_ew_desc *d, const void *a, const void *b, void *y, cudaStream_t s) {
+    if (d->n <= 0) return 0;
+    grt_k_add<<<grt_k_blocks(d->n), GRT_K_THREADS, 0, s>>>(*d, a, b, y);
+    return (int)cudaGetLastError();
+}
+
+extern "C" int grt_cu_launch_mul(const grt_cu_ew_desc *d, const void *a, const void *b, void *y, cudaStream_t s) {
+    if (d->n <= 0) return 0;
+    grt_k_mul<<<grt_k_blocks(d->n), GRT_K_THREADS, 0, s>>>(*d, a, b, y);
+    return (int)cudaGetLastError();
+}
+
+extern "C" int grt_cu_launch_epilogue(const grt_cu_ew_desc *d, void *y, const float *bias, const void *res,
+                                      cudaStream_t s) {
+    if (d->n <= 0) return 0;
+    grt_k_epilogue<<<grt_k_blocks(d->n), GRT_K_THREADS, 0, s>>>(*d, y, bias, res);
+    return (int)cudaGetLastError();
+}
+
+extern "C" int grt_cu_launch_l2norm(const grt_cu_l2_desc *d, const void *x, void *y, cudaStream_t s) {
+    if (d->n <= 0) return 0;
+    grt_k_l2norm<<<grt_k_blocks(d->n), GRT_K_THREADS, 0, s>>>(*d, x, y);
+    return (int)cudaGetLastError();
+}
