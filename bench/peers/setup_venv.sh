@@ -8,5 +8,5 @@ python3 -m venv .venv
 .venv/bin/pip install --quiet --upgrade pip
 # PyPI only (the PyTorch wheel index may be unreachable); on Linux this wheel also pulls CUDA libraries
 .venv/bin/pip install --quiet torch
-.venv/bin/pip install --quiet numpy onnx onnxruntime
+.venv/bin/pip install --quiet numpy onnx onnxscript onnxruntime
 .venv/bin/python -c "import torch, onnxruntime; print('torch', torch.__version__, 'onnxruntime', onnxruntime.__version__)"

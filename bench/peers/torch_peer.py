@@ -67,7 +67,10 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--expect", default="")
+    ap.add_argument("--export-only", default="", help="write the ONNX model here and exit")
     a = ap.parse_args()
+    if a.mode == "onnx" and not a.export_only:
+        return run_onnx(a)
     label = {"eager": "PyTorch", "compile": "PyTorch torch.compile", "onnx": "ONNX Runtime"}[a.mode]
     try:
         import numpy as np
@@ -84,26 +87,19 @@ def main():
         if not hasattr(torch, "compile"):
             out({"peer": label, "python": sys.executable, "missing": f"torch {version} has no torch.compile"})
         model = torch.compile(model)
-    if a.mode == "onnx":
-        try:
-            import onnxruntime as ort
-        except ImportError as e:
-            out({"peer": label, "python": sys.executable, "missing": f"onnxruntime not importable: {e}"})
-        path = os.path.join(os.path.dirname(os.path.abspath(a.input)), "peer_model.onnx")
+    if a.export_only:
         with torch.no_grad():
-            torch.onnx.export(model, (x,), path, input_names=["sils"], output_names=["embeddings"], opset_version=17)
-        so = ort.SessionOptions()
-        if a.threads > 0:
-            so.intra_op_num_threads = a.threads
-            so.inter_op_num_threads = 1
-        sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-        feed = {"sils": x.numpy()}
-        run = lambda: sess.run(None, feed)[0]  # noqa: E731
-        version = f"onnxruntime {ort.__version__} (torch {torch.__version__} export)"
-    else:
-        def run():
-            with torch.no_grad():
-                return model(x).numpy()
+            torch.onnx.export(model, (x,), a.export_only, input_names=["sils"], output_names=["embeddings"], opset_version=17)
+        out({"exported": a.export_only, "torch": version})
+
+    def run():
+        with torch.no_grad():
+            return model(x).numpy()
+    timed(a, label, version, run, torch.get_num_threads())
+
+
+def timed(a, label, version, run, threads):
+    import numpy as np
     result = None
     for _ in range(a.warmup):
         result = run()
@@ -114,13 +110,38 @@ def main():
         times.append(time.perf_counter() - t0)
     times.sort()
     med = times[len(times) // 2] if len(times) % 2 else 0.5 * (times[len(times) // 2 - 1] + times[len(times) // 2])
-    d = {"peer": label, "version": version, "python": sys.executable, "threads": torch.get_num_threads(),
+    d = {"peer": label, "version": version, "python": sys.executable, "threads": threads,
          "median_ms": med * 1e3, "min_ms": times[0] * 1e3, "max_ms": times[-1] * 1e3,
          "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
     if a.expect:
         e = np.load(a.expect)
         d["rel_l2_vs_gaitrt"] = float(np.linalg.norm(result - e) / max(np.linalg.norm(e), 1e-30))
     out(d)
+
+
+def run_onnx(a):
+    """The model exported to ONNX in a child process (so that this one never imports torch and
+    its peak RSS is ONNX Runtime's own), then timed under ONNX Runtime."""
+    import subprocess
+    label = "ONNX Runtime"
+    try:
+        import numpy as np
+        import onnxruntime as ort
+    except ImportError as e:
+        out({"peer": label, "python": sys.executable, "missing": f"onnxruntime/numpy not importable: {e}"})
+    path = os.path.join(os.path.dirname(os.path.abspath(a.input)), "peer_model.onnx")
+    cmd = [sys.executable, os.path.abspath(__file__), "--model", a.model, "--weights", a.weights, "--input", a.input,
+           "--mode", "eager", "--export-only", path]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode or not os.path.exists(path):
+        out({"peer": label, "python": sys.executable, "missing": f"ONNX export failed: {p.stderr.strip()[-300:]}"})
+    so = ort.SessionOptions()
+    if a.threads > 0:
+        so.intra_op_num_threads = a.threads
+        so.inter_op_num_threads = 1
+    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    feed = {"sils": np.load(a.input)}
+    timed(a, label, f"onnxruntime {ort.__version__}", lambda: sess.run(None, feed)[0], a.threads)
 
 
 if __name__ == "__main__":

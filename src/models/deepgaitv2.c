@@ -75,7 +75,7 @@ grt_status zoo_deepgaitv2_build(const grt_state_dict *sd, const grt_model_config
     /* blocks per stage and stage widths */
     int blocks[5] = {0};
     int64_t width[5];
-    char pre[160], key[192];
+    char pre[160];
     width[0] = l0->shape[0];
     for (int L = 1; L <= 4; L++) {
         int wrapped = L == 1 || mode == DG_2D;

@@ -38,11 +38,11 @@ int zoo_conv_bn(grt_builder *b, const char *name, const char *wkey, const char *
  * [planes, in, 1, 1, 1]) with spatial stride, then BN. Returns x itself when there is none. */
 static int zoo__shortcut(grt_builder *b, const char *pre, int x, int64_t inplanes, int64_t planes, int stride,
                          int project, int ndim) {
-    char key[192], bn[192];
+    char key[224], bn[224];
     snprintf(key, sizeof key, "%s.downsample.0.weight", pre);
     if (!project && !grt_builder_has(b, key)) return x;
     snprintf(bn, sizeof bn, "%s.downsample.1", pre);
-    char name[192];
+    char name[224];
     snprintf(name, sizeof name, "%s.downsample", pre);
     const int s[3] = {1, stride, stride};
     const int64_t e4[4] = {planes, inplanes, 1, 1}, e5[5] = {planes, inplanes, 1, 1, 1};
@@ -51,7 +51,7 @@ static int zoo__shortcut(grt_builder *b, const char *pre, int x, int64_t inplane
 
 /* out = ReLU(y + identity) */
 static int zoo__add_relu(grt_builder *b, const char *pre, int y, int identity) {
-    char name[192];
+    char name[288];
     snprintf(name, sizeof name, "%s.add", pre);
     if (y >= 0 && identity >= 0) y = grt_graph_add(b->g, name, y, identity);
     else y = -1;
@@ -61,7 +61,7 @@ static int zoo__add_relu(grt_builder *b, const char *pre, int y, int identity) {
 }
 
 int zoo_block_2d(grt_builder *b, const char *pre, int x, int64_t inplanes, int64_t planes, int stride, int project) {
-    char key[192], bn[192], name[192];
+    char key[256], bn[256], name[256];
     /* the shortcut first, so that the fusion pass can add it inside conv2 */
     int identity = zoo__shortcut(b, pre, x, inplanes, planes, stride, project, 4);
     const int s[3] = {1, stride, stride};
@@ -78,7 +78,7 @@ int zoo_block_2d(grt_builder *b, const char *pre, int x, int64_t inplanes, int64
 }
 
 int zoo_block_p3d(grt_builder *b, const char *pre, int x, int64_t inplanes, int64_t planes, int stride, int project) {
-    char key[192], bn[192], name[192];
+    char key[256], bn[256], name[256];
     int identity = zoo__shortcut(b, pre, x, inplanes, planes, stride, project, 5);
     const int s[3] = {1, stride, stride};
     const int64_t ea[4] = {planes, inplanes, 3, 3}, eb[4] = {planes, planes, 3, 3}, et[5] = {planes, planes, 3, 1, 1};
@@ -104,7 +104,7 @@ int zoo_block_p3d(grt_builder *b, const char *pre, int x, int64_t inplanes, int6
 }
 
 int zoo_block_3d(grt_builder *b, const char *pre, int x, int64_t inplanes, int64_t planes, int stride, int project) {
-    char key[192], bn[192], name[192];
+    char key[256], bn[256], name[256];
     int identity = zoo__shortcut(b, pre, x, inplanes, planes, stride, project, 5);
     const int s[3] = {1, stride, stride};
     const int64_t ea[5] = {planes, inplanes, 3, 3, 3}, eb[5] = {planes, planes, 3, 3, 3};

@@ -254,6 +254,14 @@ static void test_handmade_checkpoints(void) {
     tb_free(&b);
     tb_free(&pk);
     free(zeros);
+    /* A checkpoint from a big-endian machine (torch >= 2.1 records the byte order). */
+    tb_raw(&pk, "\x80\x02}.", 4);
+    tzip_entry be[] = {{"archive/data.pkl", pk.p, pk.n, 0, -1}, {"archive/byteorder", (const uint8_t *)"big", 3, 0, -1}};
+    tzip_build(&b, be, 2, 1);
+    CHECK_ERR(load_ckpt(&b, &sd), GAITRT_ERR_UNSUPPORTED, CK);
+    CHECK(strstr(gaitrt_last_error(), "big-endian") != NULL);
+    tb_free(&b);
+    tb_free(&pk);
     /* Two data.pkl, and none. */
     tzip_entry two[] = {{"a/data.pkl", (const uint8_t *)"\x80\x02}.", 4, 0, -1}, {"b/data.pkl", (const uint8_t *)"\x80\x02}.", 4, 0, -1}};
     tzip_build(&b, two, 2, 0);

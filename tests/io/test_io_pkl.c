@@ -95,7 +95,7 @@ static void test_python_written(const char *dir) {
             ok += check_pkl(dir, name);
             n++;
         }
-    const char *more[] = {"np_numpy2_p2", "tp_f32", "tp_transposed", "tp_i64", "tp_f16", "tp_u8", "tp_view"};
+    const char *more[] = {"np_numpy2_p2", "tp_f32", "tp_transposed", "tp_i64", "tp_f16", "tp_u8", "tp_view", "tp_zip"};
     for (size_t e = 0; e < sizeof more / sizeof more[0]; e++) {
         ok += check_pkl(dir, more[e]);
         n++;

@@ -160,6 +160,11 @@ def torch_pickles(out):
             pickle.dump(t, f)  # storages go through torch.storage._load_from_bytes (legacy blob)
         dt, src, arr = expected_loaded(t, widen=False)
         write_ref(os.path.join(out, name + ".ref"), [(name, dt, src, arr)])
+    # torch.save(tensor) under a .pkl name: a zip archive whose data.pkl is the tensor.
+    t = torch.randn(2, 3, 4).transpose(0, 2)
+    torch.save(t, os.path.join(out, "tp_zip.pkl"))
+    dt, src, arr = expected_loaded(t, widen=False)
+    write_ref(os.path.join(out, "tp_zip.ref"), [("tp_zip", dt, src, arr)])
 
 
 NP_DTYPES = ["f4", "f8", "f2", "u1", "i1", "i2", "i4", "i8", "b1"]
@@ -289,6 +294,11 @@ def hostile_pickles(out):
         for proto in (2, 4):
             with open(os.path.join(out, f"{name}_p{proto}.pkl"), "wb") as f:
                 pickle.dump(obj, f, protocol=proto)
+    # Proof that payloads of this shape are real: Python's own pickle.load runs this one.
+    proof = os.path.join(out, "evil_proof_ran")
+    pickle.loads(pickle.dumps(_Evil(os.system, (f"touch {proof}",)), protocol=2))
+    assert os.path.exists(proof), "python did not run the payload"
+    os.remove(proof)
     # The same payload tucked into a checkpoint's optimizer entry: a zip with a good model.
     sd = collections.OrderedDict(w=torch.ones(2))
     torch.save({"model": sd, "optimizer": _Evil(os.system, (f"touch {marker}_ckpt",))},

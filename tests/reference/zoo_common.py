@@ -9,7 +9,8 @@ Manifest lines (whitespace separated):
     model NAME FILE [config=YAML] [type=MODEL_TYPE]
     info NAME key=value ...            (type, params, total, macs, seq_macs, embed, temporal, inputs, min_frames)
     case NAME CASE LEVELS OUT.npy SEQ [SEQ ...]
-where LEVELS holds 'c' (conservative) and/or 'b' (balanced) and each SEQ is the
+where LEVELS holds 'c' (conservative), 'b' (balanced) and/or 'f' (the fused graph on the reference
+kernels, a check of the fusion pass apart from the fast kernels) and each SEQ is the
 comma-separated input files of one sequence, each as FILE:r (raw, stored width) or FILE:c
 (already cut); npy inputs are [T, H, W] or [T, C, H, W], uint8 (divided by the model) or
 float32 (used as is).
@@ -226,7 +227,10 @@ class Manifest:
         self.lines.append(f"info {name} " + " ".join(f"{k}={v}" for k, v in kv.items()))
 
     def case(self, name, case, levels, seqs, out):
-        """seqs: list of sequences, each a list of (array, raw); out: [n, C, P] tensor."""
+        """seqs: list of sequences, each a list of (array, raw); out: [n, C, P] tensor. Short
+        cases also run the fused graph on the reference kernels (level 'f')."""
+        if "c" in levels and sum(seq[0][0].shape[0] for seq in seqs) <= 30:
+            levels += "f"
         specs = []
         for i, seq in enumerate(seqs):
             files = []

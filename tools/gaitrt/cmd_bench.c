@@ -110,6 +110,9 @@ int grt_cmd_bench(int argc, char **argv) {
         } else if (!strcmp(a, "--device") && more) {
             if (!cli_parse_device(argv[++i], &sp.device, &sp.device_index)) return 1;
         } else if (!strcmp(a, "--json") && more) json = argv[++i];
+        else if (!strcmp(a, "--peers")) peers = 1;
+        else if (!strcmp(a, "--mixed")) mixed = 1;
+        else if (!strcmp(a, "--one-at-a-time")) one_at_a_time = 1;
         else {
             fprintf(stderr, "usage: gaitrt bench (-m CKPT | --model NAME) [--tensor X.npy | --frames T --batch B] [--runs N] "
                             "[--warmup W] [--threads N] [--level L] [--device D] [--json OUT] [--peers]\n"

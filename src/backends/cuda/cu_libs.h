@@ -68,7 +68,7 @@ typedef struct grt_cu_libs {
 #endif
     char cublas_why[160];  /* why cuBLAS is unavailable ("" when it is there) */
     char cudnn_why[160];
-    char cudnn_version[16];
+    char cudnn_version[48];
 } grt_cu_libs;
 
 /* Opens what it can; never fails (what is missing is recorded in *_why). */

@@ -57,7 +57,7 @@ int grt_cuda_device_list(gaitrt_device_desc *out, int cap) {
         memset(d, 0, sizeof *d);
         d->kind = GAITRT_DEVICE_CUDA;
         d->index = i;
-        snprintf(d->name, sizeof d->name, "%s", p.name);
+        snprintf(d->name, sizeof d->name, "%.127s", p.name);
         grt_cuda_features(p.major, p.minor, d->features, sizeof d->features);
         d->cores = p.multiProcessorCount;
         d->mem_total = (int64_t)p.totalGlobalMem;
