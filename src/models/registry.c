@@ -10,12 +10,18 @@ extern const grt_model_family grt_family_gaitbase;
 extern const grt_model_family grt_family_deepgaitv2;
 extern const grt_model_family grt_family_skeletongait;
 extern const grt_model_family grt_family_skeletongaitpp;
+extern const grt_model_family grt_family_gaitset;
+extern const grt_model_family grt_family_gaitpart;
+extern const grt_model_family grt_family_gaitgl;
 
 static const grt_model_family *const grt__families[] = {
     &grt_family_gaitbase,
     &grt_family_deepgaitv2,
     &grt_family_skeletongait,
     &grt_family_skeletongaitpp,
+    &grt_family_gaitset,
+    &grt_family_gaitpart,
+    &grt_family_gaitgl,
 };
 
 const grt_model_family *const *grt_model_families(int *n) {

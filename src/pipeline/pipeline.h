@@ -34,5 +34,7 @@ grt_status grt_model_prepared(gaitrt_model *m, const grt_backend_i *bk, const gr
 
 /* Reads an OpenGait YAML's model_cfg into a config (io/ does the parsing). */
 grt_status grt_config_load(const char *path, grt_model_config *cfg);
+/* The same for a YAML already in memory; path names it in messages. */
+grt_status grt_config_load_mem(const uint8_t *buf, size_t len, const char *path, grt_model_config *cfg);
 
 #endif

@@ -12,7 +12,9 @@
  *   jump        centroid shift to the previous and to the next non-empty frame,
  *               divided by the box height; the smaller one ok when <= jump_max         (0.5)
  * (A genuine scene cut moves the centroid relative to one neighbour only; a one-frame glitch
- * moves it relative to both, which is why we take the smaller shift.)
+ * moves it relative to both, which is why we take the smaller shift. At the ends of a sequence
+ * a frame has one neighbour; we judge it only when that neighbour agrees with its own other
+ * neighbour.)
  *
  * Each check gives a sub-score: 1 inside its range, and outside 0.5 * exp(-relative excess),
  * i.e. just below 0.5 and falling the further out it is; a frame touching the top/bottom edge
@@ -134,6 +136,18 @@ grt_status grt_quality_measure(const uint8_t *img, int w, int h, const grt_quali
 static float sub_low(double v, double lo) { return v >= lo ? 1.f : (float)(0.5 * exp(-(lo - v) / lo)); }
 static float sub_high(double v, double hi) { return v <= hi ? 1.f : (float)(0.5 * exp(-(v - hi) / hi)); }
 
+static double shift(const grt_quality_stats *a, const grt_quality_stats *b) {
+    double dx = a->cx - b->cx, dy = a->cy - b->cy;
+    return sqrt(dx * dx + dy * dy) / (double)(a->by1 - a->by0 + 1);
+}
+
+/* Nearest non-empty frame before (dir -1) or after (dir +1) frame i, or -1. */
+static int neighbour(const grt_quality_stats *st, int n, int i, int dir) {
+    for (int j = i + dir; j >= 0 && j < n; j += dir)
+        if (st[j].fg) return j;
+    return -1;
+}
+
 void grt_quality_score_sequence(grt_quality_stats *st, int n, const grt_quality_params *qp) {
     for (int i = 0; i < n; i++) {
         grt_quality_stats *s = &st[i];
@@ -144,19 +158,21 @@ void grt_quality_score_sequence(grt_quality_stats *st, int n, const grt_quality_
             s->flags = GRT_QF_EMPTY;
             continue;
         }
-        /* the jump: nearest non-empty neighbours on each side */
-        double bh = (double)(s->by1 - s->by0 + 1);
+        /* The jump. With neighbours on both sides: the smaller shift. With one neighbour j
+         * only (sequence ends, empty frames around): j must itself agree with its other
+         * neighbour, otherwise we cannot tell which of the two frames is the odd one. */
+        int p = neighbour(st, n, i, -1), q = neighbour(st, n, i, +1);
         double best = -1;
-        for (int dir = -1; dir <= 1; dir += 2) {
-            for (int j = i + dir; j >= 0 && j < n; j += dir) {
-                if (st[j].fg == 0) continue;
-                double dx = s->cx - st[j].cx, dy = s->cy - st[j].cy;
-                double d = sqrt(dx * dx + dy * dy) / bh;
-                if (best < 0 || d < best) best = d;
-                break;
-            }
+        if (p >= 0 && q >= 0) {
+            double a = shift(s, &st[p]), b = shift(s, &st[q]);
+            best = a < b ? a : b;
+        } else if (p >= 0 || q >= 0) {
+            int j = p >= 0 ? p : q;
+            int k = neighbour(st, n, j, p >= 0 ? -1 : +1);
+            if (k >= 0 && shift(&st[j], &st[k]) <= qp->jump_max) best = shift(s, &st[j]);
         }
         s->jump = best;
+        double bh = (double)(s->by1 - s->by0 + 1);
         double ratio = (double)s->fg / (double)s->area;
         double aspect = bh / (double)(s->bx1 - s->bx0 + 1);
         double share = (double)s->largest / (double)s->fg;

@@ -340,26 +340,21 @@ static grt_status grt__pool_node(grt__builder *b, int i) {
     return grt__scratch(b, s);
 }
 
-/* BatchNorm, activations, add, mul: in the input's layout when it is f32, else row-major. */
+/* BatchNorm, activations, add, mul: on our blocked layout when the input has it (a bf16 one
+ * widened to f32), elementwise ops also on any other f32 layout, else row-major. */
 static grt_status grt__eltwise_node(grt__builder *b, int i) {
     grt_fast_plan *fp = b->fp;
     const grt_fast_state *st = b->st;
     const grt_node *n = &b->g->nodes[i];
     const int x = n->in[0];
+    const dnnl_memory_desc_t *xmd = &fp->val_md[x];
     dnnl_memory_desc_t md;
-    int blocked = 0;
-    if (n->op == GRT_OP_BATCHNORM) {
-        /* per-channel: we know two layouts, blocked and row-major */
-        blocked = grt_fast_md_is_blocked(&fp->val_md[x], st->blk) && fp->val_md[x].data_type == dnnl_f32;
-        if (blocked)
-            md = fp->val_md[x];
+    int blocked = grt_fast_md_is_blocked(xmd, st->blk) && grt__blocked_md(b, x, dnnl_f32, &md);
+    if (!blocked) {
+        if (n->op != GRT_OP_BATCHNORM && xmd->data_type == dnnl_f32 && xmd->format_kind == dnnl_blocked)
+            md = *xmd; /* elementwise: any dense f32 layout will do, padding included */
         else
             grt__plain_md(b, x, &md);
-    } else if (fp->val_md[x].data_type == dnnl_f32 && fp->val_md[x].format_kind == dnnl_blocked) {
-        md = fp->val_md[x]; /* elementwise: any dense f32 layout will do, padding included */
-        blocked = 1;
-    } else {
-        grt__plain_md(b, x, &md);
     }
     int in[2] = {-1, -1};
     grt_status gs = grt__need(b, x, &md, i, &in[0]);
@@ -626,6 +621,9 @@ grt_status grt_fast_plan_build(const grt_fast_state *st, const grt_batch_shape *
             omp_set_num_threads(st->nt);
 #endif
             gs = grt__instantiate(fp);
+            /* start the OpenMP pool now: the first run should not create threads */
+#pragma omp parallel num_threads(st->nt)
+            { (void)0; }
 #ifdef GAITRT_HAVE_OPENMP
             omp_set_num_threads(prev_threads);
 #endif
