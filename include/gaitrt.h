@@ -266,6 +266,44 @@ GAITRT_API void gaitrt_sequence_data_free(gaitrt_sequence_data *d);
 
 /* OpenGait's part-averaged Euclidean distance between two [C, P] embeddings. */
 GAITRT_API float gaitrt_distance(const float *a, const float *b, int channels, int parts);
+/* out[i * ng + j] = distance of probe i and gallery j ([N, C, P] each); cosine: 1 - mean part cosine. */
+GAITRT_API gaitrt_status gaitrt_distance_matrix(const float *probe, int np, const float *gallery, int ng, int channels,
+                                                int parts, int cosine, float *out);
+
+typedef struct gaitrt_eval_result {
+    char name[32];      /* condition, e.g. "NM" */
+    int n_probes;
+    double rank1, rank5, rank10, map, minp; /* percent; -1 when the protocol does not define it */
+} gaitrt_eval_result;
+
+/* Evaluates embeddings [n, C, P] labelled (id, type, view) with an OpenGait protocol:
+ * "casia-b" (gallery nm-01..04; NM/BG/CL rank-1 over cross-view pairs, identical views excluded),
+ * "casia-b-cross-view" (probes nm-01/bg-01/cl-01 vs gallery nm-02+bg-02+cl-02, same id+view
+ * removed; rank-1/5/10, mAP, mINP), "oumvlp" (gallery type 01, probes 00). One result per condition. */
+GAITRT_API gaitrt_status gaitrt_evaluate(const float *emb, int n, int channels, int parts, const char *const *ids,
+                                         const char *const *types, const char *const *views, const char *protocol,
+                                         gaitrt_eval_result *out, int cap, int *n_out);
+
+/* ---- gallery: enrolled identities in an SQLite file ------------------------------------------ */
+
+typedef struct gaitrt_gallery gaitrt_gallery;
+typedef struct gaitrt_match {
+    char name[128];
+    float distance; /* smallest OpenGait distance over the identity's enrolled sequences */
+} gaitrt_match;
+
+/* Opens (or creates) a gallery for embeddings of channels x parts. NULL on failure. */
+GAITRT_API gaitrt_gallery *gaitrt_gallery_open(const char *path, int channels, int parts);
+GAITRT_API void gaitrt_gallery_close(gaitrt_gallery *g);
+/* Adds one sequence's embedding [C, P] under an identity name (an identity may have many). */
+GAITRT_API gaitrt_status gaitrt_gallery_enroll(gaitrt_gallery *g, const char *name, const float *emb);
+/* Removes every sequence of an identity; returns how many (or -1 on error). */
+GAITRT_API int gaitrt_gallery_remove(gaitrt_gallery *g, const char *name);
+GAITRT_API int gaitrt_gallery_size(const gaitrt_gallery *g);
+GAITRT_API const char *gaitrt_gallery_name(const gaitrt_gallery *g, int i);
+/* The k nearest identities, nearest first. */
+GAITRT_API gaitrt_status gaitrt_gallery_identify(const gaitrt_gallery *g, const float *emb, int k, gaitrt_match *out,
+                                                 int *n_out);
 
 #ifdef __cplusplus
 }

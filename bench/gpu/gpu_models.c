@@ -192,6 +192,29 @@ grt_graph *grt_bb_all_ops(uint64_t seed) {
     return g;
 }
 
+float *grt_bb_silhouettes(int first, int n, int c, int t, int h, int w, uint64_t seed) {
+    float *x = malloc(sizeof(float) * (size_t)n * c * t * h * w);
+    if (!x) return NULL;
+    for (int k = 0; k < n; k++) {
+        const int i = first + k;
+        grt_rng r = {seed * 1000003u + (uint64_t)i};
+        for (int ch = 0; ch < c; ch++)
+            for (int f = 0; f < t; f++) {
+                const float cy = h * (0.45f + 0.1f * sinf(0.3f * (float)(f + 7 * i)));
+                const float cx = w * (0.5f + 0.15f * cosf(0.4f * (float)(f + 3 * i)));
+                const float ry = h * 0.35f, rx = w * (0.2f + 0.05f * (float)((i + ch) % 3));
+                for (int y = 0; y < h; y++)
+                    for (int xx = 0; xx < w; xx++) {
+                        const float dy = (y - cy) / ry, dx = (xx - cx) / rx;
+                        float v = dy * dy + dx * dx <= 1.0f ? 1.0f : 0.0f;
+                        if (grt_rng_uniform(&r) < 0.03f) v = 1.0f - v;
+                        x[((((size_t)k * c + ch) * t + f) * h + y) * w + xx] = v;
+                    }
+            }
+    }
+    return x;
+}
+
 double grt_bb_macs(const grt_graph *g, const grt_batch_shape *bs) {
     grt_plan *p = NULL;
     if (grt_plan_create(g, bs, &p) != GRT_OK) return 0;

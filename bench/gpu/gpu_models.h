@@ -41,6 +41,10 @@ grt_graph *grt_bb_build(const grt_bb_cfg *c, uint64_t seed);
  * pool, concat, slice, transpose, reshape, temporal max, HPP, GeM, separate FCs with
  * normalised weights, L2 norm). Input 1 x 12 x 8; needs one sequence per item. */
 grt_graph *grt_bb_all_ops(uint64_t seed);
+/* (n, c, t, h, w) silhouette-like frames of items first .. first+n-1: a moving ellipse with
+ * a few flipped pixels, binary like real silhouettes and never all zeros. An item's frames
+ * depend only on (seed, its index), so a batch's item i equals a lone sequence i. */
+float *grt_bb_silhouettes(int first, int n, int c, int t, int h, int w, uint64_t seed);
 /* Multiply-adds of the graph's convolutions and FCs for the batch shape (for napkin math). */
 double grt_bb_macs(const grt_graph *g, const grt_batch_shape *bs);
 

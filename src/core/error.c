@@ -13,6 +13,22 @@ static _Thread_local gaitrt_status grt__errstatus;
 static gaitrt_log_fn grt__log_fn;
 static void *grt__log_user;
 
+/* Messages quote names taken from untrusted files (zip entries, pickle globals, tensor keys).
+ * We keep them on one line and free of terminal control sequences: ASCII control bytes and
+ * the UTF-8 encodings of the C1 controls (U+0080..U+009F, which some terminals obey) become
+ * '?'. Everything else, other UTF-8 included, is kept. */
+static void grt__one_line(char *s) {
+    for (unsigned char *p = (unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            *p = '?';
+        } else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+            p[0] = '?';
+            p[1] = '?';
+            p++;
+        }
+    }
+}
+
 const char *gaitrt_status_str(gaitrt_status st) {
     switch (st) {
     case GAITRT_OK: return "ok";
@@ -47,6 +63,7 @@ grt_status grt_error(grt_status st, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(grt__errbuf, sizeof grt__errbuf, fmt, ap);
     va_end(ap);
+    grt__one_line(grt__errbuf);
     grt__errstatus = st;
     return st;
 }
@@ -65,6 +82,8 @@ grt_status grt_error_prefix(grt_status st, const char *fmt, ...) {
     if (rest > sizeof grt__errbuf - 1 - k) rest = sizeof grt__errbuf - 1 - k;
     memcpy(grt__errbuf + k, old, rest);
     grt__errbuf[k + rest] = 0;
+    grt__one_line(grt__errbuf);
+    grt__errstatus = st;
     return st;
 }
 
@@ -87,5 +106,6 @@ void grt_log(gaitrt_log_level lvl, const char *func, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg + k, sizeof msg - (size_t)k, fmt, ap);
     va_end(ap);
+    grt__one_line(msg);
     grt__log_fn(lvl, msg, grt__log_user);
 }

@@ -13,6 +13,7 @@ extern const grt_model_family grt_family_skeletongaitpp;
 extern const grt_model_family grt_family_gaitset;
 extern const grt_model_family grt_family_gaitpart;
 extern const grt_model_family grt_family_gaitgl;
+extern const grt_model_family grt_family_xgait;
 
 static const grt_model_family *const grt__families[] = {
     &grt_family_gaitbase,
@@ -22,6 +23,7 @@ static const grt_model_family *const grt__families[] = {
     &grt_family_gaitset,
     &grt_family_gaitpart,
     &grt_family_gaitgl,
+    &grt_family_xgait,
 };
 
 const grt_model_family *const *grt_model_families(int *n) {

@@ -37,6 +37,11 @@ int zoo_block_2d(grt_builder *b, const char *pre, int x, int64_t inplanes, int64
 int zoo_block_p3d(grt_builder *b, const char *pre, int x, int64_t inplanes, int64_t planes, int stride, int project);
 int zoo_block_3d(grt_builder *b, const char *pre, int x, int64_t inplanes, int64_t planes, int stride, int project);
 
+/* torchvision ResNet9 as OpenGait's GaitBase/XGait backbones hold it, under `<prefix>`
+ * (e.g. "Backbone_sil.forward_block."): conv1.conv -> bn1 -> ReLU -> layer1..4 of BasicBlocks
+ * with strides [1, 2, 2, 1]. Returns (N, C4, T, H/4, W/4); *width gets C4. */
+int zoo_resnet9(grt_builder *b, const char *prefix, int x, int64_t *width);
+
 /* The shared DeepGaitV2-style head: temporal max (per sequence) -> HPP with one bin count of
  * `parts` rows -> SeparateFCs `fc_key` [parts, C, Co]. Returns (S, Co, parts). */
 int zoo_head(grt_builder *b, int x, const char *fc_key, int64_t channels);

@@ -119,6 +119,34 @@ int zoo_block_3d(grt_builder *b, const char *pre, int x, int64_t inplanes, int64
     return zoo__add_relu(b, pre, y, identity);
 }
 
+int zoo_resnet9(grt_builder *b, const char *prefix, int x, int64_t *width) {
+    char key[192], bn[192], pre[192];
+    snprintf(key, sizeof key, "%sconv1.conv.weight", prefix);
+    snprintf(bn, sizeof bn, "%sbn1", prefix);
+    const grt_tensor *c1 = grt_state_dict_find(b->sd, key);
+    int64_t inplanes = c1 && c1->ndim == 4 ? c1->shape[0] : -1;
+    const int64_t e1[4] = {inplanes, -1, 3, 3};
+    snprintf(pre, sizeof pre, "%sconv1", prefix);
+    x = zoo_conv_bn(b, pre, key, bn, x, zoo_s1, zoo_p_hw1, GRT_ACT_RELU, 4, e1);
+    static const int stride[4] = {1, 2, 2, 1};
+    for (int L = 1; L <= 4; L++) {
+        snprintf(pre, sizeof pre, "%slayer%d.", prefix, L);
+        int n = grt_builder_count_blocks(b->sd, pre);
+        snprintf(key, sizeof key, "%slayer%d.0.conv1.weight", prefix, L);
+        const grt_tensor *w = grt_state_dict_find(b->sd, key);
+        int64_t planes = w && w->ndim == 4 ? w->shape[0] : -1;
+        if (n < 1) grt_builder_weight(b, key, 4, (const int64_t[4]){-1, -1, 3, 3}); /* reports it missing */
+        for (int i = 0; i < n; i++) {
+            int s = i == 0 ? stride[L - 1] : 1;
+            snprintf(pre, sizeof pre, "%slayer%d.%d", prefix, L, i);
+            x = zoo_block_2d(b, pre, x, inplanes, planes, s, i == 0 && (s > 1 || inplanes != planes));
+            inplanes = planes;
+        }
+    }
+    *width = inplanes;
+    return x;
+}
+
 int zoo_head(grt_builder *b, int x, const char *fc_key, int64_t channels) {
     const grt_tensor *fc = grt_state_dict_find(b->sd, fc_key);
     int64_t parts = fc && fc->ndim == 3 ? fc->shape[0] : 16;

@@ -50,17 +50,3 @@ gaitrt_status gaitrt_device_list(const gaitrt_model *m, gaitrt_device_desc *out,
     for (int i = 0; i < k && i < cap; i++) out[i] = all[i];
     return GAITRT_OK;
 }
-
-float gaitrt_distance(const float *a, const float *b, int channels, int parts) {
-    /* OpenGait: Euclidean distance per part over channels, then the mean over parts */
-    double acc = 0;
-    for (int p = 0; p < parts; p++) {
-        double ss = 0;
-        for (int c = 0; c < channels; c++) {
-            double d = (double)a[c * parts + p] - (double)b[c * parts + p];
-            ss += d * d;
-        }
-        acc += __builtin_sqrt(ss);
-    }
-    return (float)(acc / parts);
-}

@@ -59,6 +59,15 @@ static grt_status make_dirs(const char *path) {
     return GRT_OK;
 }
 
+static grt_status join_path(char *buf, size_t len, const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la + 1 + lb + 1 > len) return grt_error(GAITRT_ERR_INVALID_ARG, "%s/%s: path too long", a, b);
+    memcpy(buf, a, la);
+    buf[la] = '/';
+    memcpy(buf + la + 1, b, lb + 1);
+    return GRT_OK;
+}
+
 static void free_items(seq_item *it, int n) {
     for (int i = 0; i < n; i++) grt_free(it[i].rel);
     grt_free(it);
@@ -78,12 +87,12 @@ static grt_status list_sequences(const char *root, seq_item **items, int *count)
     for (int a = 0; a < nid && !st; a++) {
         char **types = NULL;
         int nt = 0;
-        snprintf(p1, sizeof p1, "%s/%s", root, ids[a]);
+        if ((st = join_path(p1, sizeof p1, root, ids[a]))) break;
         if ((st = grt_pre_list_dir(p1, 1, NULL, &types, &nt))) break;
         for (int b = 0; b < nt && !st; b++) {
             char **views = NULL;
             int nv = 0;
-            snprintf(p2, sizeof p2, "%s/%s", p1, types[b]);
+            if ((st = join_path(p2, sizeof p2, p1, types[b]))) break;
             if ((st = grt_pre_list_dir(p2, 1, NULL, &views, &nv))) break;
             for (int c = 0; c < nv; c++) {
                 if (n == cap) {

@@ -41,8 +41,9 @@ void grt_buf_release(grt_buf *b) {
 
 void grt_pre_work_init(grt_pre_work *w) { memset(w, 0, sizeof *w); }
 
-/* Defined in image_decode.c (it owns the TurboJPEG handle). */
+/* Defined in image_decode.c (it owns the TurboJPEG handle and the zlib state). */
 void grt__pre_tj_destroy(void *tj);
+void grt__pre_zs_destroy(void *zs);
 
 void grt_pre_work_release(grt_pre_work *w) {
     grt_buf_release(&w->file);
@@ -53,7 +54,9 @@ void grt_pre_work_release(grt_pre_work *w) {
     grt_buf_release(&w->rtab);
     grt_buf_release(&w->cc);
     if (w->tj) grt__pre_tj_destroy(w->tj);
+    if (w->zs) grt__pre_zs_destroy(w->zs);
     w->tj = NULL;
+    w->zs = NULL;
 }
 
 grt_status grt_pre_read_file(const char *path, size_t max_bytes, grt_buf *b, size_t *len) {

@@ -59,6 +59,8 @@ typedef struct grt_pre_work {
     grt_buf rtab;    /* resize tables and row buffers */
     grt_buf cc;      /* connected-component labels (quality scoring) */
     void *tj;        /* TurboJPEG decompressor, created on the first JPEG */
+    void *zs;        /* zlib inflate state of the PNG fast path, reused across frames */
+    int png_no_fast; /* 1: always decode PNG through libspng (tests compare both paths) */
 } grt_pre_work;
 
 void grt_pre_work_init(grt_pre_work *w);

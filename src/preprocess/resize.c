@@ -31,12 +31,20 @@
 #define COEF_BITS 11
 #define COEF_SCALE (1 << COEF_BITS)
 
-/* OpenCV's cvFloor / cvCeil / cvRound (round half to even, as the SSE conversion does). */
+/* OpenCV's cvFloor / cvCeil / cvRound. cvRound is the SSE conversion in the current rounding
+ * mode (to nearest, ties to even); we use the same instruction where we can, since lrintf is an
+ * out-of-line call without -fno-math-errno. */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+static inline int cv_round_d(double v) { return _mm_cvtsd_si32(_mm_set_sd(v)); }
+static inline int cv_round_f(float v) { return _mm_cvtss_si32(_mm_set_ss(v)); }
+#else
+static inline int cv_round_d(double v) { return (int)lrint(v); }
+static inline int cv_round_f(float v) { return (int)lrintf(v); }
+#endif
 static inline int cv_floor_d(double v) { int i = (int)v; return i - (i > v); }
 static inline int cv_floor_f(float v) { int i = (int)v; return i - (i > v); }
 static inline int cv_ceil_d(double v) { int i = (int)v; return i + (i < v); }
-static inline int cv_round_d(double v) { return (int)lrint(v); }
-static inline int cv_round_f(float v) { return (int)lrintf(v); }
 
 static inline uint8_t sat_u8(int v) { return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v); }
 static inline short sat_s16(int v) { return (short)(v < -32768 ? -32768 : v > 32767 ? 32767 : v); }
@@ -209,12 +217,31 @@ static void build_axis(axis_tab *t, int ssize, int dsize, double scale, double i
     }
 }
 
+/* First and last non-zero byte of a row (lo > hi when there is none). Silhouette rows are
+ * mostly background: outputs whose taps all fall outside [lo, hi] are 0 without computing. */
+static void nonzero_span(const uint8_t *S, int n, int *lo, int *hi) {
+    int a = 0, b = n - 1;
+    uint64_t v;
+    while (a + 8 <= n && (memcpy(&v, S + a, 8), v == 0)) a += 8;
+    while (a < n && !S[a]) a++;
+    while (b - 8 >= a && (memcpy(&v, S + b - 7, 8), v == 0)) b -= 8;
+    while (b > a && !S[b]) b--;
+    *lo = a;
+    *hi = a < n ? b : -1;
+}
+
 /* Horizontal passes of one source row into a row of the cache. */
 static void hrow_cubic_u8(const uint8_t *S, int sw, int *D, int dw, const axis_tab *xt) {
+    int nz0, nz1;
+    nonzero_span(S, sw, &nz0, &nz1);
     for (int dx = 0; dx < dw; dx++) {
         const short *a = xt->iw + dx * 4;
         int sx = xt->ofs[dx];
         if (dx >= xt->lo && dx < xt->hi) {
+            if (sx + 2 < nz0 || sx - 1 > nz1) {
+                D[dx] = 0;
+                continue;
+            }
             D[dx] = S[sx - 1] * a[0] + S[sx] * a[1] + S[sx + 1] * a[2] + S[sx + 2] * a[3];
         } else {
             int v = 0;
@@ -252,6 +279,10 @@ static void vrow_cubic_u8(int *const *R, const short *b, uint8_t *dst, int dw) {
     int x = 0;
     int nvec = dw - dw % 8;
     for (; x < nvec; x++) {
+        if (!(r0[x] | r1[x] | r2[x] | r3[x])) { /* background: 0 on both paths */
+            dst[x] = 0;
+            continue;
+        }
         float t = (float)r3[x] * b3;
         t = (float)r2[x] * b2 + t;
         t = (float)r1[x] * b1 + t;

@@ -5,28 +5,12 @@
 #define GRT_TEST_CUDA_COMMON_H
 
 #include "backends/backend.h"
+#include "gpu_models.h"
 #include "test_util.h"
 
-/* (N, C, T, H, W) frames of a moving ellipse with a few flipped pixels: binary like real
- * silhouettes, never all zeros. */
+/* (N, C, T, H, W) silhouette-like frames (see grt_bb_silhouettes). */
 static inline float *tc_silhouettes(int n, int c, int t, int h, int w, uint64_t seed) {
-    grt_rng r = {seed};
-    float *x = malloc(sizeof(float) * (size_t)n * c * t * h * w);
-    if (!x) return NULL;
-    for (int i = 0; i < n; i++)
-        for (int ch = 0; ch < c; ch++)
-            for (int f = 0; f < t; f++) {
-                const float cy = h * (0.45f + 0.1f * sinf(0.3f * (float)(f + 7 * i))), cx = w * (0.5f + 0.15f * cosf(0.4f * (float)(f + 3 * i)));
-                const float ry = h * 0.35f, rx = w * (0.2f + 0.05f * (float)((i + ch) % 3));
-                for (int y = 0; y < h; y++)
-                    for (int xx = 0; xx < w; xx++) {
-                        float dy = (y - cy) / ry, dx = (xx - cx) / rx;
-                        float v = dy * dy + dx * dx <= 1.0f ? 1.0f : 0.0f;
-                        if (grt_rng_uniform(&r) < 0.03f) v = 1.0f - v;
-                        x[((((size_t)i * c + ch) * t + f) * h + y) * w + xx] = v;
-                    }
-            }
-    return x;
+    return grt_bb_silhouettes(0, n, c, t, h, w, seed);
 }
 
 /* Runs g on the reference backend. */

@@ -27,9 +27,9 @@ typedef struct td_file {
     td_array *a;
 } td_file;
 
-static size_t td_elem(int dt) { return dt == TD_U8 ? 1 : dt == TD_F64 ? 8 : 4; }
+static inline size_t td_elem(int dt) { return dt == TD_U8 ? 1 : dt == TD_F64 ? 8 : 4; }
 
-static int td_load(const char *path, td_file *f) {
+static inline int td_load(const char *path, td_file *f) {
     memset(f, 0, sizeof *f);
     FILE *fp = fopen(path, "rb");
     if (!fp) return 0;
@@ -77,13 +77,13 @@ static int td_load(const char *path, td_file *f) {
     return 1;
 }
 
-static void td_free(td_file *f) {
+static inline void td_free(td_file *f) {
     for (int i = 0; i < f->n; i++) free(f->a[i].data);
     free(f->a);
     memset(f, 0, sizeof *f);
 }
 
-static const td_array *td_get(const td_file *f, const char *name) {
+static inline const td_array *td_get(const td_file *f, const char *name) {
     for (int i = 0; i < f->n; i++)
         if (!strcmp(f->a[i].name, name)) return &f->a[i];
     return NULL;
@@ -91,10 +91,10 @@ static const td_array *td_get(const td_file *f, const char *name) {
 
 /* The reference data folder, or a skip (exit 77) when the reference could not be built
  * (the generator writes SKIPPED there when python3-opencv is missing). */
-static const char *td_ref_dir(char *buf, size_t len) {
+static inline const char *td_ref_dir(char *buf, size_t len) {
     const char *ref = grt_test_env("GRT_REF_DIR", "ref");
     snprintf(buf, len, "%s/pre", ref);
-    char p[1024];
+    char p[2048];
     snprintf(p, sizeof p, "%s/SKIPPED", buf);
     FILE *f = fopen(p, "r");
     if (f) {

@@ -9,6 +9,15 @@
 #include "pre_testdata.h"
 #include "preprocess/preprocess.h"
 
+static uint32_t grt_test_crc32(const uint8_t *p, size_t n) {
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+    }
+    return ~c;
+}
+
 int main(void) {
     char dir[1024], path[1400];
     td_ref_dir(dir, sizeof dir);
@@ -52,6 +61,61 @@ int main(void) {
         if (!bad) n_exact++;
     }
     printf("%d/%d files identical to cv2.imread\n", n_exact, n_files);
+
+    /* The fast grey-PNG path against libspng on the same bytes: every test file, every real
+     * frame, and random corruptions of both (same status, same pixels). */
+    grt_pre_work ws;
+    grt_pre_work_init(&ws);
+    ws.png_no_fast = 1;
+    int n_cmp = 0, n_cmp_ok = 0;
+    uint64_t rng = 12345;
+    for (int i = 0; i < f.n; i++) {
+        const td_array *a = &f.a[i];
+        if (strncmp(a->name, "img/", 4) || !strstr(a->name, ".png")) continue;
+        snprintf(path, sizeof path, "%s/decode/%s", dir, a->name + 4);
+        FILE *fp = fopen(path, "rb");
+        if (!fp) continue;
+        static uint8_t buf[1 << 20], mut[1 << 20];
+        size_t n = fread(buf, 1, sizeof buf, fp);
+        fclose(fp);
+        for (int m = 0; m < 60; m++) {
+            memcpy(mut, buf, n);
+            size_t len = n;
+            if (m > 0) { /* flip a few bytes, sometimes with a consistent CRC so the chunk is still accepted */
+                int k = 1 + (int)(rng % 3);
+                for (int j = 0; j < k; j++) {
+                    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+                    size_t at = 8 + (size_t)(rng >> 33) % (n - 8);
+                    mut[at] ^= (uint8_t)(1u << ((rng >> 20) & 7));
+                }
+                if (m % 3 == 0) { /* recompute every chunk CRC */
+                    size_t q = 8;
+                    while (q + 12 <= len) {
+                        uint32_t cl = (uint32_t)mut[q] << 24 | (uint32_t)mut[q + 1] << 16 | (uint32_t)mut[q + 2] << 8 | mut[q + 3];
+                        if (cl > len - q - 12) break;
+                        uint32_t c = grt_test_crc32(mut + q + 4, cl + 4);
+                        mut[q + 8 + cl] = (uint8_t)(c >> 24), mut[q + 9 + cl] = (uint8_t)(c >> 16);
+                        mut[q + 10 + cl] = (uint8_t)(c >> 8), mut[q + 11 + cl] = (uint8_t)c;
+                        q += 12 + cl;
+                    }
+                }
+            }
+            grt_gray g1, g2;
+            grt_status s1 = grt_image_decode_mem(mut, len, "mutant.png", NULL, &w, &g1);
+            grt_status s2 = grt_image_decode_mem(mut, len, "mutant.png", NULL, &ws, &g2);
+            n_cmp++;
+            int same = (s1 == GRT_OK) == (s2 == GRT_OK);
+            if (same && s1 == GRT_OK)
+                same = g1.width == g2.width && g1.height == g2.height && !memcmp(g1.data, g2.data, (size_t)g1.width * g1.height);
+            if (!same && m == 0) CHECK_MSG(0, "%s: fast path and libspng disagree", a->name);
+            /* on corrupted files the two decoders may legitimately disagree about *whether* to
+             * accept a damaged ancillary chunk, but never about pixels they both produce */
+            if (s1 == GRT_OK && s2 == GRT_OK && !same) CHECK_MSG(0, "%s mutation %d: different pixels", a->name, m);
+            n_cmp_ok += same;
+        }
+    }
+    printf("fast grey PNG path vs libspng: %d decodes compared, %d agree in status and pixels\n", n_cmp, n_cmp_ok);
+    grt_pre_work_release(&ws);
     CHECK(n_files >= 40);
 
     /* malformed files */

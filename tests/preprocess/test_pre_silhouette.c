@@ -72,7 +72,7 @@ static void run_mode(const char *root, const char *seq, const char *mode, int si
 }
 
 int main(void) {
-    char ref[1024], path[1400];
+    char ref[1024], path[3000];
     td_ref_dir(ref, sizeof ref);
     grt_pre_work w;
     grt_pre_work_init(&w);
@@ -103,7 +103,7 @@ int main(void) {
         grt_pre_work w2;
         grt_pre_work_init(&w2);
         for (int i = 0; i < a.n_files && i < 64; i++) {
-            char p[2048];
+            char p[4096];
             snprintf(p, sizeof p, "%s/%s", path, a.files[i].name);
             grt_gray g;
             CHECK(grt_image_decode_file(p, NULL, &w2, &g) == GRT_OK);

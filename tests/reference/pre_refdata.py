@@ -119,6 +119,40 @@ def _png(w, h, ctype, depth, rows, pre=b"", plte=None, trns=None, interlace=0, p
     return s + post + _chunk(b"IEND", b"")
 
 
+def _filter_rows(img, kinds):
+    """Rows of an 8-bit grey image with PNG filter kinds[y] (0 none, 1 Sub, 2 Up, 3 Average, 4 Paeth)."""
+    h, w = img.shape
+    rows = []
+    for y in range(h):
+        cur = img[y].astype(np.int64)
+        prev = img[y - 1].astype(np.int64) if y else np.zeros(w, np.int64)
+        left = np.concatenate([[0], cur[:-1]])
+        upleft = np.concatenate([[0], prev[:-1]])
+        k = kinds[y % len(kinds)]
+        if k == 0:
+            pred = np.zeros(w, np.int64)
+        elif k == 1:
+            pred = left
+        elif k == 2:
+            pred = prev
+        elif k == 3:
+            pred = (left + prev) // 2
+        else:
+            p = left + prev - upleft
+            pa, pb, pc = np.abs(p - left), np.abs(p - prev), np.abs(p - upleft)
+            pred = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, prev, upleft))
+        rows.append(bytes([k]) + ((cur - pred) % 256).astype(np.uint8).tobytes())
+    return rows
+
+
+def _png_filtered(w, h, rows):
+    """Like _png, but the rows already carry their filter byte."""
+    s = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+    data = zlib.compress(b"".join(rows), 6)
+    s += _chunk(b"IDAT", data[:7]) + _chunk(b"IDAT", data[7:]) + _chunk(b"IEND", b"")
+    return s
+
+
 def _pack(vals, depth):
     """Pack a row of small integers at 1/2/4 bits per sample."""
     per = 8 // depth
@@ -216,6 +250,18 @@ def decode_cases(out):
         raw(f"grey{depth}.png", _png(w, h, 0, depth, [_pack(v[y], depth) for y in range(h)]))
     raw("grey8_trns.png", _png(w, h, 0, 8, [grey[y].tobytes() for y in range(h)], trns=struct.pack(">H", 5)))
     raw("grey8_adam7.png", _png(w, h, 0, 8, _adam7(grey), interlace=1))
+    # every PNG row filter on noisy and on mask-like content (the fast grey path unfilters itself)
+    noisy = rng.integers(0, 256, (h, w), dtype=np.uint8)
+    for k in range(5):
+        raw(f"grey8_filter{k}.png", _png_filtered(w, h, _filter_rows(noisy, [k])))
+    raw("grey8_filter_mixed.png", _png_filtered(w, h, _filter_rows(noisy, [4, 3, 2, 1, 0, 3, 4])))
+    blob = (((xx - 26) ** 2 + (yy - 18) ** 2) < 150).astype(np.uint8) * 255
+    raw("grey8_mask_paeth.png", _png_filtered(w, h, _filter_rows(blob, [4])))
+    # ancillary chunks the fast path skips, one of them with a broken CRC (libpng drops it)
+    bad_text = _chunk(b"tEXt", b"Comment\x00hello")
+    bad_text = bad_text[:-1] + bytes([bad_text[-1] ^ 1])
+    raw("grey8_ancillary.png", _png(w, h, 0, 8, [grey[y].tobytes() for y in range(h)],
+                                    pre=_chunk(b"gAMA", struct.pack(">I", 45455)) + bad_text + _chunk(b"pHYs", bytes(9))))
     for o in range(1, 9):
         raw(f"exif{o}.png", _png(w, h, 0, 8, [grey[y].tobytes() for y in range(h)],
                                  pre=_chunk(b"eXIf", _tiff_orientation(o, o % 2 == 0))))
@@ -494,6 +540,9 @@ def skeleton_cases(out):
     with open(os.path.join(out, "pose_missing.json"), "w") as f:
         json.dump(doc, f)
     np.save(os.path.join(out, "pose_walk_f64.npy"), cases[1][1])
+    import pickle
+    with open(os.path.join(out, "pose_missing_f32.pkl"), "wb") as f:
+        pickle.dump(cases[2][1], f)
     print(f"skeleton: {len(cases)} pose sequences")
 
 

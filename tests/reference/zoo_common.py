@@ -119,6 +119,17 @@ def bnneck_emb2(bnnecks, x):
     return torch.nn.functional.normalize(y, dim=1)
 
 
+def he_init(model, seed):
+    """He-normal conv weights, so that activations keep their scale through BN-free stacks
+    (GaitSet, GaitPart, GaitGL) and the embeddings are not vanishingly small."""
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+            fan_in = m.weight[0].numel()
+            with torch.no_grad():
+                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * (2.0 / fan_in) ** 0.5)
+
+
 # ---- inputs -----------------------------------------------------------------------------------
 
 def heatmaps(gen, t, h=64, w=64):
@@ -228,8 +239,11 @@ class Manifest:
 
     def case(self, name, case, levels, seqs, out):
         """seqs: list of sequences, each a list of (array, raw); out: [n, C, P] tensor. Short
-        cases also run the fused graph on the reference kernels (level 'f')."""
-        if "c" in levels and sum(seq[0][0].shape[0] for seq in seqs) <= 30:
+        cases also run the fused graph on the reference kernels (level 'f'); levels ending in
+        '-' are taken as they are."""
+        if levels.endswith("-"):
+            levels = levels[:-1]
+        elif "c" in levels and "f" not in levels and sum(seq[0][0].shape[0] for seq in seqs) <= 30:
             levels += "f"
         specs = []
         for i, seq in enumerate(seqs):

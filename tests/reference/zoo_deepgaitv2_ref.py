@@ -42,6 +42,7 @@ class DeepGaitV2(nn.Module):
 
 
 SMALL = (8, 16, 32, 64)
+TINY = (4, 8, 16, 32)   # the deeper and 3-D variants, whose long cases cost most on the reference kernels
 
 
 def frames(gen, t, in_channels):
@@ -61,7 +62,7 @@ def add_model(man, gen, name, cases, levels, emb2_config=None, model_type=None, 
     model.eval()
     man.model(name, model, config=emb2_config, model_type=model_type)
     in_ch = kw.get("in_channels", 1)
-    per_frame, per_seq = count_macs(model, lambda t: (torch.rand(1, in_ch, t, 64, 44),), 3, 6)
+    per_frame, per_seq = count_macs(model, lambda t: (torch.rand(1, in_ch, t, 64, 44),), 2, 3)
     mode = kw.get("mode", "p3d")
     man.info(name, type="SkeletonGait" if in_ch == 2 and model_type is None else "DeepGaitV2",
              params=count_params(model, ("BNNecks.fc_bin",) if kw.get("use_emb2") else ("BNNecks",)),
@@ -78,7 +79,7 @@ def add_model(man, gen, name, cases, levels, emb2_config=None, model_type=None, 
                 seqs.append([(raw, True)])
             else:
                 seqs.append([(to_float(cut(raw, 44)), False)])
-        man.case(name, case, levels, seqs, torch.cat(outs, 0))
+        man.case(name, case, levels[case] if isinstance(levels, dict) else levels, seqs, torch.cat(outs, 0))
 
 
 def main():
@@ -95,8 +96,9 @@ def main():
             cases = dict(long_cases)
             if mode == "2d":
                 cases["batch2"] = [12, 20]   # frame-independent: sequences of different lengths share a batch
+            width = SMALL if mode != "3d" and layers == (1, 1, 1, 1) else TINY
             add_model(man, gen, f"dgv2_{mode}_{''.join(map(str, layers))}_small", cases, "cb", mode=mode, layers=layers,
-                      channels=SMALL)
+                      channels=width)
     # block counts no config ships, read from the keys
     torch.manual_seed(120)
     add_model(man, gen, "dgv2_p3d_2131_small", {"t1": [1], "t7": [7]}, "cb", mode="p3d", layers=(2, 1, 3, 1), channels=SMALL)
@@ -111,9 +113,18 @@ def main():
               mode="p3d", in_channels=2, channels=SMALL, use_emb2=True)
     # full size, few frames
     torch.manual_seed(140)
-    add_model(man, gen, "dgv2_p3d_1441_full", {"t1": [1], "t3": [3]}, "cb", mode="p3d", layers=(1, 4, 4, 1))
+    add_model(man, gen, "dgv2_p3d_1441_full", {"t1": [1], "t3": [3]}, {"t1": "cbf", "t3": "cb-"}, mode="p3d",
+              layers=(1, 4, 4, 1))
+    # (the other full-size variants' counts are checked on random weights by the C test)
     torch.manual_seed(141)
-    add_model(man, gen, "dgv2_3d_1111_full", {"t2": [2]}, "cb", mode="3d", layers=(1, 1, 1, 1))
+    add_model(man, gen, "dgv2_3d_1111_full", {"t2": [2]}, "cb-", mode="3d", layers=(1, 1, 1, 1))
+    # a checkpoint that does not fit: a missing key, a misshapen one, an unexpected one
+    torch.manual_seed(150)
+    sd = DeepGaitV2(mode="p3d", channels=SMALL).state_dict()
+    del sd["layer3.0.shortcut3d.weight"]
+    sd["layer2.0.sbn.running_var"] = torch.ones(7)
+    sd["Extra.weight"] = torch.ones(3)
+    torch.save({"model": sd}, os.path.join(outdir, "dgv2_broken.pt"))
     man.write()
     print(f"DeepGaitV2 / SkeletonGait reference written to {outdir}")
 

@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from zoo_common import (Manifest, SeparateBNNecks, SeparateFCs, count_macs, count_params, count_total, cut,  # noqa: E402
-                        randomise_bn, silhouettes_u8, to_float)
+                        he_init, randomise_bn, silhouettes_u8, to_float)
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -101,11 +101,29 @@ class GaitGL(nn.Module):
         return x if self.bnneck else self.Bn(x)
 
 
+def calibrate_bn(model, gen):
+    """Bn statistics near those of the Head0 features on silhouettes, as after training, so that
+    the embedding varies with the input rather than being Bn's shift."""
+    if model.bnneck:
+        return
+    model.eval()
+    with torch.no_grad():
+        x = torch.stack([to_float(cut(silhouettes_u8(gen, 6), 44)) for _ in range(3)])
+        bn, model.Bn = model.Bn, nn.Identity()
+        f = model(x)                                          # [3, C, 64]
+        model.Bn = bn
+        mean, var = f.mean((0, 2)), f.var((0, 2)) + 1e-6
+        bn.running_mean.copy_(mean * (0.8 + 0.4 * torch.rand(mean.shape)))
+        bn.running_var.copy_(var * (0.5 + torch.rand(var.shape)))
+
+
 def add_model(man, gen, name, cases, levels, **kw):
     model = GaitGL(**kw)
     randomise_bn(model, 11)
+    he_init(model, 12)
     with torch.no_grad():
         model.HPP.p.fill_(3.0 + torch.rand(1).item())
+    calibrate_bn(model, gen)
     model.eval()
     man.model(name, model)
     per_frame, per_seq = count_macs(model, lambda t: (torch.rand(1, t, 64, 44),), 3, 6)
@@ -120,7 +138,7 @@ def add_model(man, gen, name, cases, levels, **kw):
             with torch.no_grad():
                 outs.append(model(net.unsqueeze(0)))
             seqs.append([(raw, True)] if i % 2 == 0 else [(net, False)])
-        man.case(name, case, levels, seqs, torch.cat(outs, 0))
+        man.case(name, case, levels[case] if isinstance(levels, dict) else levels, seqs, torch.cat(outs, 0))
 
 
 def main():

@@ -11,8 +11,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gaitbase_ref import BasicConv2d  # noqa: E402
-from zoo_common import (Manifest, SeparateFCs, SetBlockWrapper, count_macs, count_params, count_total, cut, hpp,  # noqa: E402
-                        silhouettes_u8, to_float)
+from zoo_common import (Manifest, SeparateFCs, SetBlockWrapper, count_macs, count_params, count_total, cut, he_init,  # noqa: E402
+                        hpp, silhouettes_u8, to_float)
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
@@ -120,6 +120,7 @@ class GaitPart(nn.Module):
 
 def add_model(man, gen, name, cases, levels, **kw):
     model = GaitPart(**kw)
+    he_init(model, 12)
     model.eval()
     man.model(name, model)
     per_frame, per_seq = count_macs(model, lambda t: (torch.rand(1, 1, t, 64, 44),), 3, 6)
@@ -133,7 +134,7 @@ def add_model(man, gen, name, cases, levels, **kw):
             with torch.no_grad():
                 outs.append(model(net.unsqueeze(0).unsqueeze(0)))
             seqs.append([(raw, True)] if i % 2 == 0 else [(net, False)])
-        man.case(name, case, levels, seqs, torch.cat(outs, 0))
+        man.case(name, case, levels[case] if isinstance(levels, dict) else levels, seqs, torch.cat(outs, 0))
 
 
 def main():

@@ -6,8 +6,8 @@ specification with OpenGait's key names; random weights, randomised BN statistic
 The input assembly follows §2: heat maps [T, 2, 64, 64] and silhouettes [T, 64, 64] or
 [T, 64, 44] are both cut to 44 columns and divided by 255.
 
-The reduced-width model uses squeeze ratio 4 in the fusion so that its hidden width is not
-zero; the C side reads the hidden width from the weights.
+The reduced-width models use squeeze ratios 4 and 2 in the fusion so that its hidden width is
+not zero; the C side reads the hidden width from the weights.
 
 usage: zoo_skeletongaitpp_ref.py OUTDIR
 """
@@ -94,7 +94,7 @@ def add_model(man, gen, name, cases, levels, **kw):
             with torch.no_grad():
                 outs.append(model(net))
             seqs.append([(hm, True), (sil, True)])
-        man.case(name, case, levels, seqs, torch.cat(outs, 0))
+        man.case(name, case, levels[case] if isinstance(levels, dict) else levels, seqs, torch.cat(outs, 0))
 
 
 def main():
@@ -107,9 +107,9 @@ def main():
               blocks=(1, 1, 1, 1), **small)
     torch.manual_seed(201)
     add_model(man, gen, "sgpp_1441_small", {"t1": [1], "t30": [30], "t100": [100], "batch2": [15, 15]}, "cb",
-              blocks=(1, 4, 4, 1), **small)
+              blocks=(1, 4, 4, 1), channels=(8, 8, 16, 32), squeeze_ratio=2)
     torch.manual_seed(202)
-    add_model(man, gen, "sgpp_1111_full", {"t1": [1], "t2": [2]}, "cb", blocks=(1, 1, 1, 1))
+    add_model(man, gen, "sgpp_1111_full", {"t1": [1], "t2": [2]}, {"t1": "cbf", "t2": "cb-"}, blocks=(1, 1, 1, 1))
     man.write()
     print(f"SkeletonGait++ reference written to {outdir}")
 

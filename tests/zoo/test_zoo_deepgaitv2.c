@@ -18,5 +18,18 @@ int main(void) {
     zoo_check_counts("SkeletonGait:1111", 0, 0, 1387.4);
     zoo_check_counts("SkeletonGait:1441", 0, 0, 2840.7);
     zoo_run_manifest("zoo_deepgaitv2");
+    /* a checkpoint that does not fit: every problem named */
+    gaitrt_model *m = zoo_load("zoo_deepgaitv2", "dgv2_broken.pt", NULL, NULL);
+    CHECK(m == NULL);
+    const char *e = gaitrt_last_error();
+    printf("broken: %s\n", e);
+    CHECK(strstr(e, "dgv2_broken.pt") != NULL);
+    CHECK(strstr(e, "missing 'layer3.0.shortcut3d.weight'") != NULL);
+    CHECK(strstr(e, "'layer2.0.sbn.running_var' has shape [7]") != NULL);
+    CHECK(strstr(e, "unexpected 'Extra.weight'") != NULL);
+    gaitrt_model_free(m);
+    /* random-weight variants are spelled Family:variant; a bad one is named */
+    m = gaitrt_model_create_random("DeepGaitV2:4d", 1);
+    CHECK(m == NULL && strstr(gaitrt_last_error(), "4d") != NULL);
     return zoo_finish("test_zoo_deepgaitv2");
 }

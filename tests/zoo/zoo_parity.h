@@ -19,7 +19,7 @@ gaitrt_model *zoo_load(const char *subdir, const char *file, const char *type, c
 
 /* Checks a random-weight model's counts against the specification's: the parameters exactly
  * (params > 0) or to the spec's two decimals in millions (params_m), the MACs per frame to its
- * one decimal in millions. */
+ * one decimal in millions (macs_m < 0: not checked). */
 void zoo_check_counts(const char *type, int64_t params, double params_m, double macs_m);
 
 /* Failures counted by the driver's own checks (test_util's counter is per file). */

@@ -10,6 +10,9 @@ int grt_cmd_bench(int argc, char **argv);
 int grt_cmd_convert(int argc, char **argv);
 int grt_cmd_check(int argc, char **argv);
 int grt_cmd_profile(int argc, char **argv);
+int grt_cmd_enroll(int argc, char **argv);
+int grt_cmd_identify(int argc, char **argv);
+int grt_cmd_eval(int argc, char **argv);
 int grt_cmd_pretreat(int argc, char **argv) __attribute__((weak));
 
 /* Exit codes: 0 ok, 1 usage, then one per status class. */

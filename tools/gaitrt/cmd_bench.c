@@ -22,7 +22,7 @@ typedef struct peer_spec {
 } peer_spec;
 
 typedef struct peer_result {
-    char label[96], version[128], missing[256];
+    char label[96], version[128], missing[1400];
     double median_ms, min_ms, max_ms, rss_mib, rel_l2;
     int ok;
 } peer_result;

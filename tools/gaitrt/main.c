@@ -110,6 +110,9 @@ static void usage(FILE *f) {
             "  bench    -m CKPT | --model NAME          latency, throughput, memory (see `gaitrt bench --help`)\n"
             "  check    -m CKPT | --model NAME          numerical consistency over devices and levels\n"
             "  profile  compare A.json B.json           two profiles side by side\n"
+            "  enroll   -m CKPT -g DB ID SEQ...          add sequences of an identity to a gallery\n"
+            "  identify -m CKPT -g DB [-k K] SEQ...      nearest identities in the gallery\n"
+            "  eval     EMB.npy --protocol P             rank-1 / mAP / mINP (embeddings from embed --dataset)\n"
             "  convert  CKPT OUT.safetensors            write a checkpoint's weights as safetensors\n"
             "  pretreat INPUT_ROOT OUTPUT_ROOT          OpenGait pretreatment of raw silhouette frames\n",
             gaitrt_version());
@@ -182,6 +185,9 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "convert")) return grt_cmd_convert(argc - 1, argv + 1);
     if (!strcmp(cmd, "check")) return grt_cmd_check(argc - 1, argv + 1);
     if (!strcmp(cmd, "profile")) return grt_cmd_profile(argc - 1, argv + 1);
+    if (!strcmp(cmd, "enroll")) return grt_cmd_enroll(argc - 1, argv + 1);
+    if (!strcmp(cmd, "identify")) return grt_cmd_identify(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval")) return grt_cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "pretreat")) {
         if (grt_cmd_pretreat) return grt_cmd_pretreat(argc - 1, argv + 1);
         fprintf(stderr, "gaitrt pretreat: not built into this binary\n");

@@ -45,6 +45,8 @@ typedef struct grt_cu_conv_rt {
     int algo;
     int tensor_math;
     int math;                    /* cudnnMathType_t */
+    int bias_f32;                /* the fused call takes a float32 bias (see grt_cu_conv_next_path) */
+    int fused_refused;           /* the trial run moved it off the fused call */
     size_t ws;
     grt_cu_algo_key key;
 } grt_cu_conv_rt;
@@ -67,6 +69,7 @@ typedef struct grt_cu_plan {
     float *hout;
     int64_t dbytes, hbytes;
     cublasHandle_t blas;         /* NULL without cuBLAS: FCs run on our kernel */
+    int fc_direct;               /* cuBLAS refused a GEMM in the trial run: FCs run on our kernel */
 #ifdef GAITRT_HAVE_CUDNN
     cudnnHandle_t dnn;
 #endif
@@ -96,6 +99,12 @@ grt_status grt_cu_conv_setup(grt_cu_plan *pl, int j, void *tmp_ws, size_t tmp_ws
  * GAITRT_ERR_DEVICE. */
 grt_status grt_cu_conv_run(grt_cu_plan *pl, int j);
 void grt_cu_conv_release(grt_cu_plan *pl, int j);
+/* After cuDNN refused conv op j's path (in the trial run): moves it to the next one — the
+ * fused call with a float32 bias, then cuDNN + our epilogue, then our direct kernel — and
+ * notes why. Returns 0 when no path is left. */
+int grt_cu_conv_next_path(grt_cu_plan *pl, int j, const char *why);
+/* Remembers, per model, how the fused call fared for conv op j's shape. */
+void grt_cu_conv_remember(grt_cu_plan *pl, int j);
 
 /* Device pointers of tensor t and of a packed weight (byte offset, -1: none). */
 static inline void *grt_cu_tptr(const grt_cu_plan *pl, int t) {

@@ -205,7 +205,7 @@ typedef struct grt_cu_algo_entry {
     int tensor_math;
     int math;           /* the library's math-type value the algorithm was measured with */
     size_t ws;
-    int fused_ok;       /* -1 untried, 0 refused at the trial run, 1 ran */
+    int fused_ok;       /* -1 untried, 0 refused at the trial run, 1 ran, 2 ran with a float32 bias */
 } grt_cu_algo_entry;
 
 typedef struct grt_cu_algo_cache {

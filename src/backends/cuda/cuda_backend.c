@@ -15,6 +15,7 @@
 
 #include "backends/cuda/cu_backend.h"
 #include "backends/cuda/cu_launch.h"
+#include "backends/cuda/cuda_bench.h"
 
 #define GRT_CU_BLAS_WS (32u << 20)        /* cuBLAS workspace: what NVIDIA advises for Hopper */
 #define GRT_CU_FIND_WS_MAX ((size_t)256 << 20) /* cuDNN algorithms needing more are not considered */
@@ -154,7 +155,7 @@ static grt_status grt__fc(grt_cu_plan *pl, const grt_cu_op *op) {
     const float *w = grt_cu_wptr(pl, pl->st->wp.fc_w[op->w]);
     const float *x = grt_cu_tptr(pl, op->in[0]);
     float *y = grt_cu_tptr(pl, op->out);
-    if (!pl->blas) return grt_cu_check((cudaError_t)grt_cu_launch_gemm(d, w, x, y, pl->stream), "FC kernel");
+    if (!pl->blas || pl->fc_direct) return grt_cu_check((cudaError_t)grt_cu_launch_gemm(d, w, x, y, pl->stream), "FC kernel");
     const float one = 1.0f, zero = 0.0f;
     const cublasComputeType_t ct = pl->st->opts.precision == GRT_PREC_TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
     /* per part p: y_p^T (Co x S) = w_p^T (Co x C) x_p^T (C x S), all column-major views of
@@ -194,14 +195,6 @@ static grt_status grt__run_op(grt_cu_plan *pl, int j) {
     return grt_cu_check((cudaError_t)e, grt_cu_kind_name(op->kind));
 }
 
-/* Marks in the model's memory whether cuDNN's fused call ran for this convolution shape. */
-static void grt__remember_fused(grt_cu_plan *pl, int j, int ok) {
-    pthread_mutex_lock(&pl->st->mu);
-    grt_cu_algo_entry *e = grt_cu_algo_find(&pl->st->algos, &pl->conv[j].key);
-    if (e) e->fused_ok = ok;
-    pthread_mutex_unlock(&pl->st->mu);
-}
-
 /* Enqueues the forward pass: io adds the input/segment uploads and the output download;
  * trial synchronises after every op, checks it, and falls back where a library refuses;
  * prof records an event before each op. */
@@ -221,21 +214,20 @@ static grt_status grt__enqueue(grt_cu_plan *pl, int io, int trial, int prof) {
         grt_cu_op *op = &pl->pr.op[j];
         if (prof && (st = grt_cu_check(cudaEventRecord(pl->ev[j], s), "event record")) != GRT_OK) return st;
         st = grt__run_op(pl, j);
-        while (st == GAITRT_ERR_UNSUPPORTED && trial && op->kind == GRT_CU_OP_CONV && op->path != GRT_CU_CONV_DIRECT) {
-            const char *layer = grt_cu_op_name(pl->st->g, op);
-            if (op->path == GRT_CU_CONV_FUSED) {
-                grt_cu_note(pl, "conv '%s': cuDNN's fused call refused (%s), conv + epilogue kernel", layer, gaitrt_last_error());
-                grt__remember_fused(pl, j, 0);
-                op->path = GRT_CU_CONV_SPLIT;
-            } else {
-                grt_cu_note(pl, "conv '%s': cuDNN refused (%s), direct kernel", layer, gaitrt_last_error());
-                op->path = GRT_CU_CONV_DIRECT;
-            }
+        while (st == GAITRT_ERR_UNSUPPORTED && trial && op->kind == GRT_CU_OP_CONV) {
+            char why[256];
+            snprintf(why, sizeof why, "%s", gaitrt_last_error());
+            if (!grt_cu_conv_next_path(pl, j, why)) break;
+            st = grt__run_op(pl, j);
+        }
+        if (st == GAITRT_ERR_UNSUPPORTED && trial && op->kind == GRT_CU_OP_FC && !pl->fc_direct) {
+            grt_cu_note(pl, "FC '%s': cuBLAS refused (%s), direct kernel", grt_cu_op_name(pl->st->g, op), gaitrt_last_error());
+            pl->fc_direct = 1;
             st = grt__run_op(pl, j);
         }
         if (st == GRT_OK && trial) st = grt_cu_check(cudaStreamSynchronize(s), "op");
         if (st != GRT_OK) return grt_error_prefix(st, "layer '%s' (%s): ", grt_cu_op_name(pl->st->g, op), grt_cu_kind_name(op->kind));
-        if (trial && op->kind == GRT_CU_OP_CONV && op->path == GRT_CU_CONV_FUSED) grt__remember_fused(pl, j, 1);
+        if (trial && op->kind == GRT_CU_OP_CONV) grt_cu_conv_remember(pl, j);
     }
     if (prof && (st = grt_cu_check(cudaEventRecord(pl->ev[pr->nop], s), "event record")) != GRT_OK) return st;
     if (io)
@@ -328,7 +320,7 @@ static void grt__summarise(grt_cu_plan *pl) {
              "cuda %s (sm_%d%d), %s, NTHWC; convs: %d cuDNN fused, %d cuDNN + epilogue, %d direct%s%s%s; FCs: %s; "
              "%d layout changes; %s",
              s->dev_name, s->cc_major, s->cc_minor, grt__prec_name(s->opts.precision), fused, split, direct, k ? " (" : "", algos,
-             k ? ")" : "", pl->blas ? "cuBLAS strided-batched GEMM" : "direct kernel", pl->pr.n_convert,
+             k ? ")" : "", pl->blas && !pl->fc_direct ? "cuBLAS strided-batched GEMM" : "direct kernel", pl->pr.n_convert,
              pl->exec ? "one CUDA graph per run" : "op-by-op launches");
     pthread_mutex_unlock(&s->mu);
 }
@@ -527,4 +519,39 @@ const grt_backend_i *grt_backend_cuda(void) {
         return NULL;
     }
     return &grt__cuda;
+}
+
+/* ---- timing for bench/gpu (cuda_bench.h) ---------------------------------------------------- */
+
+int grt_cuda_plan_uses_graph(const void *plan) { return ((const grt_cu_plan *)plan)->exec != NULL; }
+
+grt_status grt_cuda_plan_time(void *plan, int reps, int flush_l2, float *ms) {
+    grt_cu_plan *pl = plan;
+    if (pl->bad) return grt_error(GAITRT_ERR_BAD_STATE, "CUDA plan unusable after an earlier device error");
+    grt_status st = grt_cu_check(cudaSetDevice(pl->st->device), "device selection");
+    if (st != GRT_OK) return st;
+    cudaEvent_t a = NULL, b = NULL;
+    void *junk = NULL;
+    const size_t junk_bytes = (size_t)256 << 20; /* several times any L2 so far */
+    if ((st = grt_cu_check(cudaEventCreate(&a), "event creation")) != GRT_OK ||
+        (st = grt_cu_check(cudaEventCreate(&b), "event creation")) != GRT_OK)
+        goto done;
+    if (flush_l2 && cudaMalloc(&junk, junk_bytes) != cudaSuccess) {
+        (void)cudaGetLastError();
+        junk = NULL;
+    }
+    for (int r = 0; r < reps && st == GRT_OK; r++) {
+        if (junk) st = grt_cu_check(cudaMemsetAsync(junk, r & 0xff, junk_bytes, pl->stream), "L2 flush");
+        if (st == GRT_OK) st = grt_cu_check(cudaEventRecord(a, pl->stream), "event record");
+        if (st == GRT_OK) st = pl->exec ? grt_cu_check(cudaGraphLaunch(pl->exec, pl->stream), "graph launch") : grt__enqueue(pl, 1, 0, 0);
+        if (st == GRT_OK) st = grt_cu_check(cudaEventRecord(b, pl->stream), "event record");
+        if (st == GRT_OK) st = grt_cu_check(cudaEventSynchronize(b), "timed replay");
+        if (st == GRT_OK) st = grt_cu_check(cudaEventElapsedTime(&ms[r], a, b), "event time");
+    }
+done:
+    if (junk) (void)cudaFree(junk);
+    if (a) (void)cudaEventDestroy(a);
+    if (b) (void)cudaEventDestroy(b);
+    if (st != GRT_OK) pl->bad = 1;
+    return st;
 }

@@ -25,6 +25,18 @@ static grt_status grt__dnn(const grt_cu_plan *pl, cudnnStatus_t s, const char *l
     return grt_error(GAITRT_ERR_DEVICE, "cuDNN %s failed for layer '%s': %s", what, layer, pl->st->libs.dnn.GetErrorString(s));
 }
 
+/* Re-describes conv op j's bias as float32 for the fused call. */
+static grt_status grt__bias_f32(grt_cu_plan *pl, int j) {
+    grt_cu_conv_rt *rt = &pl->conv[j];
+    const grt_cu_op *op = &pl->pr.op[j];
+    int nd = op->conv2d ? 4 : 5, co = (int)op->d.conv.Co;
+    int bd[5] = {1, co, 1, 1, 1}, bs[5] = {co, 1, 1, 1, 1};
+    if (pl->st->libs.dnn.SetTensorNdDescriptor(rt->bd, CUDNN_DATA_FLOAT, nd, bd, bs) != CUDNN_STATUS_SUCCESS)
+        return GAITRT_ERR_UNSUPPORTED;
+    rt->bias_f32 = 1;
+    return GRT_OK;
+}
+
 /* The math mode we ask cuDNN for: tensor cores only where the precision allows them. */
 static cudnnMathType_t grt__math(grt_precision p) {
     return p == GRT_PREC_F32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH;
@@ -58,13 +70,13 @@ grt_status grt_cu_conv_setup(grt_cu_plan *pl, int j, void *tmp_ws, size_t tmp_ws
         str[k] = a->s[src];
         dil[k] = a->d[src];
     }
+    rt->ready = 1; /* from here on, release destroys whatever was created */
     if ((s = grt__dnn(pl, D->CreateTensorDescriptor(&rt->xd), node->name, "descriptor")) != GRT_OK) return s;
     if ((s = grt__dnn(pl, D->CreateTensorDescriptor(&rt->yd), node->name, "descriptor")) != GRT_OK) return s;
     if ((s = grt__dnn(pl, D->CreateTensorDescriptor(&rt->bd), node->name, "descriptor")) != GRT_OK) return s;
     if ((s = grt__dnn(pl, D->CreateFilterDescriptor(&rt->wd), node->name, "descriptor")) != GRT_OK) return s;
     if ((s = grt__dnn(pl, D->CreateConvolutionDescriptor(&rt->cd), node->name, "descriptor")) != GRT_OK) return s;
     if ((s = grt__dnn(pl, D->CreateActivationDescriptor(&rt->ad), node->name, "descriptor")) != GRT_OK) return s;
-    rt->ready = 1;
     /* bias (1, Co, 1, 1[, 1]): in the output's type for the fused call */
     int bd[5] = {1, (int)w->shape[0], 1, 1, 1}, bs[5] = {(int)w->shape[0], 1, 1, 1, 1};
     if ((s = grt__dnn(pl, D->SetTensorNdDescriptor(rt->xd, grt__dnn_dt(dt), nd, xd, xs), node->name, "input descriptor")) != GRT_OK ||
@@ -84,8 +96,13 @@ grt_status grt_cu_conv_setup(grt_cu_plan *pl, int j, void *tmp_ws, size_t tmp_ws
     }
     int od[5] = {0};
     if (D->GetConvolutionNdForwardOutputDim(rt->cd, rt->xd, rt->wd, nd, od) != CUDNN_STATUS_SUCCESS ||
-        memcmp(od, yd, sizeof(int) * (size_t)nd) != 0)
-        return grt_error(GAITRT_ERR_INTERNAL, "conv '%s': cuDNN's output shape differs from the graph's", node->name);
+        memcmp(od, yd, sizeof(int) * (size_t)nd) != 0) {
+        /* a description we got wrong must not cost correctness: the direct kernel reads our layout */
+        grt_cu_note(pl, "conv '%s': cuDNN's output shape (%d, %d, %d, %d) differs from the graph's (%d, %d, %d, %d), direct kernel",
+                    node->name, od[0], od[1], od[2], od[3], yd[0], yd[1], yd[2], yd[3]);
+        op->path = GRT_CU_CONV_DIRECT;
+        return GRT_OK;
+    }
 
     /* the algorithm: remembered, or measured now */
     grt_cu_algo_key *key = &rt->key;
@@ -155,8 +172,51 @@ grt_status grt_cu_conv_setup(grt_cu_plan *pl, int j, void *tmp_ws, size_t tmp_ws
     }
     /* cuDNN's advice: run the algorithm with the math type it was measured with */
     if ((s = grt__dnn(pl, D->SetConvolutionMathType(rt->cd, (cudnnMathType_t)rt->math), node->name, "math type")) != GRT_OK) return s;
-    if (op->path == GRT_CU_CONV_FUSED && fused_ok == 0) op->path = GRT_CU_CONV_SPLIT; /* refused before: skip the trial */
+    /* what an earlier plan learnt about the fused call for this shape */
+    if (op->path == GRT_CU_CONV_FUSED && fused_ok == 0) op->path = GRT_CU_CONV_SPLIT;
+    if (op->path == GRT_CU_CONV_FUSED && fused_ok == 2 && grt__bias_f32(pl, j) != GRT_OK) op->path = GRT_CU_CONV_SPLIT;
     return GRT_OK;
+}
+
+int grt_cu_conv_next_path(grt_cu_plan *pl, int j, const char *why) {
+    grt_cu_op *op = &pl->pr.op[j];
+    grt_cu_conv_rt *rt = &pl->conv[j];
+    const char *layer = grt_cu_op_name(pl->st->g, op);
+    if (op->path == GRT_CU_CONV_FUSED && !rt->bias_f32 && pl->pr.cdt != GRT_CU_F32 && grt__bias_f32(pl, j) == GRT_OK) {
+        GRT_LOG_DEBUG("conv '%s': fused call refused with a %s bias (%s), trying a float32 bias", layer,
+                      grt_cu_dt_name(pl->pr.cdt), why);
+        return 1;
+    }
+    if (op->path == GRT_CU_CONV_FUSED) {
+        grt_cu_note(pl, "conv '%s': cuDNN's fused call refused (%s), conv + epilogue kernel", layer, why);
+        op->path = GRT_CU_CONV_SPLIT;
+        rt->fused_refused = 1;
+        grt_cu_conv_remember(pl, j);
+        return 1;
+    }
+    if (op->path == GRT_CU_CONV_SPLIT) {
+        grt_cu_note(pl, "conv '%s': cuDNN refused (%s), direct kernel", layer, why);
+        op->path = GRT_CU_CONV_DIRECT;
+        return 1;
+    }
+    return 0;
+}
+
+void grt_cu_conv_remember(grt_cu_plan *pl, int j) {
+    const grt_cu_op *op = &pl->pr.op[j];
+    const grt_cu_conv_rt *rt = &pl->conv[j];
+    int v;
+    if (!rt->ready) return;
+    if (op->path == GRT_CU_CONV_FUSED)
+        v = rt->bias_f32 ? 2 : 1;
+    else if (rt->fused_refused)
+        v = 0;
+    else
+        return; /* never meant to be fused: says nothing about the fused call */
+    pthread_mutex_lock(&pl->st->mu);
+    grt_cu_algo_entry *e = grt_cu_algo_find(&pl->st->algos, &rt->key);
+    if (e) e->fused_ok = v;
+    pthread_mutex_unlock(&pl->st->mu);
 }
 
 /* A failed launch is a device error; a refusal (not supported, bad parameter, a kernel
@@ -182,7 +242,8 @@ grt_status grt_cu_conv_run(grt_cu_plan *pl, int j) {
         /* y = relu(conv(x) + z * alpha2 + bias); without a residual z is y itself, scaled by 0 */
         s = st->libs.dnn.ConvolutionBiasActivationForward(pl->dnn, &one, rt->xd, x, rt->wd, w, rt->cd, (cudnnConvolutionFwdAlgo_t)rt->algo,
                                                           pl->dws, pl->ws_bytes, res ? &one : &zero, rt->yd, res ? res : y, rt->bd,
-                                                          grt_cu_wptr(pl, st->wp.bias_c[op->b]), rt->ad, rt->yd, y);
+                                                          grt_cu_wptr(pl, rt->bias_f32 ? st->wp.f32[op->b] : st->wp.bias_c[op->b]),
+                                                          rt->ad, rt->yd, y);
         if (s != CUDNN_STATUS_SUCCESS)
             return grt_error(grt__dnn_run_status(s), "cuDNN fused conv: %s", st->libs.dnn.GetErrorString(s));
         return GRT_OK;
@@ -233,5 +294,12 @@ grt_status grt_cu_conv_run(grt_cu_plan *pl, int j) {
 }
 
 void grt_cu_conv_release(grt_cu_plan *pl, int j) { (void)pl, (void)j; }
+
+int grt_cu_conv_next_path(grt_cu_plan *pl, int j, const char *why) {
+    (void)pl, (void)j, (void)why;
+    return 0;
+}
+
+void grt_cu_conv_remember(grt_cu_plan *pl, int j) { (void)pl, (void)j; }
 
 #endif

@@ -77,7 +77,7 @@ static void grt__mark_lowp(grt_fast_state *st) {
     for (int v = 0; v < g->n_values; v++) st->lowp_ok[v] = st->adt == dnnl_bf16 && v != g->output;
     for (int i = 0; i < g->n_nodes; i++) {
         const grt_node *n = &g->nodes[i];
-        int ok = (n->op == GRT_OP_CONV && st->conv[i].path == GRT_FAST_CONV_DNNL) || n->op == GRT_OP_MAXPOOL;
+        int ok = (n->op == GRT_OP_CONV && st->conv[i].path != GRT_FAST_CONV_REF) || n->op == GRT_OP_MAXPOOL;
         if (ok) continue;
         for (int k = 0; k < n->n_in; k++) st->lowp_ok[n->in[k]] = 0;
         if (n->op == GRT_OP_CONV && n->a.conv.residual >= 0) st->lowp_ok[n->a.conv.residual] = 0;
@@ -95,6 +95,17 @@ static grt_status grt__prepare_conv(grt_fast_state *st, const grt_plan *p, int i
      * does, and a conv that is 1x1 in (t, h) without padding there reads the same bytes */
     fc->fold_t = c->k[0] == 1 && c->k[1] == 1 && c->p[0] == 0 && c->p[1] == 0 && c->s[0] == 1 && c->d[0] == 1 &&
                  xs[3] % c->s[1] == 0;
+    const int64_t ci = xs[1], co = st->g->values[c->weight].shape[0];
+    if (st->adt == dnnl_f32 && st->k.isa >= GRT_FAST_ISA_AVX2 && grt_fast_wino_fits(c, ci, co, st->blk)) {
+        /* 2.25x fewer multiplies than oneDNN's direct kernel, within ~1e-7 of it (fast_wino.c) */
+        fc->wbytes = (size_t)(16 * ci * co) * sizeof(float);
+        fc->wdata = grt_malloc_aligned(fc->wbytes);
+        if (!fc->wdata) return grt_error(GAITRT_ERR_NOMEM, "cpu-fast: out of memory for the weights of layer '%s'", n->name);
+        grt_fast_wino_pack(st->g->values[c->weight].data, ci, co, fc->wdata);
+        fc->path = GRT_FAST_CONV_WINO;
+        snprintf(fc->impl, sizeof fc->impl, "winograd F(2x2,3x3):avx2");
+        return GRT_OK;
+    }
     dnnl_primitive_desc_t pd = NULL;
     /* the output's data type (decided later, per value) does not change the weights layout */
     dnnl_status_t ds = grt_fast_conv_pd(st, p, i, NULL, st->adt, &pd);

@@ -229,12 +229,58 @@ static grt_status grt__ref_node(grt__builder *b, int i) {
     return GRT_OK;
 }
 
+/* The output buffer of conv node i, which reads buffer sbuf: with a residual, the output
+ * must hold the residual before the conv runs (oneDNN's sum post-op and our Winograd both add
+ * what the output holds). We write over the residual when it dies here, else copy it. */
+static grt_status grt__conv_out(grt__builder *b, int i, int sbuf, const dnnl_memory_desc_t *dst_v, int *obuf) {
+    grt_fast_plan *fp = b->fp;
+    const grt_node *n = &b->g->nodes[i];
+    const int r = n->a.conv.residual;
+    int reuse = -1;
+    grt_status gs = GRT_OK;
+    if (r >= 0) {
+        if (grt__can_overwrite(b, r, i) && dnnl_memory_desc_equal(&fp->val_md[r], dst_v) && fp->val_buf[r] != sbuf) {
+            reuse = fp->val_buf[r];
+        } else {
+            /* the residual is read later, or is the conv's input itself: copy it into a fresh output */
+            gs = grt__home(b, n->out, dst_v, -1);
+            if (gs == GRT_OK) reuse = fp->val_buf[n->out];
+            if (gs == GRT_OK) gs = grt__reorder(b, i, fp->val_buf[r], &fp->val_md[r], reuse, dst_v);
+        }
+    }
+    if (gs == GRT_OK) gs = grt__home(b, n->out, dst_v, reuse);
+    *obuf = fp->val_buf[n->out];
+    return gs;
+}
+
+/* Conv node i on our Winograd kernel: blocked f32 in and out. */
+static grt_status grt__wino_node(grt__builder *b, int i) {
+    const grt_node *n = &b->g->nodes[i];
+    const grt_vplan *xv = &b->p->v[n->in[0]], *yv = &b->p->v[n->out];
+    dnnl_memory_desc_t smd, dmd;
+    if (!grt__blocked_md(b, n->in[0], dnnl_f32, &smd) || !grt__blocked_md(b, n->out, dnnl_f32, &dmd)) return grt__ref_node(b, i);
+    int sbuf, obuf;
+    grt_status gs = grt__need(b, n->in[0], &smd, i, &sbuf);
+    if (gs == GRT_OK) gs = grt__conv_out(b, i, sbuf, &dmd, &obuf);
+    if (gs != GRT_OK) return gs;
+    int scratch = grt__new_buf(b, grt_fast_wino_scratch_bytes(xv->shape[1], yv->shape[1], b->st->nt), -1, INT_MAX);
+    if (scratch < 0) return grt__oom();
+    grt_fast_step *s = grt__new_step(b, GRT_FS_WINO, i, "conv(winograd)");
+    if (!s) return grt__oom();
+    s->in[0] = sbuf;
+    s->in[1] = scratch;
+    s->n_in = 2;
+    s->out = obuf;
+    return GRT_OK;
+}
+
 static grt_status grt__conv_node(grt__builder *b, int i) {
     const grt_fast_state *st = b->st;
     grt_fast_plan *fp = b->fp;
     const grt_node *n = &b->g->nodes[i];
     const grt_conv_attr *c = &n->a.conv;
     const grt_fast_conv *fc = &st->conv[i];
+    if (fc->path == GRT_FAST_CONV_WINO) return grt__wino_node(b, i);
     if (fc->path != GRT_FAST_CONV_DNNL) return grt__ref_node(b, i);
     dnnl_data_type_t dst_dt = st->adt == dnnl_bf16 && st->lowp_ok[n->out] ? dnnl_bf16 : dnnl_f32;
     dnnl_primitive_desc_t pd = NULL;
@@ -279,21 +325,9 @@ static grt_status grt__conv_node(grt__builder *b, int i) {
             return grt_error(GAITRT_ERR_INTERNAL, "cpu-fast: layer '%s': cannot view the 2-D layout as 5-D", n->name);
         }
     }
-    int sbuf, obuf = -1;
+    int sbuf, obuf;
     grt_status gs = grt__need(b, n->in[0], &src_v, i, &sbuf);
-    if (gs == GRT_OK && c->residual >= 0) {
-        const int r = c->residual;
-        if (grt__can_overwrite(b, r, i) && dnnl_memory_desc_equal(&fp->val_md[r], &dst_v) && fp->val_buf[r] != sbuf) {
-            obuf = fp->val_buf[r]; /* the sum post-op adds the residual where it already is */
-        } else {
-            /* the residual is read later, or is the input itself: copy it into a fresh output */
-            gs = grt__home(b, n->out, &dst_v, -1);
-            if (gs == GRT_OK) obuf = fp->val_buf[n->out];
-            int rb = fp->val_buf[r];
-            if (gs == GRT_OK) gs = grt__reorder(b, i, rb, &fp->val_md[r], obuf, &dst_v);
-        }
-    }
-    if (gs == GRT_OK) gs = grt__home(b, n->out, &dst_v, obuf);
+    if (gs == GRT_OK) gs = grt__conv_out(b, i, sbuf, &dst_v, &obuf);
     if (gs != GRT_OK) {
         dnnl_primitive_desc_destroy(pd);
         return gs;
@@ -773,6 +807,13 @@ grt_status grt_fast_plan_run(grt_fast_plan *fp, const grt_run_args *a) {
         case GRT_FS_ADD: grt_fast_add(x, fp->bufptr[s->in[1]], y, (int64_t)(s->bytes / sizeof(float)), nt); break;
         case GRT_FS_MUL: grt_fast_mul(x, fp->bufptr[s->in[1]], y, (int64_t)(s->bytes / sizeof(float)), nt); break;
         case GRT_FS_REF: grt__run_ref(fp, s, a); break;
+        case GRT_FS_WINO: {
+            const int64_t *xs = p->v[n->in[0]].shape, *ys = p->v[n->out].shape; /* (N, C, T, H, W) */
+            const grt_conv_attr *c = &n->a.conv;
+            grt_fast_wino_conv_avx2(x, y, st->conv[s->node].wdata, st->conv[s->node].bias, xs[0], xs[2], xs[3], xs[4],
+                                    xs[1], ys[1], c->residual >= 0, c->act, c->alpha, (float *)fp->bufptr[s->in[1]], nt);
+            break;
+        }
         }
         /* one profile event per graph node, covering its conversions */
         if (a->prof && (k + 1 == fp->n_step || fp->step[k + 1].node != s->node)) {

@@ -70,6 +70,24 @@ void grt_fast_hpp_avx512(const float *x, int64_t s, int64_t c, int64_t hw, int b
 void grt_fast_sepfc_avx512(const float *x, int64_t s, int64_t c, int64_t p, const float *w, int64_t co, float *y,
                            int nt);
 
+/* ---- Winograd F(2x2, 3x3) convolution (fast_wino.c, fast_wino_avx2.c) ----------------- */
+
+#define GRT_WINO_LANES 8 /* channels per block it reads and writes (the AVX2 layout) */
+#define GRT_WINO_TB 48   /* output tiles per block of work (a multiple of the GEMM's 6 rows) */
+#define GRT_WINO_SKEW 16 /* floats between the 16 transformed planes, against 4K aliasing */
+
+/* 1 when conv c with Ci -> Co channels runs on it: kt = 1, 3x3, stride 1, pad (0, 1, 1), no
+ * dilation or groups, Ci % 8 == 0, Co % 16 == 0, activation none / relu / leaky relu. */
+int grt_fast_wino_fits(const grt_conv_attr *c, int64_t ci, int64_t co, int blk);
+/* w (Co, Ci, 1, 3, 3) -> u (16, Co/16, Ci, 16) = G w G^T per channel pair. */
+void grt_fast_wino_pack(const float *w, int64_t ci, int64_t co, float *u);
+size_t grt_fast_wino_scratch_bytes(int64_t ci, int64_t co, int nt);
+/* y (N, Co/8, T, H, W, 8) = act(conv3x3(x (N, Ci/8, T, H, W, 8), u) + bias (Co) [+ y when sum]).
+ * scratch: grt_fast_wino_scratch_bytes(ci, co, nt) bytes. */
+void grt_fast_wino_conv_avx2(const float *x, float *y, const float *u, const float *bias, int64_t n, int64_t t,
+                             int64_t h, int64_t w, int64_t ci, int64_t co, int sum, grt_act act, float alpha,
+                             float *scratch, int nt);
+
 /* ---- elementwise kernels (portable C; the compiler vectorises them) ------------------- */
 
 /* y = act(x * scale[k] + shift[k]) over (outer, K, inner) where k indexes the middle axis.
@@ -94,6 +112,7 @@ void grt_fast_mul(const float *a, const float *b, float *y, int64_t n, int nt);
 typedef enum grt_fast_conv_path {
     GRT_FAST_CONV_DNNL = 0, /* oneDNN, activations blocked */
     GRT_FAST_CONV_REF,      /* reference kernel on row-major data (no oneDNN implementation) */
+    GRT_FAST_CONV_WINO,     /* our Winograd F(2x2, 3x3), activations blocked */
 } grt_fast_conv_path;
 
 /* One convolution's prepared weights. */
@@ -101,7 +120,7 @@ typedef struct grt_fast_conv {
     grt_fast_conv_path path;
     int fold_t;                /* 1: run as a 2-D conv over (N, C, T*H, W) (1x1, kt = 1, no pad) */
     dnnl_memory_desc_t wmd;    /* weights in the layout the primitive wants */
-    void *wdata;               /* (Co, Ci/g, kt, kh, kw) reordered into wmd; owned */
+    void *wdata;               /* (Co, Ci/g, kt, kh, kw) reordered into wmd, or Winograd's u; owned */
     size_t wbytes;
     const float *bias;         /* (Co) points into the graph, or NULL */
     char impl[48];             /* oneDNN implementation name at the nominal shape */
@@ -143,6 +162,7 @@ typedef enum grt_fast_step_kind {
     GRT_FS_ADD,
     GRT_FS_MUL,
     GRT_FS_REF,        /* the reference kernel of the node, row-major buffers */
+    GRT_FS_WINO,       /* Winograd convolution: in[0] input, in[1] scratch, out output */
 } grt_fast_step_kind;
 
 #define GRT_FAST_MAX_ARGS 6

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# bench/gpu/run.sh — everything the CUDA backend needs a GPU for, in one command for a lent
+# GPU machine (run from the repository root of a copied working tree; nothing outside the
+# machine is reachable, so it uses only what is installed there):
+#   1. system facts (GPU, driver, nvcc, cuDNN/cuBLAS locations; PyTorch present or missing),
+#   2. a Release build with CUDA (build-gpu/),
+#   3. tests/cuda: test_cuda_host (no GPU needed) and test_cuda_gpu (every op, four precisions,
+#      against the reference backend),
+#   4. gaitrt_gpu_bench: GaitBase and DeepGaitV2-P3D at batch 1, 8, 64 x 30 frames in f32, tf32,
+#      f16, bf16 — parity with the reference CPU backend first, then timings (median of N,
+#      CUDA events, L2 flushed),
+#   5. if PyTorch is there: the pipeline's GaitBase parity test against PyTorch, which runs on
+#      the CUDA backend at the balanced level (f32, relative L2 <= 1e-5).
+# Results go to $OUT (default bench/results/gpu): run.log, test_cuda_host.log, test_cuda_gpu.log,
+# bench.log, gpu_results.md, gpu_results.json, pytorch_parity.log.
+#
+# Knobs: REPS (20), BATCHES (1,8,64), MODELS (gaitbase,deepgaitv2), PRECISIONS (f32,tf32,f16,bf16),
+# REF_SEQS (4: reference sequences checked per batch larger than that), SKIP_PYTORCH=1,
+# SANITIZE=1 (test_cuda_gpu under compute-sanitizer too), CUDNN_ROOT (a cuDNN with include/ lib/).
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 1
+OUT="${OUT:-$PWD/bench/results/gpu}"
+mkdir -p "$OUT"
+LOG="$OUT/run.log"
+: >"$LOG"
+JOBS=$(nproc 2>/dev/null || echo 4)
+STATUS=0
+say() { echo "$*" | tee -a "$LOG"; }
+step() { say ""; say "== $* ($(date -u +%H:%M:%S))"; }
+
+step "system"
+{
+  uname -srm
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.sm --format=csv 2>&1 || echo "nvidia-smi: not found"
+  (nvcc --version 2>/dev/null || /usr/local/cuda/bin/nvcc --version) | tail -2
+  cmake --version | head -1
+  nproc
+} 2>&1 | tee -a "$LOG"
+if python3 -c 'import torch' >/dev/null 2>&1; then
+  HAVE_TORCH=1
+  python3 -c 'import torch; print("PyTorch", torch.__version__, "CUDA", torch.version.cuda)' 2>&1 | tee -a "$LOG"
+else
+  HAVE_TORCH=0
+  say "PyTorch: missing (the pipeline's parity test against PyTorch is skipped)"
+fi
+
+step "CUDA libraries"
+if [ -z "${CUDNN_ROOT:-}" ] && [ ! -e /usr/local/cuda/include/cudnn.h ] && [ ! -e /usr/include/cudnn.h ]; then
+  # the CUDA image may carry cuDNN only as PyTorch's wheel (nvidia-cudnn-cu13): headers and libraries are in it
+  d=$(python3 -c 'import nvidia.cudnn as m; print(list(m.__path__)[0])' 2>/dev/null || true)
+  if [ -n "$d" ] && [ -e "$d/include/cudnn.h" ]; then CUDNN_ROOT="$d"; fi
+fi
+if [ -n "${CUDNN_ROOT:-}" ]; then
+  export CUDNN_ROOT
+  export LD_LIBRARY_PATH="$CUDNN_ROOT/lib:${LD_LIBRARY_PATH:-}"
+fi
+if ! ldconfig -p 2>/dev/null | grep -q 'libcublas.so.13' && [ ! -e /usr/local/cuda/lib64/libcublas.so.13 ]; then
+  d=$(python3 -c 'import nvidia.cublas as m; print(list(m.__path__)[0])' 2>/dev/null || true)
+  if [ -n "$d" ] && [ -d "$d/lib" ]; then export LD_LIBRARY_PATH="$d/lib:${LD_LIBRARY_PATH:-}"; fi
+fi
+say "cuDNN headers: ${CUDNN_ROOT:-system (/usr/local/cuda or /usr)}"
+say "LD_LIBRARY_PATH: ${LD_LIBRARY_PATH:-}"
+{ ldconfig -p 2>/dev/null | grep -E 'libcudnn.so.9|libcublas.so.13' || true; ls /usr/local/cuda/lib64/libcublas.so.* /usr/local/cuda/lib64/libcudnn.so.* 2>/dev/null || true; } | tee -a "$LOG"
+
+step "build (Release, CUDA, build-gpu/)"
+PYTHON=$(command -v python3 || echo /usr/bin/python3)
+if ! cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DGAITRT_CUDA=ON -DGRT_PYTHON="$PYTHON" >>"$LOG" 2>&1; then
+  say "configure failed (see run.log)"
+  exit 1
+fi
+grep -E '^-- gaitrt:' "$LOG" | tail -12
+for t in grt_cuda test_cuda_host test_cuda_gpu gaitrt_gpu_bench; do
+  if ! cmake --build build-gpu -j "$JOBS" --target "$t" >>"$LOG" 2>&1; then
+    say "build of $t failed (see run.log)"
+    STATUS=1
+  fi
+done
+
+step "test_cuda_host (no GPU needed)"
+if [ -x build-gpu/tests/cuda/test_cuda_host ]; then
+  (cd build-gpu && timeout 300 ./tests/cuda/test_cuda_host) >"$OUT/test_cuda_host.log" 2>&1 || STATUS=1
+  tail -3 "$OUT/test_cuda_host.log" | tee -a "$LOG"
+fi
+
+step "test_cuda_gpu (every op, f32/tf32/f16/bf16, vs the reference backend)"
+if [ -x build-gpu/tests/cuda/test_cuda_gpu ]; then
+  (cd build-gpu && timeout 400 ./tests/cuda/test_cuda_gpu) >"$OUT/test_cuda_gpu.log" 2>&1
+  rc=$?
+  [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && STATUS=1
+  grep -E 'device|rel L2|cosine|CHECK|OK|SKIPPED|fallbacks' "$OUT/test_cuda_gpu.log" | head -60 | tee -a "$LOG"
+  say "test_cuda_gpu exit code: $rc"
+  if [ "${SANITIZE:-0}" = 1 ] && command -v compute-sanitizer >/dev/null; then
+    (cd build-gpu && timeout 600 compute-sanitizer --tool memcheck --error-exitcode 3 ./tests/cuda/test_cuda_gpu) >>"$OUT/test_cuda_gpu.log" 2>&1
+    say "compute-sanitizer memcheck exit code: $?"
+  fi
+fi
+
+step "parity and timing (gaitrt_gpu_bench)"
+if [ -x build-gpu/gaitrt_gpu_bench ]; then
+  timeout 480 build-gpu/gaitrt_gpu_bench --out "$OUT" --reps "${REPS:-20}" --batches "${BATCHES:-1,8,64}" \
+    --models "${MODELS:-gaitbase,deepgaitv2}" --precisions "${PRECISIONS:-f32,tf32,f16,bf16}" --ref-seqs "${REF_SEQS:-4}" \
+    2>&1 | tee "$OUT/bench.log"
+  rc=${PIPESTATUS[0]}
+  [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && STATUS=1
+  say "gaitrt_gpu_bench exit code: $rc"
+fi
+
+if [ "$HAVE_TORCH" = 1 ] && [ "${SKIP_PYTORCH:-0}" != 1 ]; then
+  step "pipeline parity against PyTorch (GaitBase, CUDA backend at the balanced level)"
+  if cmake --build build-gpu -j "$JOBS" --target test_gaitbase_parity gaitrt_cli >>"$LOG" 2>&1; then
+    (cd build-gpu && timeout 900 ctest --output-on-failure -R 'ref_gaitbase_generate|test_gaitbase_parity') >"$OUT/pytorch_parity.log" 2>&1 || STATUS=1
+    grep -E 'rel L2|backend|Passed|Failed|tests passed|SKIPPED' "$OUT/pytorch_parity.log" | head -40 | tee -a "$LOG"
+  else
+    say "build of test_gaitbase_parity failed (see run.log)"
+    STATUS=1
+  fi
+fi
+
+step "summary"
+[ -f "$OUT/gpu_results.md" ] && cat "$OUT/gpu_results.md"
+say "run.sh exit status: $STATUS"
+exit $STATUS

@@ -1,0 +1,186 @@
+/*
+ * fast_wino_avx2.c — Winograd F(2x2, 3x3) convolution, stride 1, padding 1, on our blocked
+ * layout with 8 channels per block, AVX2 + FMA. See fast_wino.c for why and when.
+ *
+ * Per block of TB output tiles (2x2 outputs each; tiles of all frames in one index space):
+ *   1. input transform  V = B^T d B of each 4x4 input patch, vectorised over 8 channels,
+ *      stored as V[xi][Ci/8][TB][8] — which is exactly the packed A operand of the GEMM;
+ *   2. 16 GEMMs         M[xi] (TB x Co) = V[xi] (TB x Ci) * U[xi] (Ci x Co), a 6 x 16 register
+ *                       block (12 accumulators), K split in chunks that keep U's panel in L1;
+ *   3. output transform Y = A^T M A, + bias, + what the output holds (residual, oneDNN's
+ *      "sum" convention), activation, stored into the blocked output.
+ * Threads take blocks; each has its own V and M in the caller's scratch.
+ *
+ * Not here: other block sizes (an AVX-512 version would use 16), strides, dilation, groups.
+ */
+#include <immintrin.h>
+#include <string.h>
+
+#include "fast_internal.h"
+
+#ifdef GAITRT_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+#define TB GRT_WINO_TB
+#define KB_CHUNK 32 /* channel blocks of 8 per K chunk: a 256 x 16 panel of U is 16 KiB */
+
+/* V[xi] = (B^T d B)[xi] for the 4x4 patch d of 8-vectors at p (row stride rs floats);
+ * V[xi] goes to v + xi * vs. B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. */
+static inline void grt__tf_in(const float *p, long rs, float *v, long vs) {
+    for (int j = 0; j < 4; j++) {
+        /* column j of d B combines input columns (0,2), (1,2), (2,1), (1,3) */
+        const int ca = j == 0 ? 0 : j == 2 ? 2 : 1, cb = j == 0 ? 2 : j == 1 ? 2 : j == 2 ? 1 : 3;
+        __m256 r[4];
+        for (int a = 0; a < 4; a++) {
+            const __m256 x0 = _mm256_loadu_ps(p + a * rs + ca * 8), x1 = _mm256_loadu_ps(p + a * rs + cb * 8);
+            r[a] = j == 1 ? _mm256_add_ps(x0, x1) : _mm256_sub_ps(x0, x1);
+        }
+        _mm256_storeu_ps(v + (0 + j) * vs, _mm256_sub_ps(r[0], r[2]));
+        _mm256_storeu_ps(v + (4 + j) * vs, _mm256_add_ps(r[1], r[2]));
+        _mm256_storeu_ps(v + (8 + j) * vs, _mm256_sub_ps(r[2], r[1]));
+        _mm256_storeu_ps(v + (12 + j) * vs, _mm256_sub_ps(r[1], r[3]));
+    }
+}
+
+/* c0, c1 (6, 8) (+)= a (kblocks, [TB, 8] with stride astride; rows 0..5) x b (kblocks * 8, 16):
+ * the GEMM's register block. c0 takes outputs 0..7 of the panel, c1 outputs 8..15. */
+static inline void grt__gemm6x16(const float *a, long astride, const float *b, long kblocks, float *c0, float *c1,
+                                 int acc) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
+           c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    if (acc) {
+        c00 = _mm256_loadu_ps(c0), c01 = _mm256_loadu_ps(c1);
+        c10 = _mm256_loadu_ps(c0 + 8), c11 = _mm256_loadu_ps(c1 + 8);
+        c20 = _mm256_loadu_ps(c0 + 16), c21 = _mm256_loadu_ps(c1 + 16);
+        c30 = _mm256_loadu_ps(c0 + 24), c31 = _mm256_loadu_ps(c1 + 24);
+        c40 = _mm256_loadu_ps(c0 + 32), c41 = _mm256_loadu_ps(c1 + 32);
+        c50 = _mm256_loadu_ps(c0 + 40), c51 = _mm256_loadu_ps(c1 + 40);
+    }
+    for (long kb = 0; kb < kblocks; kb++, a += astride, b += 128) {
+        for (int i = 0; i < 8; i++) {
+            const __m256 b0 = _mm256_loadu_ps(b + i * 16), b1 = _mm256_loadu_ps(b + i * 16 + 8);
+            __m256 x = _mm256_broadcast_ss(a + i);
+            c00 = _mm256_fmadd_ps(x, b0, c00), c01 = _mm256_fmadd_ps(x, b1, c01);
+            x = _mm256_broadcast_ss(a + 8 + i);
+            c10 = _mm256_fmadd_ps(x, b0, c10), c11 = _mm256_fmadd_ps(x, b1, c11);
+            x = _mm256_broadcast_ss(a + 16 + i);
+            c20 = _mm256_fmadd_ps(x, b0, c20), c21 = _mm256_fmadd_ps(x, b1, c21);
+            x = _mm256_broadcast_ss(a + 24 + i);
+            c30 = _mm256_fmadd_ps(x, b0, c30), c31 = _mm256_fmadd_ps(x, b1, c31);
+            x = _mm256_broadcast_ss(a + 32 + i);
+            c40 = _mm256_fmadd_ps(x, b0, c40), c41 = _mm256_fmadd_ps(x, b1, c41);
+            x = _mm256_broadcast_ss(a + 40 + i);
+            c50 = _mm256_fmadd_ps(x, b0, c50), c51 = _mm256_fmadd_ps(x, b1, c51);
+        }
+    }
+    _mm256_storeu_ps(c0, c00), _mm256_storeu_ps(c1, c01);
+    _mm256_storeu_ps(c0 + 8, c10), _mm256_storeu_ps(c1 + 8, c11);
+    _mm256_storeu_ps(c0 + 16, c20), _mm256_storeu_ps(c1 + 16, c21);
+    _mm256_storeu_ps(c0 + 24, c30), _mm256_storeu_ps(c1 + 24, c31);
+    _mm256_storeu_ps(c0 + 32, c40), _mm256_storeu_ps(c1 + 32, c41);
+    _mm256_storeu_ps(c0 + 40, c50), _mm256_storeu_ps(c1 + 40, c51);
+}
+
+void grt_fast_wino_conv_avx2(const float *x, float *y, const float *u, const float *bias, int64_t n, int64_t t,
+                             int64_t h, int64_t w, int64_t ci, int64_t co, int sum, grt_act act, float alpha,
+                             float *scratch, int nt) {
+    const long th = (long)(h + 1) / 2, tw = (long)(w + 1) / 2, tpf = th * tw, ntiles = (long)(n * t) * tpf;
+    const long nblk = (ntiles + TB - 1) / TB, cib = (long)ci / 8, cob = (long)co / 8, np = (long)co / 16;
+    const long hw8 = (long)(h * w) * 8, xcs = (long)t * hw8; /* channel-block stride of a (N, Cb, T, H, W, 8) tensor */
+    const long vs = cib * TB * 8 + GRT_WINO_SKEW;             /* xi stride of V, skewed against 4K aliasing */
+    const size_t per = grt_fast_wino_scratch_bytes(ci, co, 1) / sizeof(float);
+    (void)nt;
+#pragma omp parallel num_threads(nt)
+    {
+#ifdef GAITRT_HAVE_OPENMP
+        float *V = scratch + per * (size_t)omp_get_thread_num();
+#else
+        float *V = scratch;
+#endif
+        float *M = V + (size_t)16 * vs; /* (16, Co/8, TB, 8) */
+        long xoff[TB], yoff[TB], th0[TB], tw0[TB];
+#pragma omp for schedule(static)
+        for (long bk = 0; bk < nblk; bk++) {
+            const long first = bk * TB, nb = ntiles - first < TB ? ntiles - first : TB;
+            /* tile coordinates, once per block */
+            for (long k = 0; k < nb; k++) {
+                const long tile = first + k, f = tile / tpf, r = tile % tpf, fn = f / (long)t, ft = f % (long)t;
+                xoff[k] = (fn * cib * (long)t + ft) * hw8;
+                yoff[k] = (fn * cob * (long)t + ft) * hw8;
+                th0[k] = 2 * (r / tw);
+                tw0[k] = 2 * (r % tw);
+            }
+            /* 1. input transform, channel block outer: each input plane is read as a stream */
+            for (long c = 0; c < cib; c++)
+                for (long k = 0; k < nb; k++) {
+                    const long h0 = th0[k] - 1, w0 = tw0[k] - 1;
+                    const float *xp = x + xoff[k] + c * xcs;
+                    float *vp = V + (c * TB + k) * 8;
+                    if (h0 >= 0 && h0 + 3 < h && w0 >= 0 && w0 + 3 < w) {
+                        grt__tf_in(xp + (h0 * w + w0) * 8, (long)w * 8, vp, vs);
+                    } else {
+                        /* border tile: a zero-padded copy of the patch */
+                        float patch[4 * 4 * 8];
+                        for (int a = 0; a < 4; a++)
+                            for (int b = 0; b < 4; b++) {
+                                const long hh = h0 + a, ww = w0 + b;
+                                const __m256 d = hh >= 0 && hh < h && ww >= 0 && ww < w ? _mm256_loadu_ps(xp + (hh * w + ww) * 8)
+                                                                                       : _mm256_setzero_ps();
+                                _mm256_storeu_ps(patch + (a * 4 + b) * 8, d);
+                            }
+                        grt__tf_in(patch, 32, vp, vs);
+                    }
+                }
+            /* rows past the last tile up to a multiple of 6: zeros, so the GEMM reads defined data */
+            for (long k = nb; k < (nb + 5) / 6 * 6; k++)
+                for (int xi = 0; xi < 16; xi++)
+                    for (long c = 0; c < cib; c++) memset(V + xi * vs + (c * TB + k) * 8, 0, 8 * sizeof(float));
+            /* 2. the 16 GEMMs */
+            for (int xi = 0; xi < 16; xi++)
+                for (long kb = 0; kb < cib; kb += KB_CHUNK) {
+                    const long kc = cib - kb < KB_CHUNK ? cib - kb : KB_CHUNK;
+                    for (long p = 0; p < np; p++) {
+                        const float *bp = u + (((size_t)xi * np + p) * ci + kb * 8) * 16;
+                        float *m0 = M + (((size_t)xi * cob + 2 * p) * TB) * 8;
+                        for (long rg = 0; rg < nb; rg += 6)
+                            grt__gemm6x16(V + xi * vs + (kb * TB + rg) * 8, TB * 8, bp, kc, m0 + rg * 8,
+                                          m0 + (TB + rg) * 8, kb > 0);
+                    }
+                }
+            /* 3. output transform, A^T = [1 1 1 0; 0 1 -1 -1] */
+            const __m256 zero = _mm256_setzero_ps(), va = _mm256_set1_ps(alpha);
+            for (long c = 0; c < cob; c++) {
+                const __m256 bv = bias ? _mm256_loadu_ps(bias + c * 8) : zero;
+                for (long k = 0; k < nb; k++) {
+                    const float *mp = M + (c * TB + k) * 8; /* + xi * Co/8 * TB * 8 */
+                    const size_t ms = (size_t)cob * TB * 8;
+                    __m256 s0[4], s1[4];
+                    for (int b = 0; b < 4; b++) {
+                        const __m256 m0 = _mm256_loadu_ps(mp + (0 + b) * ms), m1 = _mm256_loadu_ps(mp + (4 + b) * ms);
+                        const __m256 m2 = _mm256_loadu_ps(mp + (8 + b) * ms), m3 = _mm256_loadu_ps(mp + (12 + b) * ms);
+                        s0[b] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
+                        s1[b] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
+                    }
+                    __m256 o[4];
+                    o[0] = _mm256_add_ps(_mm256_add_ps(s0[0], s0[1]), s0[2]);
+                    o[1] = _mm256_sub_ps(_mm256_sub_ps(s0[1], s0[2]), s0[3]);
+                    o[2] = _mm256_add_ps(_mm256_add_ps(s1[0], s1[1]), s1[2]);
+                    o[3] = _mm256_sub_ps(_mm256_sub_ps(s1[1], s1[2]), s1[3]);
+                    float *yp = y + yoff[k] + c * xcs; /* plane of output channel block c */
+                    for (int q = 0; q < 4; q++) {
+                        const long hh = th0[k] + q / 2, ww = tw0[k] + q % 2;
+                        if (hh >= h || ww >= w) continue;
+                        float *dst = yp + (hh * w + ww) * 8;
+                        __m256 v = _mm256_add_ps(o[q], bv);
+                        if (sum) v = _mm256_add_ps(v, _mm256_loadu_ps(dst));
+                        if (act == GRT_ACT_RELU) v = _mm256_max_ps(v, zero);
+                        if (act == GRT_ACT_LEAKY_RELU)
+                            v = _mm256_blendv_ps(_mm256_mul_ps(v, va), v, _mm256_cmp_ps(v, zero, _CMP_GT_OQ));
+                        _mm256_storeu_ps(dst, v);
+                    }
+                }
+            }
+        }
+    }
+}
