@@ -3,7 +3,9 @@
  * graphs (random weights, 64x44 frames): validate against the reference first (a short
  * sequence), warm up, then the median of N runs, with GFLOP/s and the share of the fp32 FMA
  * peak — both the 448 GFLOP/s of the reference machine (shared/MACHINE.md, 2 threads of
- * AVX-512) and the peak we measure here with an FMA loop of the widest vectors this CPU has.
+ * AVX-512) and the peak we measure here with an FMA loop of the widest vectors this CPU has
+ * (timed in CPU seconds, so other jobs on the machine do not lower it). Wall-clock medians
+ * need an idle machine; the GFLOP per CPU-second figure is the one to trust when it is not.
  *
  *     cpu_fast_bench [--model gaitbase|p3d|p3d-1441] [--batch N]... [--frames T] [--runs R]
  *                    [--threads K] [--bf16] [--profile]
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fast_graphs.h"
 #include "test_util.h"
@@ -20,6 +23,13 @@
 #ifdef GAITRT_HAVE_OPENMP
 #include <omp.h>
 #endif
+
+/* Process CPU seconds: our work whether or not other jobs share the cores. */
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -30,7 +40,7 @@
     a5 = f(a5, b, c), a6 = f(a6, b, c), a7 = f(a7, b, c), a8 = f(a8, b, c), a9 = f(a9, b, c); \
     a10 = f(a10, b, c), a11 = f(a11, b, c)
 __attribute__((target("avx2,fma"))) static double fma_peak_avx2(int threads, long iters) {
-    double t0 = grt_now_s(), sink = 0;
+    double t0 = cpu_s(), sink = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : sink)
     {
         /* distinct starting values: equal chains would be merged by the compiler */
@@ -48,12 +58,12 @@ __attribute__((target("avx2,fma"))) static double fma_peak_avx2(int threads, lon
         _mm256_storeu_ps(o, s);
         sink += o[0];
     }
-    double t = grt_now_s() - t0;
+    double t = (cpu_s() - t0) / threads; /* per thread: the rate of cores we would own */
     if (sink == 12345.0) printf(" ");
     return (double)iters * threads * 12 * 16 / t / 1e9;
 }
 __attribute__((target("avx512f"))) static double fma_peak_avx512(int threads, long iters) {
-    double t0 = grt_now_s(), sink = 0;
+    double t0 = cpu_s(), sink = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : sink)
     {
         /* distinct starting values: equal chains would be merged by the compiler */
@@ -69,7 +79,7 @@ __attribute__((target("avx512f"))) static double fma_peak_avx512(int threads, lo
         s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
         sink += _mm512_reduce_add_ps(s);
     }
-    double t = grt_now_s() - t0;
+    double t = (cpu_s() - t0) / threads;
     if (sink == 12345.0) printf(" ");
     return (double)iters * threads * 12 * 32 / t / 1e9;
 }
@@ -213,7 +223,7 @@ int main(int argc, char **argv) {
         int nr = runs > 0 ? runs : (n == 1 ? 15 : 5);
         double *ts = malloc((size_t)nr * sizeof(double));
         for (int w = 0; w < 2; w++) fg_run(&fr, in, seg, y, NULL);
-        double la0 = loadavg();
+        double la0 = loadavg(), c0 = cpu_s();
         for (int k = 0; k < nr; k++) {
             double t0 = grt_now_s();
             if (fg_run(&fr, in, seg, y, NULL)) {
@@ -222,13 +232,18 @@ int main(int argc, char **argv) {
             }
             ts[k] = grt_now_s() - t0;
         }
+        /* CPU seconds per run: robust to other jobs taking our cores, but OpenMP's spinning
+         * threads count too, so it understates the kernels' efficiency a little */
+        const double cpu_per_run = (cpu_s() - c0) / nr;
         qsort(ts, (size_t)nr, sizeof(double), cmp_d);
         const double med = ts[nr / 2], gf = flops / med / 1e9;
         printf("%s %dx%d %s: median %.1f ms (min %.1f, max %.1f, %d runs) | %.1f GFLOP | %.0f GFLOP/s | %.1f%% of %.0f "
-               "(MACHINE.md) | %.1f%% of %.0f measured here | prepare+plan %.2f s, plan memory %.1f MiB | load %.2f\n",
+               "(MACHINE.md) | %.1f%% of %.0f measured here | %.0f GFLOP per CPU-s (%.0f%% of one core's %.0f) | prepare+plan "
+               "%.2f s, plan memory %.1f MiB | load %.2f\n",
                model, n, frames, bf16 ? "bf16" : "fp32", med * 1e3, ts[0] * 1e3, ts[nr - 1] * 1e3, nr, flops / 1e9, gf,
-               100.0 * gf / ref_peak, ref_peak, 100.0 * gf / peak, peak, tplan, fast->plan_bytes(fr.pl) / 1048576.0,
-               la0);
+               100.0 * gf / ref_peak, ref_peak, 100.0 * gf / peak, peak, flops / cpu_per_run / 1e9,
+               100.0 * flops / cpu_per_run / 1e9 / (peak / threads), peak / threads, tplan,
+               fast->plan_bytes(fr.pl) / 1048576.0, la0);
         if (profile) {
             grt_prof prof = {0};
             prof.cap = 4096;

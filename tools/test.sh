@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite: installs the Debian packages the tests need, builds gaitrt in
 # Release and runs every test, then builds with AddressSanitizer + UndefinedBehaviorSanitizer
-# and runs the tests again (the slowest full-size parity cases are labelled `heavy` and run
-# only in the Release pass). Tests whose reference tools are missing are reported as skipped.
+# and runs the tests again (the slowest full-size parity cases are labelled `heavy` and the
+# 10,000-embed soak `soak`; both run only in the Release pass), fuzzes every parser for a
+# bounded time, and runs the thread test under ThreadSanitizer. Tests whose reference tools are
+# missing are reported as skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -16,7 +18,11 @@ ctest --test-dir build --output-on-failure -j "$jobs"
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGAITRT_SANITIZE=ON -DGAITRT_CUDA=OFF
 cmake --build build-asan -j "$jobs"
-ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE heavy
+# (the soak test is left to the Release pass: ASan's quarantine makes its RSS check meaningless)
+ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE "heavy|soak"
+
+echo "== Fuzzing every parser for ${GAITRT_FUZZ_SECONDS:-20} s each (libFuzzer with clang, else the plain drivers)"
+bash tests/fuzz/run_fuzz.sh "${GAITRT_FUZZ_SECONDS:-20}"
 
 echo "== ThreadSanitizer: several sessions over one model in parallel threads"
 # OpenMP's and oneDNN's thread pools are not TSan-instrumented, so this build leaves them out

@@ -15,7 +15,7 @@
  * it (no GPU there); tests/cuda/test_cuda_gpu.c is the test.
  *
  * Usage: gaitrt_gpu_bench [--out DIR] [--models gaitbase,deepgaitv2] [--batches 1,8,64]
- *        [--frames 30] [--reps 20] [--ref-seqs 4] [--precisions f32,tf32,f16,bf16] */
+ *        [--frames 30] [--reps 20] [--ref-seqs 3] [--precisions f32,tf32,f16,bf16] */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,7 +140,7 @@ static grt_graph *build_model(const char *name, int *c, int *h, int *w) {
 }
 
 int main(int argc, char **argv) {
-    bopts o = {".", 30, 20, 4, {1, 8, 64}, 3, 3, 0xf};
+    bopts o = {".", 30, 20, 3, {1, 8, 64}, 3, 3, 0xf};
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--out") && v) o.out = argv[++i];
@@ -162,7 +162,7 @@ int main(int argc, char **argv) {
             i++;
         } else {
             fprintf(stderr, "usage: %s [--out DIR] [--models gaitbase,deepgaitv2] [--batches 1,8,64] [--frames 30] [--reps 20] "
-                            "[--ref-seqs 4] [--precisions f32,tf32,f16,bf16]\n", argv[0]);
+                            "[--ref-seqs 3] [--precisions f32,tf32,f16,bf16]\n", argv[0]);
             return 2;
         }
     }

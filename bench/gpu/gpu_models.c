@@ -146,17 +146,30 @@ grt_graph *grt_bb_all_ops(uint64_t seed) {
     if (!b.g) return NULL;
     grt_graph *g = b.g;
     int x = grt_graph_input(g, 1, 12, 8);
+    /* a label mask on the input, frames repeated up to 8 when the sequence is shorter */
+    int64_t one = 1;
+    float gv = 0.8f;
+    int gamma = grt_graph_const(g, "mask.gamma", 1, &one, &gv);
+    int lm = gamma >= 0 ? grt_graph_label_mask(g, "mask", x, (uint64_t)1 << 1, gamma) : -1;
+    int tl = lm >= 0 ? grt_graph_tile_t(g, "tile", lm, 8) : -1;
     /* 2-D conv + BN + ReLU (fused), grouped 3-D conv with bias + leaky ReLU (conv + epilogue) */
-    int c1 = bb_relu(&b, "c1", bb_bn(&b, "c1", bb_conv(&b, "c1", x, 1, 4, 1, 3, 3, 1, 1, 0), 4));
+    int c1 = bb_relu(&b, "c1", bb_bn(&b, "c1", bb_conv(&b, "c1", tl, 1, 4, 1, 3, 3, 1, 1, 0), 4));
     int c2 = bb_conv(&b, "c2", c1, 4, 6, 3, 3, 3, 1, 2, 1);
     if (c2 >= 0) c2 = grt_graph_act(g, "c2.act", c2, GRT_ACT_LEAKY_RELU, 0.1f);
-    /* 3-D max pool, BN + sigmoid (not after a conv: stays a scale/shift), mul, add, leaky ReLU */
-    int pk[3] = {3, 2, 2}, ps[3] = {1, 2, 2}, pp[3] = {1, 0, 0};
+    /* 3-D max pool; average pool, BN + sigmoid (not after a conv: stays a scale/shift), mul;
+     * softmax over channels, mean + max over (h, w), broadcast back as an attention weight */
+    int pk[3] = {3, 2, 2}, ps[3] = {1, 2, 2}, pp[3] = {1, 0, 0}, ak[3] = {1, 3, 3}, as[3] = {1, 1, 1}, ap[3] = {0, 1, 1};
     int p = c2 >= 0 ? grt_graph_maxpool(g, "pool", c2, pk, ps, pp) : -1;
-    int b2 = bb_bn(&b, "bn2", p, 6);
+    int av = p >= 0 ? grt_graph_avgpool(g, "avgpool", p, ak, as, ap) : -1;
+    int b2 = bb_bn(&b, "bn2", av, 6);
     if (b2 >= 0) b2 = grt_graph_act(g, "bn2.sigmoid", b2, GRT_ACT_SIGMOID, 0);
     int m = b2 >= 0 ? grt_graph_mul(g, "mul", b2, p) : -1;
-    int a = bb_add(&b, "add", m, p);
+    int sm = m >= 0 ? grt_graph_softmax(g, "softmax", m, 1) : -1;
+    int rd = sm >= 0 ? grt_graph_reduce(g, "reduce", sm, 3, 2, GRT_REDUCE_MEAN_MAX) : -1;
+    int64_t att_shape[5] = {0, 0, 0, 1, 1};
+    int att = rd >= 0 ? grt_graph_reshape(g, "att", rd, 5, att_shape) : -1;
+    int mb = att >= 0 ? grt_graph_mul_bcast(g, "mul_bcast", p, att) : -1;
+    int a = bb_add(&b, "add", mb, p);
     if (a >= 0) a = grt_graph_act(g, "add.leaky", a, GRT_ACT_LEAKY_RELU, 0.2f);
     /* concat on channels, slice, two transposes that cancel (views), 1x1x1 conv + residual */
     int cat_in[2] = {a, p};
@@ -173,7 +186,6 @@ grt_graph *grt_bb_all_ops(uint64_t seed) {
     int rs = tm >= 0 ? grt_graph_reshape(g, "reshape", tm, 4, rs_shape) : -1;
     int bins1[3] = {4, 2, 1}, bins2[2] = {2, 1};
     int hp = rs >= 0 ? grt_graph_hpp(g, "HPP", rs, 3, bins1) : -1;
-    int64_t one = 1;
     float pv = 3.0f;
     int gp = grt_graph_const(g, "gem.p", 1, &one, &pv);
     int gm = tm >= 0 && gp >= 0 ? grt_graph_gem_hpp(g, "GeM", tm, 2, bins2, gp, 1e-6f) : -1;

@@ -37,9 +37,10 @@ grt_bb_cfg grt_bb_gaitbase(void);
 grt_bb_cfg grt_bb_deepgaitv2(const char *mode);
 /* Builds the unfused graph (BatchNorm as separate nodes, as a checkpoint would give). */
 grt_graph *grt_bb_build(const grt_bb_cfg *c, uint64_t seed);
-/* A small graph using every op (3-D and grouped convs, BN, all activations, add, mul, max
- * pool, concat, slice, transpose, reshape, temporal max, HPP, GeM, separate FCs with
- * normalised weights, L2 norm). Input 1 x 12 x 8; needs one sequence per item. */
+/* A small graph using every op of graph.h (label mask, frame tiling, 3-D and grouped convs,
+ * BN, all activations, add, mul, max and average pool, softmax, reduce, broadcast mul,
+ * concat, slice, transpose, reshape, temporal max, HPP, GeM, separate FCs with normalised
+ * weights, L2 norm). Input 1 x 12 x 8; needs one sequence per item. */
 grt_graph *grt_bb_all_ops(uint64_t seed);
 /* (n, c, t, h, w) silhouette-like frames of items first .. first+n-1: a moving ellipse with
  * a few flipped pixels, binary like real silhouettes and never all zeros. An item's frames

@@ -29,6 +29,36 @@ static void grt__one_line(char *s) {
     }
 }
 
+/* Every message ends with a hint. Most call sites write one that fits the problem; for those
+ * that do not, we add a general one for the status, so that no user is left with a bare
+ * "pickle stack underflow". docs/errors.md lists these. */
+static const char *grt__default_hint(gaitrt_status st) {
+    switch (st) {
+    case GAITRT_ERR_INVALID_ARG: return "---> HINT: check the arguments against include/gaitrt.h";
+    case GAITRT_ERR_IO: return "---> HINT: check that the path exists and that gaitrt may read (or write) it";
+    case GAITRT_ERR_FORMAT: return "---> HINT: the file is damaged or not of the kind expected here; copy or download it again";
+    case GAITRT_ERR_UNSUPPORTED: return "---> HINT: docs/errors.md lists what gaitrt reads and how to convert the rest";
+    case GAITRT_ERR_REFUSED: return "---> HINT: gaitrt never runs code from a file; if you trust it, re-save the tensors with safetensors";
+    case GAITRT_ERR_MODEL: return "---> HINT: compare the checkpoint with --model-type and --config (`gaitrt info -m` shows what was inferred)";
+    case GAITRT_ERR_INPUT: return "---> HINT: compare the input with the model's inputs (`gaitrt info -m`)";
+    case GAITRT_ERR_NOMEM: return "---> HINT: free memory, or lower the batch size or the memory budget";
+    case GAITRT_ERR_DEVICE: return "---> HINT: check the GPU and its driver (nvidia-smi), or run on the CPU";
+    case GAITRT_ERR_LIMIT: return "---> HINT: a safety limit for untrusted input was exceeded; real files of this kind are far smaller";
+    case GAITRT_ERR_BAD_STATE: return "---> HINT: free this handle and create a new one";
+    case GAITRT_ERR_INTERNAL: return "---> HINT: this is a bug in gaitrt; please report it with the input that triggers it";
+    default: return NULL;
+    }
+}
+
+static void grt__add_hint(char *buf, size_t cap, gaitrt_status st) {
+    const char *hint = grt__default_hint(st);
+    if (!hint || !buf[0] || strstr(buf, "---> HINT")) return;
+    size_t n = strlen(buf), h = strlen(hint);
+    if (n + 1 + h >= cap) n = cap - 2 - h; /* the hint wins over the end of a very long message */
+    buf[n] = ' ';
+    memcpy(buf + n + 1, hint, h + 1);
+}
+
 const char *gaitrt_status_str(gaitrt_status st) {
     switch (st) {
     case GAITRT_OK: return "ok";
@@ -59,11 +89,16 @@ const char *gaitrt_version(void) {
 }
 
 grt_status grt_error(grt_status st, const char *fmt, ...) {
+    /* Callers may pass gaitrt_last_error() itself as an argument ("building X failed: %s"),
+     * so we format into a local buffer: vsnprintf must not read what it writes. */
+    char msg[GRT_ERRBUF];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(grt__errbuf, sizeof grt__errbuf, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(grt__errbuf, msg, sizeof msg);
     grt__one_line(grt__errbuf);
+    grt__add_hint(grt__errbuf, sizeof grt__errbuf, st);
     grt__errstatus = st;
     return st;
 }
@@ -83,6 +118,7 @@ grt_status grt_error_prefix(grt_status st, const char *fmt, ...) {
     memcpy(grt__errbuf + k, old, rest);
     grt__errbuf[k + rest] = 0;
     grt__one_line(grt__errbuf);
+    grt__add_hint(grt__errbuf, sizeof grt__errbuf, st);
     grt__errstatus = st;
     return st;
 }

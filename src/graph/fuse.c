@@ -13,7 +13,10 @@ static grt_graph *grt__graph_copy(const grt_graph *g) {
     *c = *g;
     c->nodes = grt_malloc((size_t)(g->cap_nodes ? g->cap_nodes : 1) * sizeof *c->nodes);
     c->values = grt_calloc((size_t)(g->cap_values ? g->cap_values : 1), sizeof *c->values);
-    if (!c->nodes || !c->values) goto fail;
+    if (!c->nodes || !c->values) {
+        if (!c->values) c->n_values = 0; /* nothing to free; grt_graph_free walks n_values */
+        goto fail;
+    }
     memcpy(c->nodes, g->nodes, (size_t)g->n_nodes * sizeof *c->nodes);
     for (int i = 0; i < g->n_values; i++) {
         c->values[i] = g->values[i];

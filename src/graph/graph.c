@@ -46,7 +46,10 @@ static int grt__new_value(grt_graph *g) {
 /* Appends a node with a fresh output value; returns the node pointer (NULL on error). */
 static grt_node *grt__new_node(grt_graph *g, grt_op_type op, const char *name, int n_in, const int *in) {
     for (int i = 0; i < n_in; i++) {
-        if (in[i] < 0 || in[i] >= g->n_values) {
+        /* -1 is the result of an earlier call that failed (out of memory, usually) and said
+         * why; we keep that error rather than replace it with this consequence of it. */
+        if (in[i] < 0) return NULL;
+        if (in[i] >= g->n_values) {
             grt_error(GAITRT_ERR_INTERNAL, "graph: node '%s' has an invalid input", name ? name : "?");
             return NULL;
         }
@@ -74,10 +77,20 @@ static grt_node *grt__new_node(grt_graph *g, grt_op_type op, const char *name, i
 }
 
 int grt_graph_const(grt_graph *g, const char *key, int ndim, const int64_t *shape, const float *data) {
+    /* Callers may pass the shape or key of another value (fusion copies a weight's shape), and
+     * grt__new_value may move g->values: we copy both before it can. */
+    if (ndim < 0 || ndim > GRT_MAX_DIMS) {
+        grt_error(GAITRT_ERR_INTERNAL, "graph: constant '%s' has rank %d", key ? key : "", ndim);
+        return -1;
+    }
+    int64_t sh[GRT_MAX_DIMS];
+    char k[sizeof g->values[0].key];
+    for (int i = 0; i < ndim; i++) sh[i] = shape[i];
+    snprintf(k, sizeof k, "%s", key ? key : "");
     size_t n = 1;
     for (int i = 0; i < ndim; i++)
-        if (shape[i] < 0 || !grt_mul_size(n, (size_t)shape[i], &n)) {
-            grt_error(GAITRT_ERR_LIMIT, "graph: constant '%s' too large", key ? key : "");
+        if (sh[i] < 0 || !grt_mul_size(n, (size_t)sh[i], &n)) {
+            grt_error(GAITRT_ERR_LIMIT, "graph: constant '%s' too large", k);
             return -1;
         }
     int v = grt__new_value(g);
@@ -85,12 +98,12 @@ int grt_graph_const(grt_graph *g, const char *key, int ndim, const int64_t *shap
     grt_value *val = &g->values[v];
     val->is_const = 1;
     val->ndim = ndim;
-    for (int i = 0; i < ndim; i++) val->shape[i] = shape[i];
-    snprintf(val->key, sizeof val->key, "%s", key ? key : "");
+    for (int i = 0; i < ndim; i++) val->shape[i] = sh[i];
+    snprintf(val->key, sizeof val->key, "%s", k);
     val->data = grt_malloc_aligned(n * sizeof(float));
     if (!val->data) {
         g->n_values--;
-        grt_error(GAITRT_ERR_NOMEM, "out of memory for constant '%s'", key ? key : "");
+        grt_error(GAITRT_ERR_NOMEM, "out of memory for constant '%s'", k);
         return -1;
     }
     if (data)

@@ -11,6 +11,20 @@
 
 #include "io/io_internal.h"
 
+/* A torch tensor is a view of a storage, and a view may repeat elements (stride 0), so a file of
+ * a few hundred bytes can describe a dense array of any size. Real dataset files hold their
+ * data, so we allow the dense result what the checkpoint loader allows: 8 times the file plus
+ * 64 MiB. (numpy arrays carry their bytes and cannot expand.) */
+static grt_status pkl_tensor_budget(const char *name, size_t file_len, const grt_pk_tensor *t) {
+    size_t numel, nbytes, budget = GRT_IO_MAX_FILE_BYTES;
+    if (file_len < (GRT_IO_MAX_FILE_BYTES - ((size_t)64 << 20)) / 8) budget = 8 * file_len + ((size_t)64 << 20);
+    if (grt_io_shape_numel(t->ndim, t->shape, &numel) && grt_mul_size(numel, grt_dtype_size(t->storage->dtype), &nbytes) &&
+        nbytes <= budget)
+        return GRT_OK;
+    char sh[128];
+    return grt_error(GAITRT_ERR_LIMIT, "%s: the file's tensor of shape %s would take far more than the %zu bytes allowed for a %zu-byte file (its view repeats storage elements) ---> HINT: the file is corrupt or hostile; save the array itself with numpy", name, grt_shape_str(t->ndim, t->shape, sh, sizeof sh), budget, file_len);
+}
+
 grt_status grt_pkl_array_read_mem(const uint8_t *buf, size_t len, const char *name, grt_tensor *out) {
     if (!out) return grt_error(GAITRT_ERR_INVALID_ARG, "grt_pkl_array_read_mem: out is NULL");
     memset(out, 0, sizeof *out);
@@ -27,7 +41,8 @@ grt_status grt_pkl_array_read_mem(const uint8_t *buf, size_t len, const char *na
             grt_io_torchzip_close(tz);
             return grt_error(GAITRT_ERR_FORMAT, "%s: torch archive holds a %s, not a tensor ---> HINT: checkpoints are read with the checkpoint loader", name, grt_pv_kind_name(k));
         }
-        st = grt_io_torchzip_resolve(tz, root->u.tensor->storage);
+        st = pkl_tensor_budget(name, len, root->u.tensor);
+        if (!st) st = grt_io_torchzip_resolve(tz, root->u.tensor->storage);
         if (!st) st = grt_pk_tensor_materialize(name, "(the file's tensor)", root->u.tensor, 0, out);
         grt_io_torchzip_close(tz);
         return st;
@@ -46,7 +61,8 @@ grt_status grt_pkl_array_read_mem(const uint8_t *buf, size_t len, const char *na
             else
                 st = grt_pk_ndarray_materialize(name, root->u.nd, out);
         } else if (root->kind == GRT_PV_TENSOR) {
-            st = grt_pk_tensor_materialize(name, "(the file's tensor)", root->u.tensor, 0, out);
+            st = pkl_tensor_budget(name, len, root->u.tensor);
+            if (!st) st = grt_pk_tensor_materialize(name, "(the file's tensor)", root->u.tensor, 0, out);
         } else {
             st = grt_error(GAITRT_ERR_FORMAT, "%s: the pickle holds a %s, not a numpy array or tensor ---> HINT: OpenGait .pkl files hold one array of shape (frames, H, W)", name, grt_pv_kind_name(root->kind));
         }

@@ -161,7 +161,7 @@ static grt_status gb_build(const grt_state_dict *sd, const grt_model_config *cfg
     if (x >= 0 && wfc >= 0) x = grt_graph_sepfc(b.g, "FCs", x, wfc, 0);
     static const char *const ignore[] = {"BNNecks.", NULL};
     st = grt_builder_finish(&b, 1, ignore);
-    if (st == GRT_OK && x < 0) st = grt_error(GAITRT_ERR_INTERNAL, "%s: building GaitBase failed: %s", path, gaitrt_last_error());
+    if (st == GRT_OK && x < 0) st = grt_error_prefix(gaitrt_last_status() ? gaitrt_last_status() : GAITRT_ERR_INTERNAL, "%s: building GaitBase failed: ", path);
     if (st != GRT_OK) {
         grt_builder_free(&b);
         return st;

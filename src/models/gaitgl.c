@@ -147,7 +147,7 @@ static grt_status gl_build(const grt_state_dict *sd, const grt_model_config *cfg
     if (have_bn) x = grt_builder_bn(&b, "Bn", x, cout);
     static const char *const ignore[] = {"Head1.", "BNNecks.", NULL};
     st = grt_builder_finish(&b, 1, ignore);
-    if (st == GRT_OK && x < 0) st = grt_error(GAITRT_ERR_INTERNAL, "%s: building GaitGL failed: %s", path, gaitrt_last_error());
+    if (st == GRT_OK && x < 0) st = grt_error_prefix(gaitrt_last_status() ? gaitrt_last_status() : GAITRT_ERR_INTERNAL, "%s: building GaitGL failed: ", path);
     if (st != GRT_OK) {
         grt_builder_free(&b);
         return st;

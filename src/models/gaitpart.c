@@ -11,7 +11,9 @@
  *
  * Layout trick: a focal conv is a per-frame conv over (N, C, T*2^h, H/2^h, W) — each strip
  * becomes a "frame" with zero padding at its borders — so it needs no op of its own. The 16
- * parts' 1-D convs are one grouped conv over (N, 16*C, T, 1, 1) with groups = 16. */
+ * parts' 1-D convs are one grouped conv over (N, 16*C, T, 1, 1) with groups = 16.
+ *
+ * What it is not: configurable by `layers_cfg` (the config reader does not parse it). */
 #include <stdio.h>
 #include <string.h>
 
@@ -181,7 +183,7 @@ static grt_status gp_build(const grt_state_dict *sd, const grt_model_config *cfg
     int wh = grt_builder_weight(&b, "Head.fc_bin", 3, eh);
     y = y >= 0 && wh >= 0 ? grt_graph_sepfc(b.g, "Head", y, wh, 0) : -1;
     st = grt_builder_finish(&b, 1, NULL);
-    if (st == GRT_OK && y < 0) st = grt_error(GAITRT_ERR_INTERNAL, "%s: building GaitPart failed: %s", path, gaitrt_last_error());
+    if (st == GRT_OK && y < 0) st = grt_error_prefix(gaitrt_last_status() ? gaitrt_last_status() : GAITRT_ERR_INTERNAL, "%s: building GaitPart failed: ", path);
     if (st != GRT_OK) {
         grt_builder_free(&b);
         return st;

@@ -109,7 +109,7 @@ static grt_status gs_build(const grt_state_dict *sd, const grt_model_config *cfg
     int wh = grt_builder_weight(&b, "Head.fc_bin", 3, eh);
     y = y >= 0 && wh >= 0 ? grt_graph_sepfc(b.g, "Head", y, wh, 0) : -1;
     st = grt_builder_finish(&b, 1, NULL);
-    if (st == GRT_OK && y < 0) st = grt_error(GAITRT_ERR_INTERNAL, "%s: building GaitSet failed: %s", path, gaitrt_last_error());
+    if (st == GRT_OK && y < 0) st = grt_error_prefix(gaitrt_last_status() ? gaitrt_last_status() : GAITRT_ERR_INTERNAL, "%s: building GaitSet failed: ", path);
     if (st != GRT_OK) {
         grt_builder_free(&b);
         return st;

@@ -118,7 +118,7 @@ static grt_status sgpp_build(const grt_state_dict *sd, const grt_model_config *c
     if (use_emb2) x = zoo_bnneck_emb2(&b, "BNNecks.bn1d", x, cout, parts);
     static const char *const ignore[] = {"BNNecks.", NULL};
     st = grt_builder_finish(&b, 1, ignore);
-    if (st == GRT_OK && x < 0) st = grt_error(GAITRT_ERR_INTERNAL, "%s: building SkeletonGait++ failed: %s", path, gaitrt_last_error());
+    if (st == GRT_OK && x < 0) st = grt_error_prefix(gaitrt_last_status() ? gaitrt_last_status() : GAITRT_ERR_INTERNAL, "%s: building SkeletonGait++ failed: ", path);
     if (st != GRT_OK) {
         grt_builder_free(&b);
         return st;

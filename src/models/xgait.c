@@ -141,7 +141,7 @@ static grt_status xg_build(const grt_state_dict *sd, const grt_model_config *cfg
                                                                              : -1;
     static const char *const ignore[] = {"BNNecks_", NULL};
     st = grt_builder_finish(&b, 1, ignore);
-    if (st == GRT_OK && y < 0) st = grt_error(GAITRT_ERR_INTERNAL, "%s: building XGait failed: %s", path, gaitrt_last_error());
+    if (st == GRT_OK && y < 0) st = grt_error_prefix(gaitrt_last_status() ? gaitrt_last_status() : GAITRT_ERR_INTERNAL, "%s: building XGait failed: ", path);
     if (st != GRT_OK) {
         grt_builder_free(&b);
         return st;

@@ -128,7 +128,8 @@ static grt_status grt__fit_input(const gaitrt_model *m, int k, const gaitrt_arra
 
 static int grt__cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-gaitrt_status gaitrt_sequence_load(const gaitrt_model *m, const char *path, gaitrt_sequence_data *out) {
+gaitrt_status gaitrt_sequence_load(const gaitrt_model *m, const char *path, const gaitrt_pretreat_params *pp,
+                                   gaitrt_sequence_data *out) {
     if (!m || !path || !out) return grt_error(GAITRT_ERR_INVALID_ARG, "gaitrt_sequence_load: NULL argument");
     memset(out, 0, sizeof *out);
     struct stat sb;
@@ -172,7 +173,7 @@ gaitrt_status gaitrt_sequence_load(const gaitrt_model *m, const char *path, gait
         if (m->info.n_inputs != 1 || d->channels != 1)
             st = grt_error(GAITRT_ERR_INPUT, "%s: raw frames can feed only single-input silhouette models, not %s", path, m->info.type);
         else
-            st = grt_pretreat_sequence_for_model(path, d->height, &out->arrays[0], &out->n_dropped, out->note, sizeof out->note);
+            st = grt_pretreat_sequence_for_model(path, d->height, pp, &out->arrays[0], &out->n_dropped, out->note, sizeof out->note);
         if (st == GRT_OK) {
             out->n_arrays = 1;
             st = grt__fit_input(m, 0, &out->arrays[0], &out->seq.inputs[0], &out->seq.n_frames, path);

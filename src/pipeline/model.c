@@ -32,7 +32,12 @@ static gaitrt_model *grt__model_from_sd(const grt_state_dict *sd, const gaitrt_m
     }
     grt_built_model bm;
     memset(&bm, 0, sizeof bm);
-    if (fam->build(sd, cfg.have ? &cfg : NULL, &bm) != GRT_OK) return NULL;
+    if (fam->build(sd, cfg.have ? &cfg : NULL, &bm) != GRT_OK) {
+        /* A family may fail after handing over its graph (e.g. counting costs runs out of
+         * memory); bm was zeroed, so this frees exactly what it gave us. */
+        grt_graph_free(bm.graph);
+        return NULL;
+    }
     gaitrt_model *m = grt_calloc(1, sizeof *m);
     grt_graph *fused = grt_graph_fuse(bm.graph);
     if (!m || !fused) {

@@ -6,7 +6,7 @@
 
 /* Pretreats the frames of folder `dir` exactly as `gaitrt pretreat` does (img_size = height)
  * into a uint8 [T, height, height] array; counts and describes dropped frames. */
-grt_status grt_pretreat_sequence_for_model(const char *dir, int height, gaitrt_array *out, int *n_dropped, char *note,
-                                           size_t note_len);
+grt_status grt_pretreat_sequence_for_model(const char *dir, int height, const gaitrt_pretreat_params *pp, gaitrt_array *out,
+                                           int *n_dropped, char *note, size_t note_len);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * api.c — the public preprocessing functions (preprocess/public_api.h, to be merged into
+ * api.c — the public preprocessing functions (declared in
  * gaitrt.h): argument checks, translation between the public and the internal types, and the
  * per-call working memory. All the work happens in the internal functions of preprocess.h.
  *
@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "gaitrt.h"
-#include "preprocess/public_api.h"
 #include "preprocess.h"
 
 /* The public enums are the internal ones under other names. */

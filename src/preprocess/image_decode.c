@@ -9,8 +9,10 @@
  * samples are reduced by keeping the high byte (png_set_strip_16); alpha is dropped without
  * compositing; palettes are expanded first. For JPEG libjpeg delivers luma directly (YCbCr ->
  * Y, RGB -> its own integer formula), and CMYK goes through OpenCV's integer CMYK -> grey.
- * Finally OpenCV applies the EXIF orientation (JPEG APP1, PNG eXIf before the image data).
- * We decode the raw samples with libspng and TurboJPEG and redo each of these steps.
+ * Finally OpenCV applies the EXIF orientation (JPEG APP1; PNG eXIf, the one before the image
+ * data first). We decode the raw samples with libspng and TurboJPEG and redo each of these
+ * steps; plain 8-bit grey PNGs — silhouette frames — take a faster path of our own (chunk walk,
+ * png_inflate.c, unfiltering) that hands anything unusual back to libspng.
  *
  * Not here: other formats (OpenCV reads BMP, TIFF, WebP... — we say so in the error), 16-bit
  * colour PNGs with a gamma chunk (we convert them without libpng's 16-bit gamma tables), and
@@ -263,9 +265,63 @@ static int walk_chunks(const uint8_t *b, size_t n, uint8_t *z, size_t *zlen, con
     return 0; /* no IEND: truncated */
 }
 
+/* Adler-32 as zlib defines it. Filtered mask rows are mostly zero bytes, which leave s1 alone
+ * and add s1 to s2 each: we take those eight at a time. */
+static uint32_t adler32_fast(const uint8_t *p, size_t n) {
+    const uint64_t MOD = 65521;
+    uint64_t s1 = 1, s2 = 0;
+    size_t i = 0;
+    while (i < n) {
+        size_t end = n - i > 4096 ? i + 4096 : n; /* reduce often enough that nothing overflows */
+        while (i < end) {
+            uint64_t v;
+            if (i + 8 <= end && (memcpy(&v, p + i, 8), v == 0)) {
+                s2 += 8 * s1;
+                i += 8;
+                continue;
+            }
+            s1 += p[i++];
+            s2 += s1;
+        }
+        s1 %= MOD;
+        s2 %= MOD;
+    }
+    return (uint32_t)(s2 << 16 | s1);
+}
+
 static inline uint8_t paeth(int a, int b, int c) {
     int p = a + b - c, pa = abs(p - a), pb = abs(p - b), pc = abs(p - c);
     return (uint8_t)(pa <= pb && pa <= pc ? a : pb <= pc ? b : c);
+}
+
+/* The same DEFLATE stream through zlib (raw mode; the caller checks header and Adler-32).
+ * Returns 1 when out was filled exactly; 0 otherwise, with *st set only for out-of-memory. */
+static int png_zlib_inflate(grt_pre_work *wk, const uint8_t *z, size_t zlen, uint8_t *out, size_t out_len, const char *name,
+                            grt_status *st) {
+    *st = GRT_OK;
+    z_stream *zs = wk->zs;
+    if (!zs) {
+        zs = grt_calloc(1, sizeof *zs);
+        if (!zs) {
+            *st = grt_error(GAITRT_ERR_NOMEM, "%s: out of memory", name);
+            return 0;
+        }
+        zs->zalloc = z_alloc;
+        zs->zfree = z_free;
+        if (inflateInit2(zs, -15) != Z_OK) {
+            grt_free(zs);
+            *st = grt_error(GAITRT_ERR_NOMEM, "%s: cannot start zlib", name);
+            return 0;
+        }
+        wk->zs = zs;
+    } else if (inflateReset(zs) != Z_OK) {
+        return 0;
+    }
+    zs->next_in = (Bytef *)(z + 2);
+    zs->avail_in = (uInt)(zlen - 2);
+    zs->next_out = out;
+    zs->avail_out = (uInt)out_len;
+    return inflate(zs, Z_FINISH) == Z_STREAM_END && zs->avail_out == 0 && zs->avail_in == 4;
 }
 
 /* Returns 1 when it decoded the file or found an error it reports itself (*st), 0 otherwise. */
@@ -293,29 +349,14 @@ static int png_fast_grey8(const uint8_t *b, size_t n, const char *name, const gr
         return 1;
     }
     walk_chunks(b, n, z, &zlen, &exif, &exif_len);
-    z_stream *zs = wk->zs;
-    if (!zs) {
-        zs = grt_calloc(1, sizeof *zs);
-        if (!zs) {
-            *st = grt_error(GAITRT_ERR_NOMEM, "%s: out of memory", name);
-            return 1;
-        }
-        zs->zalloc = z_alloc;
-        zs->zfree = z_free;
-        if (inflateInit(zs) != Z_OK) {
-            grt_free(zs);
-            *st = grt_error(GAITRT_ERR_NOMEM, "%s: cannot start zlib", name);
-            return 1;
-        }
-        wk->zs = zs;
-    } else if (inflateReset(zs) != Z_OK) {
-        return 0;
+    /* zlib header: deflate, window <= 32K, no preset dictionary, check bits right */
+    if (zlen < 2 + 4 || (z[0] & 0x0F) != 8 || (z[0] >> 4) > 7 || (z[1] & 0x20) || ((unsigned)z[0] << 8 | z[1]) % 31) return 0;
+    ptrdiff_t used = grt_inflate_exact(z + 2, zlen - 2, fr, raw_n);
+    if (used < 0 || (size_t)used != zlen - 2 - 4) {
+        /* not a stream our decoder takes: zlib's turn */
+        if (!png_zlib_inflate(wk, z, zlen, fr, raw_n, name, st)) return *st != GRT_OK;
     }
-    zs->next_in = z;
-    zs->avail_in = (uInt)zlen;
-    zs->next_out = fr;
-    zs->avail_out = (uInt)raw_n;
-    if (inflate(zs, Z_FINISH) != Z_STREAM_END || zs->avail_out != 0 || zs->avail_in != 0) return 0;
+    if (be32(z + zlen - 4) != adler32_fast(fr, raw_n)) return 0;
     for (uint32_t y = 0; y < H; y++) {
         const uint8_t *s = fr + (size_t)y * rowb + 1;
         uint8_t *d = img + (size_t)y * W;

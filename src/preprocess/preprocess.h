@@ -311,6 +311,10 @@ grt_skel_opts grt_skel_default_opts(void);
 grt_status grt_skeleton_maps(const grt_pose *pose, const grt_skel_opts *o, uint8_t *out, size_t out_len,
                              int *n_degenerate);
 
+/* A strict DEFLATE decoder (raw stream, no zlib header) that must fill out[0, out_len) exactly.
+ * Returns the input bytes consumed, or -1 for anything it does not take (zlib then decides). */
+ptrdiff_t grt_inflate_exact(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_len);
+
 /* The filling step alone (exposed for tests): X is a T x D table of coordinates where 0.0 means
  * missing, filled in place. */
 grt_status grt_skel_knn_fill(double *X, int T, int D);

@@ -231,17 +231,37 @@ static void nonzero_span(const uint8_t *S, int n, int *lo, int *hi) {
 }
 
 /* Horizontal passes of one source row into a row of the cache. */
-static void hrow_cubic_u8(const uint8_t *S, int sw, int *D, int dw, const axis_tab *xt) {
+static void hrow_cubic_u8(const uint8_t *S, int sw, int *D, int dw, const axis_tab *xt, int *out_lo, int *out_hi) {
     int nz0, nz1;
     nonzero_span(S, sw, &nz0, &nz1);
-    for (int dx = 0; dx < dw; dx++) {
+    /* outputs [lo, hi) are the only ones whose taps reach a non-zero pixel (offsets ascend) */
+    int lo = 0, hi = dw;
+    if (nz0 > nz1) {
+        lo = hi = 0;
+    } else {
+        /* binary searches: lo = first output whose last tap reaches nz0, hi = one past the
+         * last output whose first tap is at most nz1 */
+        int a = 0, b = dw;
+        while (a < b) {
+            int m = (a + b) / 2;
+            if (clampi(xt->ofs[m] + 2, 0, sw - 1) < nz0) a = m + 1;
+            else b = m;
+        }
+        lo = a;
+        b = dw;
+        while (a < b) {
+            int m = (a + b) / 2;
+            if (clampi(xt->ofs[m] - 1, 0, sw - 1) <= nz1) a = m + 1;
+            else b = m;
+        }
+        hi = a;
+    }
+    if (lo > 0) memset(D, 0, (size_t)lo * sizeof(int));
+    if (hi < dw) memset(D + hi, 0, (size_t)(dw - hi) * sizeof(int));
+    for (int dx = lo; dx < hi; dx++) {
         const short *a = xt->iw + dx * 4;
         int sx = xt->ofs[dx];
         if (dx >= xt->lo && dx < xt->hi) {
-            if (sx + 2 < nz0 || sx - 1 > nz1) {
-                D[dx] = 0;
-                continue;
-            }
             D[dx] = S[sx - 1] * a[0] + S[sx] * a[1] + S[sx + 1] * a[2] + S[sx + 2] * a[3];
         } else {
             int v = 0;
@@ -249,6 +269,8 @@ static void hrow_cubic_u8(const uint8_t *S, int sw, int *D, int dw, const axis_t
             D[dx] = v;
         }
     }
+    *out_lo = lo;
+    *out_hi = hi;
 }
 
 static void hrow_linear_u8(const uint8_t *S, int *D, int dw, const axis_tab *xt) {
@@ -270,14 +292,18 @@ static void hrow_linear_f64(const double *S, double *D, int dw, const axis_tab *
 }
 
 /* Vertical passes: combine ksize cached rows into one output row. */
-static void vrow_cubic_u8(int *const *R, const short *b, uint8_t *dst, int dw) {
+static void vrow_cubic_u8(int *const *R, const short *b, uint8_t *dst, int dw, int lo, int hi) {
     /* OpenCV's SIMD loop (8 lanes with the SSE2 baseline): float weights b / 2^22, the sum
      * nested as r0*b0 + (r1*b1 + (r2*b2 + r3*b3)), rounded to nearest-even and saturated. */
     const float scale = 1.f / (float)(COEF_SCALE * COEF_SCALE);
     float b0 = b[0] * scale, b1 = b[1] * scale, b2 = b[2] * scale, b3 = b[3] * scale;
     const int *r0 = R[0], *r1 = R[1], *r2 = R[2], *r3 = R[3];
-    int x = 0;
+    /* outside [lo, hi) all four rows are 0, and so is the result on both paths */
+    if (lo > 0) memset(dst, 0, (size_t)lo);
+    if (hi < dw) memset(dst + hi, 0, (size_t)(dw - hi));
+    int x = lo;
     int nvec = dw - dw % 8;
+    if (nvec > hi) nvec = hi;
     for (; x < nvec; x++) {
         if (!(r0[x] | r1[x] | r2[x] | r3[x])) { /* background: 0 on both paths */
             dst[x] = 0;
@@ -290,7 +316,7 @@ static void vrow_cubic_u8(int *const *R, const short *b, uint8_t *dst, int dw) {
         dst[x] = sat_u8(cv_round_f(t));
     }
     /* ... and its scalar tail: integer sum, + 2^21, arithmetic shift by 22. */
-    for (; x < dw; x++) {
+    for (; x < hi; x++) {
         int64_t s = (int64_t)r0[x] * b[0] + (int64_t)r1[x] * b[1] + (int64_t)r2[x] * b[2] + (int64_t)r3[x] * b[3];
         int64_t v = (s + ((int64_t)1 << 21)) >> 22;
         dst[x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
@@ -318,6 +344,7 @@ static void vrow_linear_f64(double *const *R, const float *b, double *dst, int d
 typedef struct row_cache {
     void *row[4];
     int tag[4];
+    int lo[4], hi[4]; /* outputs outside [lo, hi) are 0 (uint8 cubic rows; else the whole row) */
 } row_cache;
 
 static void cache_arrange(row_cache *rc, int ksize, const int *need, int *todo) {
@@ -334,11 +361,15 @@ static void cache_arrange(row_cache *rc, int ksize, const int *need, int *todo) 
         }
         if (found >= 0) {
             void *tr = rc->row[k];
-            int tt = rc->tag[k];
+            int tt = rc->tag[k], tl = rc->lo[k], th = rc->hi[k];
             rc->row[k] = rc->row[found];
             rc->tag[k] = rc->tag[found];
+            rc->lo[k] = rc->lo[found];
+            rc->hi[k] = rc->hi[found];
             rc->row[found] = tr;
             rc->tag[found] = tt;
+            rc->lo[found] = tl;
+            rc->hi[found] = th;
             todo[k] = 0;
             continue;
         }
@@ -368,6 +399,8 @@ static grt_status resize_generic_u8(const uint8_t *src, int sw, int sh, ptrdiff_
     for (int k = 0; k < ksize; k++) {
         rc.row[k] = carve_take(c, (size_t)dw * sizeof(int));
         rc.tag[k] = -1;
+        rc.lo[k] = 0;
+        rc.hi[k] = dw;
     }
     if (!xt.ofs || !yt.ofs || !xt.iw || !yt.iw || !rc.row[ksize - 1])
         return grt_error(GAITRT_ERR_INTERNAL, "resize: work buffer too small");
@@ -381,21 +414,34 @@ static grt_status resize_generic_u8(const uint8_t *src, int sw, int sh, ptrdiff_
         for (int k = 0; k < ksize; k++) {
             if (todo[k] == 0) continue;
             if (todo[k] < 0) {
-                memcpy(rc.row[k], rc.row[-1 - todo[k]], (size_t)dw * sizeof(int));
+                int k0 = -1 - todo[k];
+                memcpy(rc.row[k], rc.row[k0], (size_t)dw * sizeof(int));
+                rc.lo[k] = rc.lo[k0];
+                rc.hi[k] = rc.hi[k0];
             } else {
                 const uint8_t *S = src + (ptrdiff_t)need[k] * ss;
-                if (cubic)
-                    hrow_cubic_u8(S, sw, rc.row[k], dw, &xt);
-                else
+                if (cubic) {
+                    hrow_cubic_u8(S, sw, rc.row[k], dw, &xt, &rc.lo[k], &rc.hi[k]);
+                } else {
                     hrow_linear_u8(S, rc.row[k], dw, &xt);
+                    rc.lo[k] = 0;
+                    rc.hi[k] = dw;
+                }
             }
             rc.tag[k] = need[k];
         }
         int *R[4] = {rc.row[0], rc.row[1], ksize > 2 ? rc.row[2] : NULL, ksize > 2 ? rc.row[3] : NULL};
         uint8_t *D = dst + (ptrdiff_t)dy * ds;
-        if (cubic)
-            vrow_cubic_u8(R, yt.iw + dy * 4, D, dw);
-        else
+        if (cubic) {
+            int lo = dw, hi = 0;
+            for (int k = 0; k < 4; k++) {
+                if (rc.lo[k] >= rc.hi[k]) continue;
+                if (rc.lo[k] < lo) lo = rc.lo[k];
+                if (rc.hi[k] > hi) hi = rc.hi[k];
+            }
+            if (lo > hi) lo = hi = 0;
+            vrow_cubic_u8(R, yt.iw + dy * 4, D, dw, lo, hi);
+        } else
             vrow_linear_u8(R, yt.iw + dy * 2, D, dw);
     }
     return GRT_OK;
@@ -414,6 +460,8 @@ static grt_status resize_linear_f64(const double *src, int sw, int sh, ptrdiff_t
     for (int k = 0; k < 2; k++) {
         rc.row[k] = carve_take(c, (size_t)dw * sizeof(double));
         rc.tag[k] = -1;
+        rc.lo[k] = 0;
+        rc.hi[k] = dw;
     }
     if (!xt.ofs || !yt.ofs || !xt.fw || !yt.fw || !rc.row[1])
         return grt_error(GAITRT_ERR_INTERNAL, "resize: work buffer too small");

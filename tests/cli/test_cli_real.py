@@ -82,6 +82,20 @@ if p.returncode == 0:
     check("  labels in sorted order", labels[1].startswith("0\t001\tnm-01\t000") and labels[2].startswith("1\t002"), str(labels[:3]))
     check("  same as --tensor", rel(e, ref) < 1e-6, f"rel L2 {rel(e, ref):.3g}")
 
+# raw frames: `embed` on PNG folders pretreats on the fly, identical to `pretreat` then `embed`
+demo = os.path.join(shared, "silhouettes-demo")
+if os.path.isdir(demo):
+    raw_dirs = [os.path.join(demo, "gallery", "001", "undefined"), os.path.join(demo, "probe1", "002", "undefined")]
+    p1 = run(["embed", "--quiet", "-m", ckpt, "-o", os.path.join(work, "raw.npy")] + raw_dirs)
+    pk_root = os.path.join(work, "pretreated")
+    p2 = run(["pretreat", demo, pk_root, "--quiet"])
+    pk_dirs = [os.path.join(pk_root, "gallery", "001", "undefined"), os.path.join(pk_root, "probe1", "002", "undefined")]
+    p3 = run(["embed", "--quiet", "-m", ckpt, "-o", os.path.join(work, "pk.npy")] + pk_dirs)
+    check("raw frames embed / pretreat / embed run", p1.returncode == 0 and p2.returncode == 0 and p3.returncode == 0)
+    if p1.returncode == 0 and p3.returncode == 0:
+        a, b = np.load(os.path.join(work, "raw.npy")), np.load(os.path.join(work, "pk.npy"))
+        check("  raw frames == pretreat then embed", a.shape == b.shape and float(abs(a - b).max()) == 0.0)
+
 # OpenGait YAML: agreeing and disagreeing
 good = os.path.join(work, "good.yaml")
 open(good, "w").write("model_cfg:\n  model: Baseline\n  backbone_cfg:\n    type: ResNet9\n    block: BasicBlock\n"

@@ -70,7 +70,20 @@ static void run_op(const hx *h, const grt_cu_op *op, int gemm_kernel) {
         for (int64_t i = 0; i < op->d.ew.n; i++) grt_cu_mul_at(&op->d.ew, x, tp(h, op->in[1]), y, i);
         break;
     case GRT_CU_OP_MAXPOOL:
-        for (int64_t i = 0; i < op->d.pool.n; i++) grt_cu_maxpool_at(&op->d.pool, x, y, i);
+    case GRT_CU_OP_AVGPOOL:
+        for (int64_t i = 0; i < op->d.pool.n; i++) grt_cu_pool_at(&op->d.pool, x, y, i);
+        break;
+    case GRT_CU_OP_REDUCE:
+        for (int64_t i = 0; i < op->d.reduce.n; i++) grt_cu_reduce_at(&op->d.reduce, x, y, i);
+        break;
+    case GRT_CU_OP_SOFTMAX:
+        for (int64_t i = 0; i < op->d.softmax.n; i++) grt_cu_softmax_at(&op->d.softmax, x, y, i);
+        break;
+    case GRT_CU_OP_MUL_BCAST:
+        for (int64_t i = 0; i < op->d.bcast.n; i++) grt_cu_mul_bcast_at(&op->d.bcast, x, tp(h, op->in[1]), y, i);
+        break;
+    case GRT_CU_OP_LABEL_MASK:
+        for (int64_t i = 0; i < op->d.mask.n; i++) grt_cu_label_mask_at(&op->d.mask, x, y, i);
         break;
     case GRT_CU_OP_TMAX:
         for (int64_t i = 0; i < op->d.tmax.n; i++) grt_cu_tmax_at(&op->d.tmax, x, h->seg, y, i);

@@ -1,7 +1,7 @@
 /* test_cuda_gpu.c — the CUDA backend on a device, against the reference backend on the same
  * graph: a graph using every op, GaitBase- and DeepGaitV2-shaped backbones (fused and
  * unfused), in f32 (relative L2 <= 1e-5), tf32 (<= 1e-2) and f16 / bf16 (cosine >= 0.9995
- * per embedding); the CUDA-graph replay gives the same bits twice; the profiled (op by op)
+ * per embedding); deterministic replays of the CUDA graph give the same bits; the profiled (op by op)
  * path agrees with the replay; a bad segment table is refused without poisoning the plan;
  * the device list describes the device. Exits 77 (skipped) where no device is present. */
 #include <string.h>
@@ -14,6 +14,13 @@ int grt_cuda_device_list(gaitrt_device_desc *out, int cap);
 static const char *prec_name(grt_precision p) {
     static const char *n[] = {"f32", "tf32", "bf16", "f16"};
     return n[p];
+}
+
+/* Two runs of one plan: the same bits when deterministic, else within rounding (a library
+ * may pick an algorithm whose reduction order varies). */
+static int same(const float *a, const float *b, size_t n, int deterministic) {
+    if (memcmp(a, b, n * sizeof(float)) == 0) return 1;
+    return !deterministic && grt_rel_l2(a, b, n) <= 1e-5;
 }
 
 static void check_graph(const grt_backend_i *cu, const char *what, const grt_graph *g, const grt_batch_shape *bs,
@@ -30,6 +37,7 @@ static void check_graph(const grt_backend_i *cu, const char *what, const grt_gra
         grt_backend_opts o;
         memset(&o, 0, sizeof o);
         o.precision = precs[k];
+        o.deterministic = precs[k] == GRT_PREC_F32; /* then replays must agree bit for bit */
         void *st = NULL, *pl = NULL;
         grt_status s = cu->prepare(g, &o, &st);
         CHECK_MSG(s == GRT_OK, "%s %s prepare: %s", what, prec_name(precs[k]), gaitrt_last_error());
@@ -42,7 +50,7 @@ static void check_graph(const grt_backend_i *cu, const char *what, const grt_gra
             CHECK_MSG(cu->run(pl, &a) == GRT_OK, "%s: %s", what, gaitrt_last_error());
             a.output = out2;
             CHECK(cu->run(pl, &a) == GRT_OK);
-            CHECK_MSG(memcmp(out, out2, n * sizeof(float)) == 0, "%s %s: two replays differ", what, prec_name(precs[k]));
+            CHECK_MSG(same(out, out2, n, o.deterministic), "%s %s: two replays differ", what, prec_name(precs[k]));
             /* the profiled path launches op by op */
             grt_prof prof;
             grt_prof_event ev[512];
@@ -75,7 +83,7 @@ static void check_graph(const grt_backend_i *cu, const char *what, const grt_gra
             CHECK(cu->run(pl, &ab) == GAITRT_ERR_INPUT);
             a.prof = NULL;
             a.output = out2;
-            CHECK(cu->run(pl, &a) == GRT_OK && memcmp(out, out2, n * sizeof(float)) == 0);
+            CHECK(cu->run(pl, &a) == GRT_OK && same(out, out2, n, o.deterministic));
             cu->plan_release(pl);
         }
         cu->release(st);

@@ -3,7 +3,8 @@
  * runs (portable C, AVX2, AVX-512), against the reference kernels: temporal max and HPP on
  * the blocked layout (block 8 and 16, channel counts that leave a partial block, NaNs) must
  * match bit for bit; separate FCs to a relative L2 of 1e-6 (fp32 vs the reference's double
- * accumulation). ISAs the CPU lacks are reported as skipped.
+ * accumulation). ISAs the CPU lacks are reported as skipped. Then our Winograd convolution
+ * against the reference convolution.
  */
 #include "backends/cpu/fast/fast_internal.h"
 #include "backends/cpu/ref/ref_kernels.h"
@@ -100,7 +101,54 @@ static void check_isa(grt_fast_isa isa) {
     printf("ISA %s: temporal max and HPP bit-exact, separate FCs within 1e-6\n", k.isa_name);
 }
 
+/* Winograd F(2x2, 3x3) against the reference convolution: frames of 1x1, 2x3, 11x7 and
+ * 16x11 (tiles at every border, a tile count that is not a multiple of the block), with and
+ * without bias, residual (the output holds it beforehand) and each activation. */
+static void check_wino(void) {
+    const grt_cpu_info *ci_ = grt_cpu_info_get();
+    if (!ci_->avx2 || !ci_->fma) {
+        printf("winograd: no AVX2 here, SKIPPED\n");
+        return;
+    }
+    const struct { int n, t, h, w, ci, co, bias, res; grt_act act; } cs[] = {
+        {1, 1, 1, 1, 8, 16, 1, 0, GRT_ACT_NONE},     {2, 3, 2, 3, 16, 32, 0, 1, GRT_ACT_RELU},
+        {1, 7, 11, 7, 24, 16, 1, 1, GRT_ACT_LEAKY_RELU}, {2, 5, 16, 11, 64, 48, 1, 1, GRT_ACT_RELU},
+    };
+    grt_rng r = {7};
+    double worst = 0;
+    for (size_t k = 0; k < sizeof cs / sizeof cs[0]; k++) {
+        const int64_t n = cs[k].n, t = cs[k].t, h = cs[k].h, w = cs[k].w, ci = cs[k].ci, co = cs[k].co;
+        const int64_t xs[5] = {n, ci, t, h, w}, ys[5] = {n, co, t, h, w}, ws[5] = {co, ci, 1, 3, 3};
+        const int64_t xn = n * ci * t * h * w, yn = n * co * t * h * w;
+        float *x = malloc(xn * sizeof(float)), *wt = malloc(co * ci * 9 * sizeof(float)), *b = malloc(co * sizeof(float));
+        float *res = malloc(yn * sizeof(float)), *yr = malloc(yn * sizeof(float));
+        fill(x, xn, &r, 0);
+        fill(wt, co * ci * 9, &r, 0);
+        fill(b, co, &r, 0);
+        fill(res, yn, &r, 0);
+        grt_conv_attr c = {{1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, 1, 0, cs[k].bias ? 0 : -1, cs[k].res ? 0 : -1,
+                           cs[k].act, 0.1f};
+        grt_ref_conv(x, xs, wt, ws, cs[k].bias ? b : NULL, cs[k].res ? res : NULL, yr, ys, &c, 2);
+        CHECK(grt_fast_wino_fits(&c, ci, co, 8));
+        float *u = malloc(16 * ci * co * sizeof(float));
+        grt_fast_wino_pack(wt, ci, co, u);
+        float *xb = to_blocked(x, n, ci, t * h * w, 8);
+        float *yb = cs[k].res ? to_blocked(res, n, co, t * h * w, 8) : calloc(yn, sizeof(float));
+        float *scr = malloc(grt_fast_wino_scratch_bytes(n * t * ((h + 1) / 2) * ((w + 1) / 2), ci, co, 2));
+        grt_fast_wino_conv_avx2(xb, yb, u, cs[k].bias ? b : NULL, n, t, h, w, ci, co, cs[k].res, cs[k].act, 0.1f, scr, 2);
+        float *yrb = to_blocked(yr, n, co, t * h * w, 8);
+        double rel = grt_rel_l2(yb, yrb, (size_t)yn);
+        printf("winograd N=%lld T=%lld frames %lldx%lld, %lld -> %lld channels: rel L2 %.3g\n", (long long)n, (long long)t,
+               (long long)h, (long long)w, (long long)ci, (long long)co, rel);
+        CHECK_MSG(rel <= 1e-6, "winograd case %zu: rel L2 %.3g", k, rel);
+        if (rel > worst) worst = rel;
+        free(x), free(wt), free(b), free(res), free(yr), free(u), free(xb), free(yb), free(scr), free(yrb);
+    }
+    printf("winograd F(2x2,3x3) avx2: max rel L2 %.3g\n", worst);
+}
+
 int main(void) {
+    check_wino();
     check_isa(GRT_FAST_ISA_C);
     check_isa(GRT_FAST_ISA_AVX2);
     check_isa(GRT_FAST_ISA_AVX512);

@@ -100,6 +100,7 @@ static inline const char *td_ref_dir(char *buf, size_t len) {
     if (f) {
         char why[512] = {0};
         if (!fgets(why, sizeof why, f)) why[0] = 0;
+        why[strcspn(why, "\n")] = 0;
         fclose(f);
         TEST_SKIP("preprocessing reference data unavailable: %s", why);
     }

@@ -11,7 +11,6 @@
 
 #include "pre_testdata.h"
 #include "gaitrt.h"
-#include "preprocess/public_api.h"
 
 typedef struct counts {
     int calls, last_done, total, files, kept;

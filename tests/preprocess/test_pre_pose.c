@@ -6,7 +6,6 @@
 
 #include "pre_testdata.h"
 #include "gaitrt.h"
-#include "preprocess/public_api.h"
 
 static void check_maps(const char *what, const gaitrt_pose_sequence *ps, const td_array *maps) {
     gaitrt_skeleton_params sp = gaitrt_skeleton_default_params();

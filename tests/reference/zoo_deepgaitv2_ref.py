@@ -113,7 +113,7 @@ def main():
               mode="p3d", in_channels=2, channels=SMALL, use_emb2=True)
     # full size, few frames
     torch.manual_seed(140)
-    add_model(man, gen, "dgv2_p3d_1441_full", {"t1": [1], "t3": [3]}, {"t1": "cbf", "t3": "cb-"}, mode="p3d",
+    add_model(man, gen, "dgv2_p3d_1441_full", {"t1": [1], "t3": [3]}, {"t1": "cbf", "t3": "b-"}, mode="p3d",
               layers=(1, 4, 4, 1))
     # (the other full-size variants' counts are checked on random weights by the C test)
     torch.manual_seed(141)

@@ -109,7 +109,7 @@ def main():
     add_model(man, gen, "sgpp_1441_small", {"t1": [1], "t30": [30], "t100": [100], "batch2": [15, 15]}, "cb",
               blocks=(1, 4, 4, 1), channels=(8, 8, 16, 32), squeeze_ratio=2)
     torch.manual_seed(202)
-    add_model(man, gen, "sgpp_1111_full", {"t1": [1], "t2": [2]}, {"t1": "cbf", "t2": "cb-"}, blocks=(1, 1, 1, 1))
+    add_model(man, gen, "sgpp_1111_full", {"t1": [1], "t2": [2]}, {"t1": "cbf", "t2": "b-"}, blocks=(1, 1, 1, 1))
     man.write()
     print(f"SkeletonGait++ reference written to {outdir}")
 

@@ -146,7 +146,7 @@ def main():
     add_model(man, gen, "xgait_small", {"t1": [1], "t30": [30], "t100": [100], "batch2": [12, 20]}, "cb",
               channels=(8, 16, 32, 64), out_channels=32, class_num=10, reduction=4)
     torch.manual_seed(601)
-    add_model(man, gen, "xgait_full", {"t1": [1], "t3": [3]}, {"t1": "cbf", "t3": "cb-"}, class_num=20)
+    add_model(man, gen, "xgait_full", {"t1": [1], "t3": [3]}, {"t1": "cbf", "t3": "b-"}, class_num=20)
     man.write()
     print(f"XGait reference written to {outdir}")
 

@@ -23,6 +23,7 @@ static void embed_usage(void) {
             "  --batch B           sequences per batch (default 8);  --threads N;  --max-frames N (default 720)\n"
             "  --profile P.json    per-layer profile;  --trace T.json  Chrome trace (Perfetto)\n"
             "  --report R.html     self-contained HTML report with plots\n"
+            "  --quality-filter    raw frames: drop low-quality frames (reported; off by default, as OpenGait)\n"
             "  --quiet             no progress or report on stderr\n");
 }
 
@@ -34,6 +35,7 @@ int grt_cmd_embed(int argc, char **argv) {
     int n_ds = 0;
     const char *tensors[GAITRT_MAX_INPUTS];
     int n_tensors = 0, quiet = 0;
+    gaitrt_pretreat_params pre = gaitrt_pretreat_default_params();
     char **inputs = calloc((size_t)argc, sizeof *inputs);
     int n_inputs = 0;
     if (!inputs) return 9;
@@ -64,6 +66,7 @@ int grt_cmd_embed(int argc, char **argv) {
         else if (!strcmp(a, "--report") && more) report = argv[++i];
         else if (!strcmp(a, "--dataset") && more) dataset = argv[++i];
         else if (!strcmp(a, "--quiet")) quiet = 1;
+        else if (!strcmp(a, "--quality-filter")) pre.quality_filter = 1;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { embed_usage(); free(inputs); return 0; }
         else if (a[0] == '-' && a[1]) { fprintf(stderr, "gaitrt embed: unknown option '%s'\n", a); embed_usage(); free(inputs); return 1; }
         else inputs[n_inputs++] = argv[i];
@@ -168,7 +171,7 @@ int grt_cmd_embed(int argc, char **argv) {
         int cn = n_seq - c0 < chunk ? n_seq - c0 : chunk;
         if (!n_tensors) {
             for (int i = 0; i < cn; i++) {
-                if ((st = gaitrt_sequence_load(m, inputs[c0 + i], &datas[i])) != GAITRT_OK) { rc = cli_fail("embed", st); goto done; }
+                if ((st = gaitrt_sequence_load(m, inputs[c0 + i], &pre, &datas[i])) != GAITRT_OK) { rc = cli_fail("embed", st); goto done; }
                 if (datas[i].n_dropped && !quiet) fprintf(stderr, "%sgaitrt embed: %s: %s\n", progress ? "\r" : "", inputs[c0 + i], datas[i].note);
                 seqs[i] = datas[i].seq;
             }

@@ -9,7 +9,7 @@
 /* Loads a model and embeds one sequence from a path; emb receives C x P floats. */
 static int embed_one(gaitrt_model *m, gaitrt_session *s, const char *path, float *emb, size_t len, const char *cmd) {
     gaitrt_sequence_data d;
-    gaitrt_status st = gaitrt_sequence_load(m, path, &d);
+    gaitrt_status st = gaitrt_sequence_load(m, path, NULL, &d);
     if (st != GAITRT_OK) return cli_fail(cmd, st);
     st = gaitrt_embed(s, &d.seq, 1, emb, len);
     gaitrt_sequence_data_free(&d);

@@ -14,7 +14,6 @@
 
 #include "cli.h"
 #include "gaitrt.h"
-#include "preprocess/public_api.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -39,7 +38,7 @@ typedef struct progress_state {
     int quiet;
     FILE *report;
     double t0;
-    int failed_shown;
+    double last_draw; /* redraw at most ten times a second */
 } progress_state;
 
 static double now_s(void) {
@@ -67,7 +66,10 @@ static void on_progress(const gaitrt_pretreat_progress *p, void *user) {
         fprintf(stderr, "%sgaitrt pretreat: %s: %s\n", ps->bar ? "\r\033[K" : "", p->sequence, p->error ? p->error : "failed");
     }
     if (!ps->bar) return;
-    double el = now_s() - ps->t0;
+    double t = now_s();
+    if (p->done < p->total && t - ps->last_draw < 0.1) return;
+    ps->last_draw = t;
+    double el = t - ps->t0;
     double rate = el > 0 ? p->done / el : 0;
     int width = 30, fill = p->total ? (int)((double)width * p->done / p->total) : width;
     char bar[64];

@@ -43,8 +43,10 @@
 
 /* Storage types of device tensors. */
 enum { GRT_CU_F32 = 0, GRT_CU_F16 = 1, GRT_CU_BF16 = 2 };
-/* Activations; the same values as grt_act (lower.c checks this at compile time). */
+/* Activations and reductions; the same values as grt_act and grt_reduce_mode (lower.c
+ * checks this at compile time). */
 enum { GRT_CU_ACT_NONE = 0, GRT_CU_ACT_RELU = 1, GRT_CU_ACT_LEAKY = 2, GRT_CU_ACT_SIGMOID = 3 };
+enum { GRT_CU_REDUCE_MAX = 0, GRT_CU_REDUCE_MEAN = 1, GRT_CU_REDUCE_MEAN_MAX = 2 };
 
 /* ---- 16-bit floats ------------------------------------------------------------------
  * On the device we use the intrinsics; on the host, bit manipulation with the same
@@ -270,7 +272,9 @@ GRT_CU_HD void grt_cu_conv_at(const grt_cu_conv_desc *d, const void *x, const vo
 
 /* ---- pooling -------------------------------------------------------------------------- */
 
-/* Max pool over (t, h, w) of a 5-D tensor in any layout; the output has the input's layout. */
+/* Max or average pool over (t, h, w) of a 5-D tensor in any layout; the output has the
+ * input's layout. The average divides by the whole window, padding included (PyTorch's
+ * count_include_pad=True), and sums in window order (t, h, w) as the reference does. */
 typedef struct grt_cu_pool_desc {
     int64_t n;
     int64_t psize[5];   /* output sizes in physical order */
@@ -278,14 +282,15 @@ typedef struct grt_cu_pool_desc {
     int64_t in[5];      /* input logical shape (N, C, T, H, W) */
     int64_t is[5];      /* input logical strides */
     int k[3], s[3], p[3];
+    int avg;            /* 0: max, 1: average */
     int dt;
 } grt_cu_pool_desc;
 
-GRT_CU_HD void grt_cu_maxpool_at(const grt_cu_pool_desc *d, const void *x, void *y, int64_t i) {
+GRT_CU_HD void grt_cu_pool_at(const grt_cu_pool_desc *d, const void *x, void *y, int64_t i) {
     int64_t l[5];
     grt_cu_logical(i, 5, d->psize, d->pperm, l);
     const int64_t base = l[0] * d->is[0] + l[1] * d->is[1];
-    float m = -INFINITY;
+    float m = -INFINITY, sum = 0.0f;
     for (int a = 0; a < d->k[0]; a++) {
         const int64_t t = l[2] * d->s[0] - d->p[0] + a;
         if (t < 0 || t >= d->in[2]) continue;
@@ -296,11 +301,12 @@ GRT_CU_HD void grt_cu_maxpool_at(const grt_cu_pool_desc *d, const void *x, void 
                 const int64_t w = l[4] * d->s[2] - d->p[2] + v;
                 if (w < 0 || w >= d->in[4]) continue;
                 const float val = grt_cu_ld(x, base + t * d->is[2] + h * d->is[3] + w * d->is[4], d->dt);
+                sum += val;
                 if (val > m || val != val) m = val; /* NaN wins, as in the reference */
             }
         }
     }
-    grt_cu_st(y, i, d->dt, m);
+    grt_cu_st(y, i, d->dt, d->avg ? sum / (float)(d->k[0] * d->k[1] * d->k[2]) : m);
 }
 
 /* Temporal max per sequence: y (S, C, H, W) float32 from x (N, C, T, H, W).
@@ -367,6 +373,105 @@ GRT_CU_HD void grt_cu_hpp_at(const grt_cu_hpp_desc *d, const void *x, float *y, 
         }
         y[i] = sum / (float)chunk + m;
     }
+}
+
+/* Max, mean or mean + max over a run of axes, which disappear: y float32 in any layout
+ * (iterated in its physical order) from x in any layout. Sums in float64, as the reference. */
+typedef struct grt_cu_reduce_desc {
+    int64_t n;                   /* output elements */
+    int ond;                     /* output rank */
+    int64_t psize[GRT_CU_MAXD];  /* output sizes in physical order */
+    int pperm[GRT_CU_MAXD];
+    int64_t ost[GRT_CU_MAXD];    /* input stride of each output logical dim */
+    int rnd;                     /* reduced dims, outermost first */
+    int64_t rsize[GRT_CU_MAXD], rst[GRT_CU_MAXD];
+    int64_t len;                 /* elements reduced per output */
+    int mode;
+    int dt;                      /* input storage type */
+} grt_cu_reduce_desc;
+
+GRT_CU_HD void grt_cu_reduce_at(const grt_cu_reduce_desc *d, const void *x, float *y, int64_t i) {
+    int64_t l[GRT_CU_MAXD], base = 0;
+    grt_cu_logical(i, d->ond, d->psize, d->pperm, l);
+    for (int k = 0; k < d->ond; k++) base += l[k] * d->ost[k];
+    double sum = 0;
+    float m = -INFINITY;
+    for (int64_t k = 0; k < d->len; k++) {
+        int64_t r = k, off = base;
+        for (int j = d->rnd - 1; j >= 0; j--) {
+            off += (r % d->rsize[j]) * d->rst[j];
+            r /= d->rsize[j];
+        }
+        const float v = grt_cu_ld(x, off, d->dt);
+        sum += v;
+        if (v > m || v != v) m = v;
+    }
+    const float mean = (float)(sum / (double)d->len);
+    y[i] = d->mode == GRT_CU_REDUCE_MAX ? m : d->mode == GRT_CU_REDUCE_MEAN ? mean : mean + m;
+}
+
+/* ---- attention-style elementwise ops ------------------------------------------------------- */
+
+/* Softmax along one axis of a tensor in any layout; work item i is one column (the other
+ * dims' index in row-major order); x may equal y. Max in float, exponentials and sum in
+ * float64, as the reference. */
+typedef struct grt_cu_softmax_desc {
+    int64_t n;                  /* columns */
+    int nd, axis;
+    int64_t shape[GRT_CU_MAXD]; /* logical */
+    int64_t st[GRT_CU_MAXD];    /* logical strides (x and y share the layout) */
+    int dt;
+} grt_cu_softmax_desc;
+
+GRT_CU_HD void grt_cu_softmax_at(const grt_cu_softmax_desc *d, const void *x, void *y, int64_t i) {
+    int64_t off = 0, r = i;
+    for (int k = d->nd - 1; k >= 0; k--) {
+        if (k == d->axis) continue;
+        off += (r % d->shape[k]) * d->st[k];
+        r /= d->shape[k];
+    }
+    const int64_t len = d->shape[d->axis], sa = d->st[d->axis];
+    float m = -INFINITY;
+    for (int64_t k = 0; k < len; k++) {
+        const float v = grt_cu_ld(x, off + k * sa, d->dt);
+        m = v > m ? v : m;
+    }
+    double sum = 0;
+    for (int64_t k = 0; k < len; k++) sum += exp((double)grt_cu_ld(x, off + k * sa, d->dt) - (double)m);
+    for (int64_t k = 0; k < len; k++)
+        grt_cu_st(y, off + k * sa, d->dt, (float)(exp((double)grt_cu_ld(x, off + k * sa, d->dt) - (double)m) / sum));
+}
+
+/* y = a * b, b broadcast along its size-1 dims; y has a's layout and type, b any layout and
+ * type. */
+typedef struct grt_cu_bcast_desc {
+    int64_t n;
+    int nd;
+    int64_t psize[GRT_CU_MAXD]; /* y's (and a's) sizes in physical order */
+    int pperm[GRT_CU_MAXD];
+    int64_t bst[GRT_CU_MAXD];   /* b's stride per logical dim, 0 where it broadcasts */
+    int adt, bdt;
+} grt_cu_bcast_desc;
+
+GRT_CU_HD void grt_cu_mul_bcast_at(const grt_cu_bcast_desc *d, const void *a, const void *b, void *y, int64_t i) {
+    int64_t l[GRT_CU_MAXD], off = 0;
+    grt_cu_logical(i, d->nd, d->psize, d->pperm, l);
+    for (int k = 0; k < d->nd; k++) off += l[k] * d->bst[k];
+    grt_cu_st(y, i, d->adt, grt_cu_ld(a, i, d->adt) * grt_cu_ld(b, off, d->bdt));
+}
+
+/* Label maps: y = gamma where (int)x (truncated, 0..63) is in the label set, else 1 - gamma. */
+typedef struct grt_cu_mask_desc {
+    int64_t n;
+    uint64_t labels; /* bit l set: label l in the set */
+    float gamma;
+    int dt;
+} grt_cu_mask_desc;
+
+GRT_CU_HD void grt_cu_label_mask_at(const grt_cu_mask_desc *d, const void *x, void *y, int64_t i) {
+    const float v = grt_cu_ld(x, i, d->dt);
+    const int in = v > -1.0f && v < 64.0f && ((d->labels >> (int)v) & 1u);
+    grt_cu_st(y, i, d->dt, in ? d->gamma : 1.0f - d->gamma);
 }
 
 /* ---- head ------------------------------------------------------------------------------ */

@@ -31,7 +31,13 @@ int grt_cu_launch_l2norm(const grt_cu_l2_desc *d, const void *x, void *y, cudaSt
 /* y (N, To, Ho, Wo, Co) = conv(x (N, T, H, W, Ci), w (Co, kt, kh, kw, Ci/g)) + bias [+ res], act */
 int grt_cu_launch_conv(const grt_cu_conv_desc *d, const void *x, const void *w, const float *bias, const void *res,
                        void *y, cudaStream_t s);
-int grt_cu_launch_maxpool(const grt_cu_pool_desc *d, const void *x, void *y, cudaStream_t s);
+/* max or average pool (d->avg) */
+int grt_cu_launch_pool(const grt_cu_pool_desc *d, const void *x, void *y, cudaStream_t s);
+/* y float32 (output of the reduction), x any layout */
+int grt_cu_launch_reduce(const grt_cu_reduce_desc *d, const void *x, float *y, cudaStream_t s);
+int grt_cu_launch_softmax(const grt_cu_softmax_desc *d, const void *x, void *y, cudaStream_t s);
+int grt_cu_launch_mul_bcast(const grt_cu_bcast_desc *d, const void *a, const void *b, void *y, cudaStream_t s);
+int grt_cu_launch_label_mask(const grt_cu_mask_desc *d, const void *x, void *y, cudaStream_t s);
 /* y (S, C, H, W) float32; seg (S, 3) int32 on the device */
 int grt_cu_launch_tmax(const grt_cu_tmax_desc *d, const void *x, const int32_t *seg, float *y, cudaStream_t s);
 /* y (S, C, P) float32 */

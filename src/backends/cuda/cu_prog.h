@@ -54,6 +54,13 @@ extern const int grt_cu_perm_pm3[3];
 /* Strides in elements of each logical dim of t (packed in its physical order). */
 void grt_cu_strides(const grt_cu_tensor *t, int64_t *st);
 int grt_cu_perm_is(const grt_cu_tensor *t, const int *perm);
+/* 1 when t's bytes are laid out as they would be in the physical order perm: the same
+ * strides for every dim of size > 1 (where a size-1 dim sits does not matter). */
+int grt_cu_layout_equiv(const grt_cu_tensor *t, const int *perm);
+/* The physical order that lets y (shape yshape) be a reshape of x without moving data, when
+ * one exists: each run of x's dims that merges or splits into y's dims must be contiguous and
+ * in order in x's storage. Returns 1 and fills yperm, or 0. */
+int grt_cu_reshape_view(const grt_cu_tensor *x, int ynd, const int64_t *yshape, int *yperm);
 size_t grt_cu_dt_size(int dt);
 const char *grt_cu_dt_name(int dt);
 
@@ -79,7 +86,7 @@ void grt_cu_wpack_free(grt_cu_wpack *wp);
 /* ---- ops ----------------------------------------------------------------------------- */
 
 typedef enum grt_cu_kind {
-    GRT_CU_OP_COPY = 0,    /* layout / type change, slice, one input of a concat */
+    GRT_CU_OP_COPY = 0,    /* layout / type change, slice, one input of a concat, one repeat of a frame tiling */
     GRT_CU_OP_CONV,        /* cuDNN (fused or + epilogue) or the direct kernel */
     GRT_CU_OP_SCALE_SHIFT, /* unfused BatchNorm */
     GRT_CU_OP_ACT,
@@ -90,6 +97,11 @@ typedef enum grt_cu_kind {
     GRT_CU_OP_HPP,
     GRT_CU_OP_FC,          /* cuBLAS strided-batched GEMM, or the direct kernel */
     GRT_CU_OP_L2NORM,
+    GRT_CU_OP_AVGPOOL,
+    GRT_CU_OP_REDUCE,
+    GRT_CU_OP_SOFTMAX,
+    GRT_CU_OP_MUL_BCAST,
+    GRT_CU_OP_LABEL_MASK,
     GRT_CU_OP_COUNT
 } grt_cu_kind;
 
@@ -120,6 +132,10 @@ typedef struct grt_cu_op {
         grt_cu_hpp_desc hpp;
         grt_cu_l2_desc l2;
         grt_cu_gemm_desc gemm;
+        grt_cu_reduce_desc reduce;
+        grt_cu_softmax_desc softmax;
+        grt_cu_bcast_desc bcast;
+        grt_cu_mask_desc mask;
     } d;
 } grt_cu_op;
 

@@ -185,7 +185,12 @@ static grt_status grt__run_op(grt_cu_plan *pl, int j) {
     case GRT_CU_OP_ACT: e = grt_cu_launch_act(&op->d.ew, x, y, s); break;
     case GRT_CU_OP_ADD: e = grt_cu_launch_add(&op->d.ew, x, grt_cu_tptr(pl, op->in[1]), y, s); break;
     case GRT_CU_OP_MUL: e = grt_cu_launch_mul(&op->d.ew, x, grt_cu_tptr(pl, op->in[1]), y, s); break;
-    case GRT_CU_OP_MAXPOOL: e = grt_cu_launch_maxpool(&op->d.pool, x, y, s); break;
+    case GRT_CU_OP_MAXPOOL:
+    case GRT_CU_OP_AVGPOOL: e = grt_cu_launch_pool(&op->d.pool, x, y, s); break;
+    case GRT_CU_OP_REDUCE: e = grt_cu_launch_reduce(&op->d.reduce, x, y, s); break;
+    case GRT_CU_OP_SOFTMAX: e = grt_cu_launch_softmax(&op->d.softmax, x, y, s); break;
+    case GRT_CU_OP_MUL_BCAST: e = grt_cu_launch_mul_bcast(&op->d.bcast, x, grt_cu_tptr(pl, op->in[1]), y, s); break;
+    case GRT_CU_OP_LABEL_MASK: e = grt_cu_launch_label_mask(&op->d.mask, x, y, s); break;
     case GRT_CU_OP_TMAX: e = grt_cu_launch_tmax(&op->d.tmax, x, pl->dseg, y, s); break;
     case GRT_CU_OP_HPP: e = grt_cu_launch_hpp(&op->d.hpp, x, y, s); break;
     case GRT_CU_OP_FC: return grt__fc(pl, op);

@@ -1,6 +1,6 @@
 /* k_elementwise.cu — elementwise kernels: BatchNorm as scale/shift, activations, add, mul,
- * the epilogue after a library convolution (bias + residual + activation) and the L2
- * normalisation of (S, C, P) columns. Each thread handles elements i, i + stride, ...; the
+ * broadcast mul, label masks, the epilogue after a library convolution (bias + residual +
+ * activation), softmax along an axis and the L2 normalisation of (S, C, P) columns. Each thread handles elements i, i + stride, ...; the
  * element functions are in cu_elem.h. Not vectorised: correctness first, and after fusion
  * these run rarely (GaitBase needs none of them). */
 #include "backends/cuda/cu_launch.h"
@@ -28,6 +28,36 @@ __global__ void grt_k_epilogue(grt_cu_ew_desc d, void *y, const float *bias, con
 
 __global__ void grt_k_l2norm(grt_cu_l2_desc d, const void *x, void *y) {
     GRT_K_LOOP(i, d.n) grt_cu_l2_at(&d, x, y, i);
+}
+
+__global__ void grt_k_softmax(grt_cu_softmax_desc d, const void *x, void *y) {
+    GRT_K_LOOP(i, d.n) grt_cu_softmax_at(&d, x, y, i);
+}
+
+__global__ void grt_k_mul_bcast(grt_cu_bcast_desc d, const void *a, const void *b, void *y) {
+    GRT_K_LOOP(i, d.n) grt_cu_mul_bcast_at(&d, a, b, y, i);
+}
+
+__global__ void grt_k_label_mask(grt_cu_mask_desc d, const void *x, void *y) {
+    GRT_K_LOOP(i, d.n) grt_cu_label_mask_at(&d, x, y, i);
+}
+
+extern "C" int grt_cu_launch_softmax(const grt_cu_softmax_desc *d, const void *x, void *y, cudaStream_t s) {
+    if (d->n <= 0) return 0;
+    grt_k_softmax<<<grt_k_blocks(d->n), GRT_K_THREADS, 0, s>>>(*d, x, y);
+    return (int)cudaGetLastError();
+}
+
+extern "C" int grt_cu_launch_mul_bcast(const grt_cu_bcast_desc *d, const void *a, const void *b, void *y, cudaStream_t s) {
+    if (d->n <= 0) return 0;
+    grt_k_mul_bcast<<<grt_k_blocks(d->n), GRT_K_THREADS, 0, s>>>(*d, a, b, y);
+    return (int)cudaGetLastError();
+}
+
+extern "C" int grt_cu_launch_label_mask(const grt_cu_mask_desc *d, const void *x, void *y, cudaStream_t s) {
+    if (d->n <= 0) return 0;
+    grt_k_label_mask<<<grt_k_blocks(d->n), GRT_K_THREADS, 0, s>>>(*d, x, y);
+    return (int)cudaGetLastError();
 }
 
 extern "C" int grt_cu_launch_scale_shift(const grt_cu_ew_desc *d, const void *x, void *y, const float *scale,

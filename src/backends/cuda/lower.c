@@ -16,6 +16,9 @@
 _Static_assert((int)GRT_ACT_NONE == GRT_CU_ACT_NONE && (int)GRT_ACT_RELU == GRT_CU_ACT_RELU &&
                    (int)GRT_ACT_LEAKY_RELU == GRT_CU_ACT_LEAKY && (int)GRT_ACT_SIGMOID == GRT_CU_ACT_SIGMOID,
                "cu_elem.h activation codes must equal grt_act");
+_Static_assert((int)GRT_REDUCE_MAX == GRT_CU_REDUCE_MAX && (int)GRT_REDUCE_MEAN == GRT_CU_REDUCE_MEAN &&
+                   (int)GRT_REDUCE_MEAN_MAX == GRT_CU_REDUCE_MEAN_MAX,
+               "cu_elem.h reduction codes must equal grt_reduce_mode");
 _Static_assert(GRT_CU_MAXD == GRT_MAX_DIMS && GRT_CU_MAXBINS == GRT_MAX_BINS, "cu_elem.h limits must equal graph.h's");
 
 const int grt_cu_perm_cl5[5] = {0, 2, 3, 4, 1};
@@ -43,8 +46,65 @@ int grt_cu_perm_is(const grt_cu_tensor *t, const int *perm) {
     return 1;
 }
 
-static const char *grt__kind_names[GRT_CU_OP_COUNT] = {"copy", "conv", "scale_shift", "act", "add", "mul",
-                                                       "maxpool", "temporal_max", "hpp", "sepfc", "l2norm"};
+int grt_cu_layout_equiv(const grt_cu_tensor *t, const int *perm) {
+    grt_cu_tensor u = *t;
+    memcpy(u.perm, perm, sizeof(int) * (size_t)t->ndim);
+    int64_t a[GRT_MAX_DIMS], b[GRT_MAX_DIMS];
+    grt_cu_strides(t, a);
+    grt_cu_strides(&u, b);
+    for (int d = 0; d < t->ndim; d++)
+        if (t->shape[d] > 1 && a[d] != b[d]) return 0;
+    return 1;
+}
+
+int grt_cu_reshape_view(const grt_cu_tensor *x, int ynd, const int64_t *yshape, int *yperm) {
+    /* x's dims of size > 1 in logical order, and in storage order */
+    int lx[GRT_MAX_DIMS], px[GRT_MAX_DIMS], ly[GRT_MAX_DIMS], nx = 0, np = 0, ny = 0;
+    for (int d = 0; d < x->ndim; d++)
+        if (x->shape[d] > 1) lx[nx++] = d;
+    for (int k = 0; k < x->ndim; k++)
+        if (x->shape[x->perm[k]] > 1) px[np++] = x->perm[k];
+    for (int d = 0; d < ynd; d++)
+        if (yshape[d] > 1) ly[ny++] = d;
+    /* groups of consecutive logical dims with equal products: x's [gx0[g], gx0[g+1]) <-> y's [gy0[g], gy0[g+1]) */
+    int gx0[GRT_MAX_DIMS + 1], gy0[GRT_MAX_DIMS + 1], ng = 0, i = 0, j = 0;
+    while (i < nx && j < ny) {
+        gx0[ng] = i;
+        gy0[ng] = j;
+        int64_t a = x->shape[lx[i++]], b = yshape[ly[j++]];
+        while (a != b) {
+            if (a < b && i < nx)
+                a *= x->shape[lx[i++]];
+            else if (b < a && j < ny)
+                b *= yshape[ly[j++]];
+            else
+                return 0;
+        }
+        ng++;
+    }
+    if (i != nx || j != ny) return 0;
+    gx0[ng] = nx;
+    gy0[ng] = ny;
+    /* walk x's storage: each group must appear whole and in order; emit y's dims for it */
+    int k = 0, ky = 0;
+    while (k < np) {
+        int g = -1;
+        for (int q = 0; q < ng; q++)
+            if (lx[gx0[q]] == px[k]) g = q;
+        if (g < 0) return 0; /* storage enters this group in its middle */
+        for (int q = gx0[g]; q < gx0[g + 1]; q++, k++)
+            if (k >= np || px[k] != lx[q]) return 0;
+        for (int q = gy0[g]; q < gy0[g + 1]; q++) yperm[ky++] = ly[q];
+    }
+    for (int d = 0; d < ynd; d++) /* size-1 dims anywhere: we put them last */
+        if (yshape[d] <= 1) yperm[ky++] = d;
+    return ky == ynd;
+}
+
+static const char *grt__kind_names[GRT_CU_OP_COUNT] = {"copy",    "conv",     "scale_shift", "act",      "add",
+                                                       "mul",     "maxpool",  "temporal_max", "hpp",     "sepfc",
+                                                       "l2norm",  "avgpool",  "reduce",      "softmax", "mul_bcast",
+                                                       "label_mask"};
 
 const char *grt_cu_kind_name(grt_cu_kind k) { return (unsigned)k < GRT_CU_OP_COUNT ? grt__kind_names[k] : "?"; }
 
@@ -199,10 +259,10 @@ static int grt__emit_copy(grt__lctx *c, int node, int src, int64_t soff, const i
  * conversion of it, or a new copy. */
 static int grt__need(grt__lctx *c, int t, const int *perm, int dt) {
     if (t < 0) return -1;
-    if (c->pr->t[t].dt == dt && grt_cu_perm_is(&c->pr->t[t], perm)) return t;
+    if (c->pr->t[t].dt == dt && grt_cu_layout_equiv(&c->pr->t[t], perm)) return t;
     for (int i = 0; i < c->nmemo; i++) {
         const grt_cu_tensor *d = &c->pr->t[c->memo[i].dst];
-        if (c->memo[i].src == t && d->dt == dt && grt_cu_perm_is(d, perm)) return c->memo[i].dst;
+        if (c->memo[i].src == t && d->dt == dt && grt_cu_layout_equiv(d, perm)) return c->memo[i].dst;
     }
     if (c->nmemo == c->capmemo) {
         int cap = c->capmemo ? 2 * c->capmemo : 16;
@@ -377,11 +437,12 @@ static grt_status grt__lower_node(grt__lctx *c, int i) {
         op->d.ew.cstride = 1;
         return GRT_OK;
     }
-    case GRT_OP_MAXPOOL: {
+    case GRT_OP_MAXPOOL:
+    case GRT_OP_AVGPOOL: {
         int perm[GRT_MAX_DIMS];
         memcpy(perm, pr->t[x].perm, sizeof perm);
         if ((y = grt__out_tensor(c, i, perm, pr->t[x].dt)) < 0) return c->st;
-        if ((o = grt__new_op(c, GRT_CU_OP_MAXPOOL, i)) < 0) return c->st;
+        if ((o = grt__new_op(c, n->op == GRT_OP_MAXPOOL ? GRT_CU_OP_MAXPOOL : GRT_CU_OP_AVGPOOL, i)) < 0) return c->st;
         grt_cu_op *op = &pr->op[o];
         const grt_cu_tensor *tx = &pr->t[x], *ty = &pr->t[y];
         op->in[0] = x;
@@ -401,11 +462,117 @@ static grt_status grt__lower_node(grt__lctx *c, int i) {
             d->s[k] = n->a.pool.s[k];
             d->p[k] = n->a.pool.p[k];
         }
+        d->avg = n->op == GRT_OP_AVGPOOL;
         d->dt = tx->dt;
         return GRT_OK;
     }
+    case GRT_OP_REDUCE: {
+        /* the output keeps the input's order of the dims that remain */
+        const int ax = n->a.reduce.axis, na = n->a.reduce.n_axes;
+        const grt_cu_tensor *tx0 = &pr->t[x];
+        int perm[GRT_MAX_DIMS], k2 = 0;
+        for (int k = 0; k < tx0->ndim; k++) {
+            const int d = tx0->perm[k];
+            if (d >= ax && d < ax + na) continue;
+            perm[k2++] = d < ax ? d : d - na;
+        }
+        if ((y = grt__out_tensor(c, i, perm, GRT_CU_F32)) < 0) return c->st;
+        if ((o = grt__new_op(c, GRT_CU_OP_REDUCE, i)) < 0) return c->st;
+        grt_cu_op *op = &pr->op[o];
+        const grt_cu_tensor *tx = &pr->t[x], *ty = &pr->t[y];
+        op->in[0] = x;
+        op->n_in = 1;
+        op->out = y;
+        grt_cu_reduce_desc *d = &op->d.reduce;
+        int64_t st[GRT_MAX_DIMS];
+        grt_cu_strides(tx, st);
+        d->n = ty->numel;
+        d->ond = ty->ndim;
+        grt__fill_psize(ty, d->psize, d->pperm);
+        for (int k = 0; k < ty->ndim; k++) d->ost[k] = st[k < ax ? k : k + na];
+        d->rnd = na;
+        d->len = 1;
+        for (int j = 0; j < na; j++) {
+            d->rsize[j] = tx->shape[ax + j];
+            d->rst[j] = st[ax + j];
+            d->len *= tx->shape[ax + j];
+        }
+        d->mode = n->a.reduce.mode;
+        d->dt = tx->dt;
+        return GRT_OK;
+    }
+    case GRT_OP_SOFTMAX:
+    case GRT_OP_LABEL_MASK: {
+        int perm[GRT_MAX_DIMS];
+        memcpy(perm, pr->t[x].perm, sizeof perm);
+        if ((y = grt__out_tensor(c, i, perm, pr->t[x].dt)) < 0) return c->st;
+        if ((o = grt__new_op(c, n->op == GRT_OP_SOFTMAX ? GRT_CU_OP_SOFTMAX : GRT_CU_OP_LABEL_MASK, i)) < 0) return c->st;
+        grt_cu_op *op = &pr->op[o];
+        const grt_cu_tensor *tx = &pr->t[x];
+        op->in[0] = x;
+        op->n_in = 1;
+        op->out = y;
+        if (n->op == GRT_OP_SOFTMAX) {
+            grt_cu_softmax_desc *d = &op->d.softmax;
+            d->nd = tx->ndim;
+            d->axis = n->a.softmax.axis;
+            memcpy(d->shape, tx->shape, sizeof d->shape);
+            grt_cu_strides(tx, d->st);
+            d->n = tx->numel / (tx->shape[d->axis] ? tx->shape[d->axis] : 1);
+            d->dt = tx->dt;
+        } else {
+            const grt_value *gv = &g->values[n->a.mask.gamma];
+            if (!gv->is_const || !gv->data)
+                return grt_error(GAITRT_ERR_UNSUPPORTED, "CUDA backend: label mask '%s' needs a constant gamma", n->name);
+            op->d.mask.n = tx->numel;
+            op->d.mask.labels = n->a.mask.labels;
+            op->d.mask.gamma = gv->data[0];
+            op->d.mask.dt = tx->dt;
+        }
+        return GRT_OK;
+    }
+    case GRT_OP_MUL_BCAST: {
+        int perm[GRT_MAX_DIMS];
+        memcpy(perm, pr->t[x].perm, sizeof perm);
+        const int b = c->home[n->in[1]];
+        if ((y = grt__out_tensor(c, i, perm, pr->t[x].dt)) < 0) return c->st;
+        if ((o = grt__new_op(c, GRT_CU_OP_MUL_BCAST, i)) < 0) return c->st;
+        grt_cu_op *op = &pr->op[o];
+        const grt_cu_tensor *ty = &pr->t[y], *tb = &pr->t[b];
+        op->in[0] = x;
+        op->in[1] = b;
+        op->n_in = 2;
+        op->out = y;
+        grt_cu_bcast_desc *d = &op->d.bcast;
+        int64_t bst[GRT_MAX_DIMS];
+        grt_cu_strides(tb, bst);
+        d->n = ty->numel;
+        d->nd = ty->ndim;
+        grt__fill_psize(ty, d->psize, d->pperm);
+        for (int k = 0; k < ty->ndim; k++) d->bst[k] = tb->shape[k] == 1 ? 0 : bst[k];
+        d->adt = ty->dt;
+        d->bdt = tb->dt;
+        return GRT_OK;
+    }
+    case GRT_OP_TILE_T: {
+        /* r copies of the input, one per repeat, or a view when nothing repeats */
+        int perm[GRT_MAX_DIMS];
+        memcpy(perm, pr->t[x].perm, sizeof perm);
+        if ((y = grt__out_tensor(c, i, perm, pr->t[x].dt)) < 0) return c->st;
+        const int64_t T = pr->t[x].shape[2], To = pr->t[y].shape[2];
+        if (To == T) {
+            pr->t[y].root = x;
+            return GRT_OK;
+        }
+        int64_t yst[GRT_MAX_DIMS], L[GRT_MAX_DIMS];
+        grt_cu_strides(&pr->t[y], yst);
+        memcpy(L, pr->t[x].shape, sizeof L);
+        for (int64_t r = 0; r * T < To; r++)
+            if (grt__emit_copy(c, i, x, 0, L, y, r * T * yst[2]) < 0) return c->st;
+        return GRT_OK;
+    }
     case GRT_OP_TEMPORAL_MAX: {
-        const int *perm = grt_cu_perm_is(&pr->t[x], grt_cu_perm_cl5) ? grt_cu_perm_cl4 : grt__ident;
+        const int *perm = grt_cu_layout_equiv(&pr->t[x], grt_cu_perm_cl5) ? grt_cu_perm_cl4 : grt__ident;
         if ((y = grt__out_tensor(c, i, perm, GRT_CU_F32)) < 0) return c->st;
         if ((o = grt__new_op(c, GRT_CU_OP_TMAX, i)) < 0) return c->st;
         grt_cu_op *op = &pr->op[o];
@@ -501,10 +668,16 @@ static grt_status grt__lower_node(grt__lctx *c, int i) {
         return GRT_OK;
     }
     case GRT_OP_RESHAPE: {
-        int xc = grt__need(c, x, grt__ident, pr->t[x].dt);
-        if (xc < 0) return c->st;
-        if ((y = grt__out_tensor(c, i, grt__ident, pr->t[xc].dt)) < 0) return c->st;
-        pr->t[y].root = xc; /* a view */
+        /* a view of x's storage when the reshape only merges, splits or adds size-1 dims
+         * that lie together in it; else a view of a row-major copy */
+        const grt_vplan *v = &c->p->v[n->out];
+        int perm[GRT_MAX_DIMS], xc = x;
+        if (!grt_cu_reshape_view(&pr->t[x], v->ndim, v->shape, perm)) {
+            memcpy(perm, grt__ident, sizeof perm);
+            if ((xc = grt__need(c, x, grt__ident, pr->t[x].dt)) < 0) return c->st;
+        }
+        if ((y = grt__out_tensor(c, i, perm, pr->t[xc].dt)) < 0) return c->st;
+        pr->t[y].root = xc;
         return GRT_OK;
     }
     case GRT_OP_TRANSPOSE: {
@@ -537,7 +710,7 @@ static int grt__find(const grt_cu_prog *pr, int t) {
 
 static int grt__inplace_kind(grt_cu_kind k) {
     return k == GRT_CU_OP_ACT || k == GRT_CU_OP_SCALE_SHIFT || k == GRT_CU_OP_ADD || k == GRT_CU_OP_MUL ||
-           k == GRT_CU_OP_L2NORM;
+           k == GRT_CU_OP_L2NORM || k == GRT_CU_OP_SOFTMAX || k == GRT_CU_OP_MUL_BCAST || k == GRT_CU_OP_LABEL_MASK;
 }
 
 typedef struct grt__blk { int64_t off, size; int root; } grt__blk;
@@ -575,6 +748,13 @@ static grt_status grt__layout(grt_cu_prog *pr) {
         const grt_cu_tensor *tx = &pr->t[op->in[0]], *ty = &pr->t[y];
         if (pr->t[r].role != GRT_CU_ROLE_ARENA || rlast[r] != j || grt__find(pr, y) != y) continue;
         if (tx->dt != ty->dt || tx->numel != ty->numel || tx->ndim != ty->ndim || !grt_cu_perm_is(tx, ty->perm)) continue;
+        /* another operand in the same storage is read at other positions (a view, a broadcast):
+         * writing over it while other threads read it would race; the very same tensor read at
+         * the same position (x + x) is fine */
+        int shared = 0;
+        for (int k = 1; k < op->n_in; k++)
+            if (grt__find(pr, op->in[k]) == r && !(op->in[k] == op->in[0] && op->kind != GRT_CU_OP_MUL_BCAST)) shared = 1;
+        if (shared) continue;
         pr->t[y].root = r;
         if (rlast[y] > rlast[r]) rlast[r] = rlast[y];
     }

@@ -1,10 +1,12 @@
 /*
  * cpu_fast.c — the fast CPU backend ("cpu-fast"): oneDNN convolutions and pooling in a
- * channel-blocked layout kept from the first layer to the last, our own SIMD kernels for the
- * sequence head, and the reference kernels for rare ops (each one named in `describe`).
+ * channel-blocked layout kept from the first layer to the last, our own Winograd F(2x2, 3x3)
+ * for the 3x3 stride-1 convolutions on AVX2 (fp32), our own SIMD kernels for the sequence
+ * head, and the reference kernels for rare ops (each one named in `describe`).
  *
  *     prepare   once per model: weights reordered into the layout oneDNN picks (bf16 too when
- *               asked and the CPU has avx512_bf16), FC weights normalised when the model says so
+ *               asked and the CPU has avx512_bf16) or transformed for Winograd, FC weights
+ *               normalised when the model says so
  *     plan      once per batch shape: steps, one arena (activations + scratchpads), primitives
  *     run       executes the steps; allocates nothing
  *

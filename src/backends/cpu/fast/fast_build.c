@@ -263,7 +263,8 @@ static grt_status grt__wino_node(grt__builder *b, int i) {
     grt_status gs = grt__need(b, n->in[0], &smd, i, &sbuf);
     if (gs == GRT_OK) gs = grt__conv_out(b, i, sbuf, &dmd, &obuf);
     if (gs != GRT_OK) return gs;
-    int scratch = grt__new_buf(b, grt_fast_wino_scratch_bytes(xv->shape[1], yv->shape[1], b->st->nt), -1, INT_MAX);
+    const int64_t tiles = xv->shape[0] * xv->shape[2] * ((xv->shape[3] + 1) / 2) * ((xv->shape[4] + 1) / 2);
+    int scratch = grt__new_buf(b, grt_fast_wino_scratch_bytes(tiles, xv->shape[1], yv->shape[1], b->st->nt), -1, INT_MAX);
     if (scratch < 0) return grt__oom();
     grt_fast_step *s = grt__new_step(b, GRT_FS_WINO, i, "conv(winograd)");
     if (!s) return grt__oom();

@@ -1,8 +1,8 @@
 /*
  * fast_internal.h — shared internals of the fast CPU backend ("cpu-fast"): the head kernels
- * (temporal max, horizontal pyramid, separate FCs) with their per-ISA dispatch, the small
- * elementwise kernels, and (when oneDNN is built in) the prepared model state, the per-shape
- * plan and its steps.
+ * (temporal max, horizontal pyramid, separate FCs) with their per-ISA dispatch, our Winograd
+ * convolution, the small elementwise kernels, and (when oneDNN is built in) the prepared
+ * model state, the per-shape plan and its steps.
  *
  * Activations of convolutions live in oneDNN's channel-blocked layout from the first layer
  * to the last: 5-D values as (N, C/B, T, H, W, B) ("nCdhw8c" / "nCdhw16c"), 4-D values as
@@ -73,7 +73,7 @@ void grt_fast_sepfc_avx512(const float *x, int64_t s, int64_t c, int64_t p, cons
 /* ---- Winograd F(2x2, 3x3) convolution (fast_wino.c, fast_wino_avx2.c) ----------------- */
 
 #define GRT_WINO_LANES 8 /* channels per block it reads and writes (the AVX2 layout) */
-#define GRT_WINO_TB 48   /* output tiles per block of work (a multiple of the GEMM's 6 rows) */
+#define GRT_WINO_TB_MAX 144 /* output tiles per block of work, at most (multiples of the GEMM's 6 rows) */
 #define GRT_WINO_SKEW 16 /* floats between the 16 transformed planes, against 4K aliasing */
 
 /* 1 when conv c with Ci -> Co channels runs on it: kt = 1, 3x3, stride 1, pad (0, 1, 1), no
@@ -81,9 +81,11 @@ void grt_fast_sepfc_avx512(const float *x, int64_t s, int64_t c, int64_t p, cons
 int grt_fast_wino_fits(const grt_conv_attr *c, int64_t ci, int64_t co, int blk);
 /* w (Co, Ci, 1, 3, 3) -> u (16, Co/16, Ci, 16) = G w G^T per channel pair. */
 void grt_fast_wino_pack(const float *w, int64_t ci, int64_t co, float *u);
-size_t grt_fast_wino_scratch_bytes(int64_t ci, int64_t co, int nt);
+/* Output tiles per block of work for a conv of `ntiles` 2x2 tiles on nt threads. */
+int grt_fast_wino_tile_block(int64_t ntiles, int64_t ci, int64_t co, int nt);
+size_t grt_fast_wino_scratch_bytes(int64_t ntiles, int64_t ci, int64_t co, int nt);
 /* y (N, Co/8, T, H, W, 8) = act(conv3x3(x (N, Ci/8, T, H, W, 8), u) + bias (Co) [+ y when sum]).
- * scratch: grt_fast_wino_scratch_bytes(ci, co, nt) bytes. */
+ * scratch: grt_fast_wino_scratch_bytes(tiles, ci, co, nt) bytes, tiles = N*T*ceil(H/2)*ceil(W/2). */
 void grt_fast_wino_conv_avx2(const float *x, float *y, const float *u, const float *bias, int64_t n, int64_t t,
                              int64_t h, int64_t w, int64_t ci, int64_t co, int sum, grt_act act, float alpha,
                              float *scratch, int nt);

@@ -47,8 +47,18 @@ void grt_fast_wino_pack(const float *w, int64_t ci, int64_t co, float *u) {
         }
 }
 
-size_t grt_fast_wino_scratch_bytes(int64_t ci, int64_t co, int nt) {
+int grt_fast_wino_tile_block(int64_t ntiles, int64_t ci, int64_t co, int nt) {
+    /* wide layers re-read all of U (16 * Ci * Co floats) once per block: bigger blocks pay
+     * for their larger V and M there; narrow layers prefer blocks that stay in L2. We keep at
+     * least two blocks per thread so the static split stays balanced. */
+    int tb = ci * co >= 256 * 512 ? GRT_WINO_TB_MAX : 48;
+    while (tb > 48 && (ntiles + tb - 1) / tb < 2 * (int64_t)(nt > 0 ? nt : 1)) tb -= 48;
+    return tb;
+}
+
+size_t grt_fast_wino_scratch_bytes(int64_t ntiles, int64_t ci, int64_t co, int nt) {
     /* per thread: V (16, Ci/8, TB, 8) with a skewed stride, M (16, Co/8, TB, 8) */
-    const size_t per = (size_t)16 * (size_t)(ci * GRT_WINO_TB + GRT_WINO_SKEW) + (size_t)16 * (size_t)(co * GRT_WINO_TB);
+    const int64_t tb = grt_fast_wino_tile_block(ntiles, ci, co, nt);
+    const size_t per = (size_t)16 * (size_t)(ci * tb + GRT_WINO_SKEW) + (size_t)16 * (size_t)(co * tb);
     return per * sizeof(float) * (size_t)(nt > 0 ? nt : 1);
 }

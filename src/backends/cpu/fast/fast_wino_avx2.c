@@ -22,7 +22,6 @@
 #include <omp.h>
 #endif
 
-#define TB GRT_WINO_TB
 #define KB_CHUNK 32 /* channel blocks of 8 per K chunk: a 256 x 16 panel of U is 16 KiB */
 
 /* V[xi] = (B^T d B)[xi] for the 4x4 patch d of 8-vectors at p (row stride rs floats);
@@ -86,10 +85,11 @@ void grt_fast_wino_conv_avx2(const float *x, float *y, const float *u, const flo
                              int64_t h, int64_t w, int64_t ci, int64_t co, int sum, grt_act act, float alpha,
                              float *scratch, int nt) {
     const long th = (long)(h + 1) / 2, tw = (long)(w + 1) / 2, tpf = th * tw, ntiles = (long)(n * t) * tpf;
-    const long nblk = (ntiles + TB - 1) / TB, cib = (long)ci / 8, cob = (long)co / 8, np = (long)co / 16;
+    const long tb = grt_fast_wino_tile_block(ntiles, ci, co, nt);
+    const long nblk = (ntiles + tb - 1) / tb, cib = (long)ci / 8, cob = (long)co / 8, np = (long)co / 16;
     const long hw8 = (long)(h * w) * 8, xcs = (long)t * hw8; /* channel-block stride of a (N, Cb, T, H, W, 8) tensor */
-    const long vs = cib * TB * 8 + GRT_WINO_SKEW;             /* xi stride of V, skewed against 4K aliasing */
-    const size_t per = grt_fast_wino_scratch_bytes(ci, co, 1) / sizeof(float);
+    const long vs = cib * tb * 8 + GRT_WINO_SKEW;             /* xi stride of V, skewed against 4K aliasing */
+    const size_t per = grt_fast_wino_scratch_bytes(ntiles, ci, co, nt) / sizeof(float) / (size_t)(nt > 0 ? nt : 1);
     (void)nt;
 #pragma omp parallel num_threads(nt)
     {
@@ -99,10 +99,10 @@ void grt_fast_wino_conv_avx2(const float *x, float *y, const float *u, const flo
         float *V = scratch;
 #endif
         float *M = V + (size_t)16 * vs; /* (16, Co/8, TB, 8) */
-        long xoff[TB], yoff[TB], th0[TB], tw0[TB];
+        long xoff[GRT_WINO_TB_MAX], yoff[GRT_WINO_TB_MAX], th0[GRT_WINO_TB_MAX], tw0[GRT_WINO_TB_MAX];
 #pragma omp for schedule(static)
         for (long bk = 0; bk < nblk; bk++) {
-            const long first = bk * TB, nb = ntiles - first < TB ? ntiles - first : TB;
+            const long first = bk * tb, nb = ntiles - first < tb ? ntiles - first : tb;
             /* tile coordinates, once per block */
             for (long k = 0; k < nb; k++) {
                 const long tile = first + k, f = tile / tpf, r = tile % tpf, fn = f / (long)t, ft = f % (long)t;
@@ -116,7 +116,13 @@ void grt_fast_wino_conv_avx2(const float *x, float *y, const float *u, const flo
                 for (long k = 0; k < nb; k++) {
                     const long h0 = th0[k] - 1, w0 = tw0[k] - 1;
                     const float *xp = x + xoff[k] + c * xcs;
-                    float *vp = V + (c * TB + k) * 8;
+                    float *vp = V + (c * tb + k) * 8;
+                    if (c + 1 < cib) {
+                        /* the same patch of the next plane: its two new columns, four rows */
+                        const long hp = h0 < 0 ? 0 : h0, wp = w0 + 2 < w ? w0 + 2 : w - 1;
+                        const float *pp = xp + xcs + (hp * w + (wp < 0 ? 0 : wp)) * 8;
+                        for (int a = 0; a < 4 && hp + a < h; a++) _mm_prefetch((const char *)(pp + a * w * 8), _MM_HINT_T0);
+                    }
                     if (h0 >= 0 && h0 + 3 < h && w0 >= 0 && w0 + 3 < w) {
                         grt__tf_in(xp + (h0 * w + w0) * 8, (long)w * 8, vp, vs);
                     } else {
@@ -135,17 +141,17 @@ void grt_fast_wino_conv_avx2(const float *x, float *y, const float *u, const flo
             /* rows past the last tile up to a multiple of 6: zeros, so the GEMM reads defined data */
             for (long k = nb; k < (nb + 5) / 6 * 6; k++)
                 for (int xi = 0; xi < 16; xi++)
-                    for (long c = 0; c < cib; c++) memset(V + xi * vs + (c * TB + k) * 8, 0, 8 * sizeof(float));
+                    for (long c = 0; c < cib; c++) memset(V + xi * vs + (c * tb + k) * 8, 0, 8 * sizeof(float));
             /* 2. the 16 GEMMs */
             for (int xi = 0; xi < 16; xi++)
                 for (long kb = 0; kb < cib; kb += KB_CHUNK) {
                     const long kc = cib - kb < KB_CHUNK ? cib - kb : KB_CHUNK;
                     for (long p = 0; p < np; p++) {
                         const float *bp = u + (((size_t)xi * np + p) * ci + kb * 8) * 16;
-                        float *m0 = M + (((size_t)xi * cob + 2 * p) * TB) * 8;
+                        float *m0 = M + (((size_t)xi * cob + 2 * p) * tb) * 8;
                         for (long rg = 0; rg < nb; rg += 6)
-                            grt__gemm6x16(V + xi * vs + (kb * TB + rg) * 8, TB * 8, bp, kc, m0 + rg * 8,
-                                          m0 + (TB + rg) * 8, kb > 0);
+                            grt__gemm6x16(V + xi * vs + (kb * tb + rg) * 8, tb * 8, bp, kc, m0 + rg * 8,
+                                          m0 + (tb + rg) * 8, kb > 0);
                     }
                 }
             /* 3. output transform, A^T = [1 1 1 0; 0 1 -1 -1] */
@@ -153,8 +159,8 @@ void grt_fast_wino_conv_avx2(const float *x, float *y, const float *u, const flo
             for (long c = 0; c < cob; c++) {
                 const __m256 bv = bias ? _mm256_loadu_ps(bias + c * 8) : zero;
                 for (long k = 0; k < nb; k++) {
-                    const float *mp = M + (c * TB + k) * 8; /* + xi * Co/8 * TB * 8 */
-                    const size_t ms = (size_t)cob * TB * 8;
+                    const float *mp = M + (c * tb + k) * 8; /* + xi * Co/8 * TB * 8 */
+                    const size_t ms = (size_t)cob * tb * 8;
                     __m256 s0[4], s1[4];
                     for (int b = 0; b < 4; b++) {
                         const __m256 m0 = _mm256_loadu_ps(mp + (0 + b) * ms), m1 = _mm256_loadu_ps(mp + (4 + b) * ms);

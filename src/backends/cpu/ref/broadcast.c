@@ -1,5 +1,6 @@
 /* broadcast.c — reference broadcasting multiply, frame tiling and label masks: the small
- * elementwise ops of XGait's alignment modules and GaitGL's short-sequence rule. */
+ * elementwise ops of XGait's alignment modules and GaitGL's short-sequence rule. Not general
+ * broadcasting: only the second operand broadcasts, and both have the same rank. */
 #include <math.h>
 
 #include "ref_kernels.h"

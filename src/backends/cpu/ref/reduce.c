@@ -1,7 +1,8 @@
 /* reduce.c — reference reductions over a run of axes (max, mean, mean + max) and softmax
  * along one axis. Both see their input as (outer, len, inner): the reduced or normalised
  * axes are contiguous in the middle. Sums are accumulated in double, so the result is the
- * correctly rounded mean up to one float rounding whatever PyTorch's summation order. */
+ * correctly rounded mean up to one float rounding whatever PyTorch's summation order. Not a
+ * general reduction library: no sum/min/argmax, no keepdim (the graph reshapes instead). */
 #include <math.h>
 
 #include "ref_kernels.h"
