@@ -395,6 +395,8 @@ typedef struct gaitrt_array {
 /* Reads a .npy file or an OpenGait .pkl array (numpy or torch pickle). */
 GAITRT_API gaitrt_status gaitrt_array_load(const char *path, gaitrt_array *out);
 GAITRT_API gaitrt_status gaitrt_array_save_npy(const char *path, const gaitrt_array *a);
+/* A pickled numpy array, as OpenGait's dataset .pkl files are (Python's pickle.load reads it). */
+GAITRT_API gaitrt_status gaitrt_array_save_pkl(const char *path, const gaitrt_array *a);
 GAITRT_API void gaitrt_array_free(gaitrt_array *a);
 
 /* A sequence read from disk for a model: an OpenGait sequence folder (one .pkl per modality,

@@ -169,7 +169,13 @@ grt_graph *grt_bb_all_ops(uint64_t seed) {
     int64_t att_shape[5] = {0, 0, 0, 1, 1};
     int att = rd >= 0 ? grt_graph_reshape(g, "att", rd, 5, att_shape) : -1;
     int mb = att >= 0 ? grt_graph_mul_bcast(g, "mul_bcast", p, att) : -1;
-    int a = bb_add(&b, "add", mb, p);
+    /* frames and channels swapped, then reshaped back to p's shape: a reshape that mixes
+     * dims (not a view), so the add needs a layout change */
+    int tfc[5] = {0, 2, 1, 3, 4};
+    int64_t mix_shape[5] = {0, 6, -1, 6, 4};
+    int sw = p >= 0 ? grt_graph_transpose(g, "swap", p, 5, tfc) : -1;
+    int mix = sw >= 0 ? grt_graph_reshape(g, "mix", sw, 5, mix_shape) : -1;
+    int a = bb_add(&b, "add", mb, mix);
     if (a >= 0) a = grt_graph_act(g, "add.leaky", a, GRT_ACT_LEAKY_RELU, 0.2f);
     /* concat on channels, slice, two transposes that cancel (views), 1x1x1 conv + residual */
     int cat_in[2] = {a, p};

@@ -62,6 +62,30 @@ gaitrt_status gaitrt_array_load(const char *path, gaitrt_array *out) {
     return st;
 }
 
+/* Views a public array as an internal tensor (no copy). */
+static grt_status grt__as_tensor(const gaitrt_array *a, grt_tensor *t) {
+    memset(t, 0, sizeof *t);
+    if (!a || a->ndim < 0 || a->ndim > 8) return grt_error(GAITRT_ERR_INVALID_ARG, "array: bad rank");
+    t->dtype = a->dtype == GAITRT_DTYPE_U8 ? GRT_U8 : GRT_F32;
+    t->src_dtype = t->dtype;
+    t->ndim = a->ndim;
+    size_t n = grt_dtype_size(t->dtype);
+    for (int i = 0; i < a->ndim; i++) {
+        t->shape[i] = a->shape[i];
+        n *= (size_t)a->shape[i];
+    }
+    t->data = a->data;
+    t->nbytes = n;
+    return GRT_OK;
+}
+
+gaitrt_status gaitrt_array_save_pkl(const char *path, const gaitrt_array *a) {
+    grt_tensor t;
+    if (!path) return grt_error(GAITRT_ERR_INVALID_ARG, "gaitrt_array_save_pkl: NULL path");
+    grt_status st = grt__as_tensor(a, &t);
+    return st != GRT_OK ? st : grt_pkl_array_write(path, &t);
+}
+
 gaitrt_status gaitrt_array_save_npy(const char *path, const gaitrt_array *a) {
     if (!path || !a || a->ndim < 0 || a->ndim > 8) return grt_error(GAITRT_ERR_INVALID_ARG, "gaitrt_array_save_npy: bad argument");
     grt_tensor t;

@@ -96,6 +96,24 @@ if os.path.isdir(demo):
         a, b = np.load(os.path.join(work, "raw.npy")), np.load(os.path.join(work, "pk.npy"))
         check("  raw frames == pretreat then embed", a.shape == b.shape and float(abs(a - b).max()) == 0.0)
 
+# keypoints -> skeleton maps through the command line: a COCO-17 walker, .pkl and .npy outputs agree
+T = 6
+pose = np.zeros((T, 17, 3), np.float64)
+for t in range(T):
+    for j in range(17):
+        pose[t, j] = (300 + 20 * np.sin(j + 0.3 * t) + 3 * t, 100 + 25 * j, 0.9)
+np.save(os.path.join(work, "pose.npy"), pose)
+p1 = run(["heatmap", os.path.join(work, "pose.npy"), os.path.join(work, "maps.pkl")])
+p2 = run(["heatmap", os.path.join(work, "pose.npy"), os.path.join(work, "maps.npy")])
+check("heatmap runs", p1.returncode == 0 and p2.returncode == 0)
+if p1.returncode == 0 and p2.returncode == 0:
+    m1 = pickle.load(open(os.path.join(work, "maps.pkl"), "rb"))
+    m2 = np.load(os.path.join(work, "maps.npy"))
+    check("  maps [T, 2, 64, 64] uint8, not empty, .pkl == .npy",
+          m1.shape == (T, 2, 64, 64) and m1.dtype == np.uint8 and m1.max() > 0 and (m1 == m2).all(), str(m1.shape))
+p = run(["heatmap", os.path.join(work, "nope.json"), os.path.join(work, "x.pkl")])
+check("heatmap on a missing file", p.returncode != 0 and "nope.json" in p.stderr)
+
 # OpenGait YAML: agreeing and disagreeing
 good = os.path.join(work, "good.yaml")
 open(good, "w").write("model_cfg:\n  model: Baseline\n  backbone_cfg:\n    type: ResNet9\n    block: BasicBlock\n"

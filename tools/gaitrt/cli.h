@@ -13,7 +13,8 @@ int grt_cmd_profile(int argc, char **argv);
 int grt_cmd_enroll(int argc, char **argv);
 int grt_cmd_identify(int argc, char **argv);
 int grt_cmd_eval(int argc, char **argv);
-int grt_cmd_pretreat(int argc, char **argv) __attribute__((weak));
+int grt_cmd_heatmap(int argc, char **argv);
+int grt_cmd_pretreat(int argc, char **argv);
 
 /* Exit codes: 0 ok, 1 usage, then one per status class. */
 int cli_exit_code(gaitrt_status st);

@@ -114,7 +114,8 @@ static void usage(FILE *f) {
             "  identify -m CKPT -g DB [-k K] SEQ...      nearest identities in the gallery\n"
             "  eval     EMB.npy --protocol P             rank-1 / mAP / mINP (embeddings from embed --dataset)\n"
             "  convert  CKPT OUT.safetensors            write a checkpoint's weights as safetensors\n"
-            "  pretreat INPUT_ROOT OUTPUT_ROOT          OpenGait pretreatment of raw silhouette frames\n",
+            "  pretreat INPUT_ROOT OUTPUT_ROOT          OpenGait pretreatment of raw silhouette frames\n"
+            "  heatmap  POSES OUT.pkl                   skeleton maps (SkeletonGait) from 2-D keypoints\n",
             gaitrt_version());
 }
 
@@ -188,10 +189,9 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "enroll")) return grt_cmd_enroll(argc - 1, argv + 1);
     if (!strcmp(cmd, "identify")) return grt_cmd_identify(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return grt_cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "heatmap")) return grt_cmd_heatmap(argc - 1, argv + 1);
     if (!strcmp(cmd, "pretreat")) {
-        if (grt_cmd_pretreat) return grt_cmd_pretreat(argc - 1, argv + 1);
-        fprintf(stderr, "gaitrt pretreat: not built into this binary\n");
-        return 6;
+        return grt_cmd_pretreat(argc - 1, argv + 1);
     }
     fprintf(stderr, "gaitrt: unknown command '%s'\n", cmd);
     usage(stderr);
