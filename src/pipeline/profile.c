@@ -7,6 +7,10 @@
 #include "pipeline/session.h"
 
 #define GRT_MAX_KEPT_EVENTS 200000
+/* One record per run is what the profile, trace and HTML report plot. A session that serves
+ * embeds for days must not grow by a record per call, so we keep them only when profiling is
+ * on, and at most this many (4 MB); CPU utilisation is summed either way. */
+#define GRT_MAX_KEPT_RUNS 100000
 
 static double grt__cpu_s(void) {
     struct timespec ts;
@@ -20,6 +24,7 @@ grt_status grt_prof_init(grt_profiler *p, const gaitrt_session *s) {
     p->run.cap = 2 * g->n_nodes + 16;
     p->run.ev = grt_calloc((size_t)p->run.cap, sizeof *p->run.ev);
     if (!p->run.ev) return grt_error(GAITRT_ERR_NOMEM, "out of memory for the profiler");
+    p->keep_runs = s->params.profile;
     p->t_first = grt_now_s();
     return GRT_OK;
 }
@@ -36,8 +41,11 @@ void grt_prof_begin_run(grt_profiler *p, const grt_backend_i *bk, int items, int
     p->run.n = 0;
     p->cpu_t0 = grt__cpu_s();
     p->wall_t0 = grt_now_s();
+    if (!p->keep_runs) return;
     if (p->n_runs == p->cap_runs) {
+        if (p->n_runs >= GRT_MAX_KEPT_RUNS) return; /* end_run sees no free record and keeps nothing */
         int cap = p->cap_runs ? 2 * p->cap_runs : 64;
+        if (cap > GRT_MAX_KEPT_RUNS) cap = GRT_MAX_KEPT_RUNS;
         grt_run_rec *r = grt_realloc(p->runs, (size_t)cap * sizeof *r);
         if (!r) return; /* the record is lost, the run is not */
         p->runs = r;

@@ -23,8 +23,9 @@ typedef struct grt_profiler {
     grt_prof run;             /* events of the current run (backends write here) */
     grt_prof_event *events;   /* all events kept (bounded) */
     int n_events, cap_events;
-    grt_run_rec *runs;
+    grt_run_rec *runs;        /* kept only when profiling (params.profile), and bounded */
     int n_runs, cap_runs;
+    int keep_runs;
     double cpu_t0, wall_t0;   /* CPU time / wall time at the start of the current run */
     double cpu_busy, wall_busy; /* summed over runs: for CPU utilisation */
     double t_first;

@@ -1,4 +1,4 @@
-/* test_cuda_common.h — helpers shared by the CUDA tests: silhouette-like inputs, the
+/* test_cuda_common.h — what the CUDA tests share: silhouette-like inputs, the
  * reference backend on a graph, and the comparison metrics (relative L2 for float32, the
  * worst cosine over embeddings for the half precisions). */
 #ifndef GRT_TEST_CUDA_COMMON_H

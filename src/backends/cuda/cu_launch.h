@@ -6,6 +6,9 @@
  *
  * Shapes follow the descriptors: the pointers are device pointers to tensors laid out as
  * the descriptor says (see cu_elem.h for each element function).
+ *
+ * What this file is not: a place for policy. Which kernel runs, and where a tensor lives,
+ * is decided by the lowering (lower.c) and the backend (cuda_backend.c).
  */
 #ifndef GRT_CU_LAUNCH_H
 #define GRT_CU_LAUNCH_H

@@ -860,7 +860,7 @@ grt_status grt_cu_lower(const grt_graph *g, const grt_plan *p, int cdt, int have
     return st;
 }
 
-/* ---- small helpers used by the backend -------------------------------------------------- */
+/* ---- segment checks and cuDNN dims, used by the backend ---------------------------------- */
 
 grt_status grt_cu_segments(const grt_segment *seg, int n_seq, int n, int t, int32_t *rows) {
     if (!seg) return grt_error(GAITRT_ERR_INVALID_ARG, "CUDA backend: no segment table for %d sequences", n_seq);
