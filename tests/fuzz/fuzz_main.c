@@ -228,7 +228,7 @@ static size_t load_path(corpus *c, const char *path) {
         names[nn++] = strdup(e->d_name);
     }
     closedir(d);
-    qsort(names, nn, sizeof *names, name_cmp);
+    if (nn) qsort(names, nn, sizeof *names, name_cmp);
     size_t added = 0;
     for (size_t i = 0; i < nn; i++) {
         char full[4096];

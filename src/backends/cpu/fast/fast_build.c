@@ -678,55 +678,15 @@ done:
 
 /* ---- running ------------------------------------------------------------------------- */
 
-static void grt__run_ref(const grt_fast_plan *fp, const grt_fast_step *s, const grt_run_args *a) {
+/* A node we have no fast kernel for: its reference kernel on our buffers (same layout). */
+static grt_status grt__run_ref(const grt_fast_plan *fp, const grt_fast_step *s, const grt_run_args *a) {
     const grt_graph *g = fp->st->g;
-    const grt_plan *p = fp->p;
     const grt_node *n = &g->nodes[s->node];
-    const int nt = fp->st->nt;
-    const float *x = s->n_in ? fp->bufptr[s->in[0]] : NULL;
-    float *y = (float *)fp->bufptr[s->out];
-    const grt_vplan *xv = n->n_in ? &p->v[n->in[0]] : NULL, *o = &p->v[n->out];
-    switch (n->op) {
-    case GRT_OP_CONV: {
-        const grt_conv_attr *c = &n->a.conv;
-        grt_ref_conv(x, xv->shape, g->values[c->weight].data, g->values[c->weight].shape,
-                     c->bias >= 0 ? g->values[c->bias].data : NULL, c->residual >= 0 ? fp->bufptr[s->in[1]] : NULL, y,
-                     o->shape, c, nt);
-        break;
-    }
-    case GRT_OP_BATCHNORM: {
-        int64_t inner = 1;
-        for (int d = 2; d < xv->ndim; d++) inner *= xv->shape[d];
-        grt_ref_scale_shift(x, y, xv->shape[0], xv->shape[1], inner, g->values[n->a.bn.scale].data,
-                            g->values[n->a.bn.shift].data, n->a.bn.act, n->a.bn.alpha, nt);
-        break;
-    }
-    case GRT_OP_ACT: grt_ref_act(x, y, o->numel, n->a.act.act, n->a.act.alpha, nt); break;
-    case GRT_OP_ADD: grt_ref_add(x, fp->bufptr[s->in[1]], y, o->numel, nt); break;
-    case GRT_OP_MUL: grt_ref_mul(x, fp->bufptr[s->in[1]], y, o->numel, nt); break;
-    case GRT_OP_MAXPOOL: grt_ref_maxpool(x, xv->shape, y, o->shape, &n->a.pool, nt); break;
-    case GRT_OP_TEMPORAL_MAX: grt_ref_temporal_max(x, xv->shape, y, a->segments, p->bs.n_seq, nt); break;
-    case GRT_OP_HPP:
-        grt_ref_hpp(x, xv->shape, y, &n->a.hpp, n->a.hpp.gem ? g->values[n->a.hpp.gem_p].data[0] : 0.0f, nt);
-        break;
-    case GRT_OP_SEPFC:
-        grt_ref_sepfc(x, xv->shape, g->values[n->a.sepfc.weight].data, o->shape[1], n->a.sepfc.normalize_weight, y, nt);
-        break;
-    case GRT_OP_CONCAT: {
-        const float *xs[GRT_MAX_IN];
-        int64_t shapes[GRT_MAX_IN][GRT_MAX_DIMS];
-        for (int k = 0; k < n->n_in; k++) {
-            xs[k] = fp->bufptr[s->in[k]];
-            memcpy(shapes[k], p->v[n->in[k]].shape, sizeof shapes[k]);
-        }
-        grt_ref_concat(xs, (const int64_t(*)[GRT_MAX_DIMS])shapes, n->n_in, o->ndim, n->a.slice.axis, y);
-        break;
-    }
-    case GRT_OP_SLICE: grt_ref_slice(x, xv->shape, xv->ndim, n->a.slice.axis, n->a.slice.start, n->a.slice.len, y); break;
-    case GRT_OP_L2NORM: grt_ref_l2norm(x, y, o->shape[0], o->shape[1], o->shape[2], n->a.l2.eps, nt); break;
-    case GRT_OP_TRANSPOSE: grt_ref_transpose(x, xv->shape, xv->ndim, n->a.transpose.perm, y); break;
-    default: break; /* reshape aliases; input has no step */
-    }
+    if (n->op == GRT_OP_INPUT || n->op == GRT_OP_RESHAPE) return GRT_OK; /* reshape aliases; input has no step */
+    const float *ins[GRT_MAX_IN];
+    for (int k = 0; k < n->n_in; k++) ins[k] = fp->bufptr[s->in[k]];
+    const float *res = n->op == GRT_OP_CONV && n->a.conv.residual >= 0 ? fp->bufptr[s->in[1]] : NULL;
+    return grt_ref_node(g, fp->p, s->node, ins, res, (float *)fp->bufptr[s->out], a->segments, fp->st->nt);
 }
 
 static grt_status grt__check_segments(const grt_plan *p, const grt_segment *seg) {
@@ -807,7 +767,11 @@ grt_status grt_fast_plan_run(grt_fast_plan *fp, const grt_run_args *a) {
         case GRT_FS_ACT: grt_fast_act(x, y, (int64_t)(s->bytes / sizeof(float)), n->a.act.act, n->a.act.alpha, nt); break;
         case GRT_FS_ADD: grt_fast_add(x, fp->bufptr[s->in[1]], y, (int64_t)(s->bytes / sizeof(float)), nt); break;
         case GRT_FS_MUL: grt_fast_mul(x, fp->bufptr[s->in[1]], y, (int64_t)(s->bytes / sizeof(float)), nt); break;
-        case GRT_FS_REF: grt__run_ref(fp, s, a); break;
+        case GRT_FS_REF: {
+            grt_status rs = grt__run_ref(fp, s, a);
+            if (rs != GRT_OK) return rs;
+            break;
+        }
         case GRT_FS_WINO: {
             const int64_t *xs = p->v[n->in[0]].shape, *ys = p->v[n->out].shape; /* (N, C, T, H, W) */
             const grt_conv_attr *c = &n->a.conv;
