@@ -70,8 +70,8 @@ grt_status zoo_deepgaitv2_build(const grt_state_dict *sd, const grt_model_config
                          "'layer2.0.shortcut3d.weight' [C,C,3,1,1] (p3d) or a 5-D 'layer2.0.conv1.weight' (3d))",
                          path, type);
     if (cfg && cfg->mode[0] && strcmp(cfg->mode, dg_mode_names[mode]) != 0)
-        return grt_error(GAITRT_ERR_MODEL, "%s: the config says mode '%s' but the keys are those of mode '%s' ---> HINT: "
-                         "pass the config this checkpoint was trained with", path, cfg->mode, dg_mode_names[mode]);
+        return grt_error(GAITRT_ERR_MODEL, "%s: the config %s says mode '%s' but the keys are those of mode '%s' ---> HINT: "
+                         "pass the config this checkpoint was trained with", path, cfg->source, cfg->mode, dg_mode_names[mode]);
     /* blocks per stage and stage widths */
     int blocks[5] = {0};
     int64_t width[5];
@@ -90,8 +90,10 @@ grt_status zoo_deepgaitv2_build(const grt_state_dict *sd, const grt_model_config
         int same = cfg->n_layers == 4;
         for (int i = 0; same && i < 4; i++) same = cfg->layers[i] == blocks[i + 1];
         if (!same)
-            return grt_error(GAITRT_ERR_MODEL, "%s: the config's layers differ from the checkpoint's blocks per stage "
-                             "[%d,%d,%d,%d]", path, blocks[1], blocks[2], blocks[3], blocks[4]);
+            return grt_error(GAITRT_ERR_MODEL, "%s: the config %s gives layers [%d,%d,%d,%d] but the checkpoint has [%d,%d,%d,%d] "
+                             "blocks per stage ---> HINT: pass the config this checkpoint was trained with", path, cfg->source,
+                             cfg->layers[0], cfg->layers[1], cfg->layers[2], cfg->layers[3], blocks[1], blocks[2], blocks[3],
+                             blocks[4]);
     }
     const int64_t in_ch = l0->shape[1];
     const int H = cfg && cfg->height ? cfg->height : 64, W = cfg && cfg->width ? cfg->width : 44;

@@ -87,7 +87,9 @@ grt_status grt_config_load_mem(const uint8_t *buf, size_t len, const char *path,
         st = grt_error(GAITRT_ERR_FORMAT, "%s: no model_cfg section ---> HINT: pass the OpenGait config the model was trained with", path);
     } else {
         grt__scalar(grt__map_get(&doc, mc, "model"), cfg->model, sizeof cfg->model);
+        /* Baseline-style configs say backbone_cfg; DeepGaitV2 / SkeletonGait say Backbone */
         yaml_node_t *bb = grt__map_get(&doc, mc, "backbone_cfg");
+        if (!bb) bb = grt__map_get(&doc, mc, "Backbone");
         grt__scalar(grt__map_get(&doc, bb, "type"), cfg->backbone, sizeof cfg->backbone);
         grt__scalar(grt__map_get(&doc, mc, "mode"), cfg->mode, sizeof cfg->mode);
         if (!cfg->mode[0]) grt__scalar(grt__map_get(&doc, bb, "mode"), cfg->mode, sizeof cfg->mode);

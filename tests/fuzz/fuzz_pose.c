@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fuzz_fail("pose with a bad size", p);
     fuzz_touch(pose.data, (size_t)pose.n_frames * pose.n_joints * 3 * (pose.f64 ? 8 : 4));
     grt_pose head = pose;
-    if (head.n_frames > 16) head.n_frames = 16;
+    if (head.n_frames > 4) head.n_frames = 4;
     grt_skel_opts o = grt_skel_default_opts();
     size_t need = (size_t)head.n_frames * 2 * o.out_size * o.out_size;
     uint8_t *maps = malloc(need ? need : 1);
