@@ -6,7 +6,7 @@
  * grt_pose_load reads a path and picks the reader by its extension, so the first byte of the
  * input picks the extension and the rest is written to a private temporary file. The .npy and
  * .pkl readers underneath have their own targets; this one is about the JSON layout and turning
- * arrays of any dtype and shape into poses. At most 16 frames are rendered per input (the
+ * arrays of any dtype and shape into poses. At most 4 frames are rendered per input (the
  * filling step is quadratic in the frame count by design).
  */
 #include <fcntl.h>

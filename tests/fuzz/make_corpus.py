@@ -430,6 +430,32 @@ def make_image(out):
         put(out, "image", f"exif_orient{o}.jpg", jpeg_bytes(grey, quality=80, exif=b"Exif\x00\x00" + exif_tiff(o, little=o != 8)))
 
 
+def make_inflate(out):
+    """Raw DEFLATE streams (the first two bytes are the size asked for when zlib rejects one):
+    stored, fixed and dynamic blocks, silhouette-like rows of long zero runs, several blocks."""
+
+    def raw(data, level=9, strategy=zlib.Z_DEFAULT_STRATEGY, flush_every=0):
+        c = zlib.compressobj(level, zlib.DEFLATED, -15, 9, strategy)
+        if not flush_every:
+            return c.compress(data) + c.flush()
+        b = b"".join(c.compress(data[i:i + flush_every]) + c.flush(zlib.Z_FULL_FLUSH) for i in range(0, len(data), flush_every))
+        return b + c.flush()
+
+    rows = b"".join(b"\x00" + bytes(255 if 20 <= x < 30 + y % 5 else 0 for x in range(64)) for y in range(64))
+    seeds = {
+        "stored": raw(bytes(range(200)), level=0),
+        "fixed": raw(b"abcabcabcabc" * 20, strategy=zlib.Z_FIXED),
+        "dynamic": raw(rows),
+        "rle": raw(rows, strategy=zlib.Z_RLE),
+        "huffman_only": raw(bytes(range(256)) * 2, strategy=zlib.Z_HUFFMAN_ONLY),
+        "multi_block": raw(rows, flush_every=500),
+        "empty": raw(b""),
+        "long_match": raw(bytes(20000)),
+    }
+    for name, s in seeds.items():
+        put(out, "inflate", f"{name}.deflate", struct.pack("<H", 123) + s)
+
+
 # ---- keypoints -----------------------------------------------------------------------------------------------
 
 
@@ -554,7 +580,8 @@ def main():
     ap.add_argument("outdir", nargs="?", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus"))
     args = ap.parse_args()
     torch.manual_seed(0)
-    for make in (make_zip, make_ckpt, make_safetensors, make_npy, make_pickle, make_pkl, make_image, make_pose, make_config):
+    for make in (make_zip, make_ckpt, make_safetensors, make_npy, make_pickle, make_pkl, make_image, make_inflate, make_pose,
+                 make_config):
         make(args.outdir)
     for parser, n in sorted(written.items()):
         d = os.path.join(args.outdir, parser)

@@ -17,7 +17,7 @@ cd "$(dirname "$0")/../.."
 secs=${1:-20}
 seed=${FUZZ_SEED:-$(date +%Y%m%d)}
 jobs=$(nproc 2>/dev/null || echo 2)
-targets="zip pickle ckpt safetensors npy pkl image pose config"
+targets="zip pickle ckpt safetensors npy pkl image inflate pose config"
 out=build-fuzz
 
 have_libfuzzer() {

@@ -767,11 +767,7 @@ grt_status grt_fast_plan_run(grt_fast_plan *fp, const grt_run_args *a) {
         case GRT_FS_ACT: grt_fast_act(x, y, (int64_t)(s->bytes / sizeof(float)), n->a.act.act, n->a.act.alpha, nt); break;
         case GRT_FS_ADD: grt_fast_add(x, fp->bufptr[s->in[1]], y, (int64_t)(s->bytes / sizeof(float)), nt); break;
         case GRT_FS_MUL: grt_fast_mul(x, fp->bufptr[s->in[1]], y, (int64_t)(s->bytes / sizeof(float)), nt); break;
-        case GRT_FS_REF: {
-            grt_status rs = grt__run_ref(fp, s, a);
-            if (rs != GRT_OK) return rs;
-            break;
-        }
+        case GRT_FS_REF: gs = grt__run_ref(fp, s, a); break; /* the loop stops on an error; threads restored below */
         case GRT_FS_WINO: {
             const int64_t *xs = p->v[n->in[0]].shape, *ys = p->v[n->out].shape; /* (N, C, T, H, W) */
             const grt_conv_attr *c = &n->a.conv;
