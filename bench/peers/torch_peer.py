@@ -45,6 +45,7 @@ def load_weights(path, torch, np):
 
 
 def build(model, sd):
+    import torch
     """Our reference module for the family, with widths read from the state dict."""
     name = model.split(":")[0]
     if name == "GaitBase":
@@ -54,6 +55,34 @@ def build(model, sd):
         m = Baseline(channels=tuple(chans), parts=fc.shape[0], out_ch=fc.shape[2])
         m.load_state_dict({k: v for k, v in sd.items() if not k.startswith("BNNecks.")}, strict=False)
         return m
+    if name == "DeepGaitV2":
+        from zoo_deepgaitv2_ref import DeepGaitV2
+        if any(k.startswith("layer2.forward_block.") for k in sd):
+            mode = "2d"
+        elif "layer2.0.shortcut3d.weight" in sd:
+            mode = "p3d"
+        else:
+            mode = "3d"
+
+        def blocks(stage):
+            pre = f"layer{stage}.forward_block." if stage == 1 or mode == "2d" else f"layer{stage}."
+            return len({k[len(pre):].split(".")[0] for k in sd if k.startswith(pre)})
+        chans = (sd["layer0.forward_block.0.weight"].shape[0],) + tuple(
+            sd[(f"layer{i}.forward_block.0.conv1.weight" if mode == "2d" else
+                (f"layer{i}.0.conv1.forward_block.0.weight" if mode == "p3d" else f"layer{i}.0.conv1.weight"))].shape[0]
+            for i in (2, 3, 4))
+        m = DeepGaitV2(mode=mode, in_channels=sd["layer0.forward_block.0.weight"].shape[1],
+                       layers=tuple(blocks(i) for i in range(1, 5)), channels=chans)
+        m.load_state_dict({k: v for k, v in sd.items() if not k.startswith("BNNecks.")}, strict=False)
+
+        class Wrap(torch.nn.Module):  # [B, T, H, W] -> [B, 1, T, H, W], as OpenGait's forward does
+            def __init__(self, inner):
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, x):
+                return self.inner(x.unsqueeze(1))
+        return Wrap(m)
     raise SystemExit(f"no PyTorch reference for model {model}")
 
 
