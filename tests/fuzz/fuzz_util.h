@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "core/core.h"
 
@@ -61,8 +62,6 @@ static inline void fuzz_check_tensor(const grt_tensor *t) {
  * Random changes inside an archive's members almost always break their CRC, and the reader
  * rightly stops there; with the CRCs fixed, the mutations reach the parsers behind it (the
  * pickle in data.pkl). Returns 1 when something was changed. Only 32-bit sizes are handled. */
-#include <zlib.h>
-
 static inline uint32_t fuzz_le(const uint8_t *p, int n) {
     uint32_t v = 0;
     for (int i = n - 1; i >= 0; i--) v = (v << 8) | p[i];

@@ -338,8 +338,9 @@ def png_filter(ft, row, prev, bpp):
 ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
 
 
-def png_bytes(w, h, color, depth, pix, extra=(), interlace=False, after=()):
-    """pix(x, y) -> a sample or a tuple of samples. extra: chunks before IDAT; after: after it."""
+def png_bytes(w, h, color, depth, pix, extra=(), interlace=False, after=(), idat_parts=1):
+    """pix(x, y) -> a sample or a tuple of samples. extra: chunks before IDAT; after: after it.
+    idat_parts: the zlib stream split over that many IDAT chunks."""
     channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[color]
     raw = b""
     if not interlace:
@@ -359,7 +360,9 @@ def png_bytes(w, h, color, depth, pix, extra=(), interlace=False, after=()):
             raw += b"".join(b"\x00" + r for r in rows)
     ihdr = struct.pack(">IIBBBBB", w, h, depth, color, 0, 0, 1 if interlace else 0)
     body = png_chunk(b"IHDR", ihdr) + b"".join(extra)
-    body += png_chunk(b"IDAT", zlib.compress(raw, 9)) + b"".join(after)
+    z = zlib.compress(raw, 9)
+    cut = [len(z) * i // idat_parts for i in range(idat_parts + 1)]
+    body += b"".join(png_chunk(b"IDAT", z[cut[i]:cut[i + 1]]) for i in range(idat_parts)) + b"".join(after)
     return b"\x89PNG\r\n\x1a\n" + body + png_chunk(b"IEND", b"")
 
 
@@ -413,6 +416,15 @@ def make_image(out):
     exif = png_chunk(b"eXIf", exif_tiff(6))
     put(out, "image", "exif_before.png", png_bytes(w, h, 0, 8, sil, extra=[exif]))
     put(out, "image", "exif_after.png", png_bytes(w, h, 0, 8, sil, after=[png_chunk(b"eXIf", exif_tiff(3, little=False))]))
+    put(out, "image", "grey8_split_idat.png", png_bytes(w, h, 0, 8, sil, idat_parts=3))
+    try:  # what real silhouette frames look like: OpenCV's own PNG writer
+        import cv2
+
+        mask = np.zeros((24, 16), dtype=np.uint8)
+        mask[3:22, 5:11] = 255
+        put(out, "image", "cv2_silhouette.png", cv2.imencode(".png", mask)[1].tobytes())
+    except ImportError:  # pragma: no cover
+        pass
     text = png_chunk(b"tEXt", b"Comment\x00made for fuzzing")
     put(out, "image", "text_chunk.png", png_bytes(w, h, 0, 8, sil, extra=[text]))
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run_fuzz.sh — fuzzes every parser for a bounded time under AddressSanitizer + UBSan.
 #
-#     tests/fuzz/run_fuzz.sh [SECONDS_PER_TARGET]        (default 20; FUZZ_SEED=S fixes the seed)
+#     tests/fuzz/run_fuzz.sh [SECONDS_PER_TARGET]        (default 20; FUZZ_SEED=S fixes the seed,
+#                                                          FUZZ_PLAIN=1 uses the plain drivers)
 #
 # With clang and libFuzzer's runtime (Debian: clang, libclang-rt-14-dev) it builds build-fuzz/
 # with -DGAITRT_FUZZ=ON and runs each fuzz_<parser>_libfuzzer, coverage-guided, starting from
@@ -31,14 +32,14 @@ have_libfuzzer() {
   return $ok
 }
 
-if have_libfuzzer; then
+if [ -z "${FUZZ_PLAIN:-}" ] && have_libfuzzer; then
   mode=libfuzzer
   CC=clang cmake -S . -B "$out" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGAITRT_FUZZ=ON -DGAITRT_SANITIZE=ON \
     -DGAITRT_CUDA=OFF -DGAITRT_DNNL=OFF -DGAITRT_TEST_ONLY=fuzz >/dev/null
 else
   mode=plain
   out=build-fuzz-plain
-  echo "run_fuzz: clang's libFuzzer is not available; running the plain drivers' mutation loop (seed $seed)"
+  echo "run_fuzz: no libFuzzer (or FUZZ_PLAIN set): running the plain drivers' mutation loop (seed $seed)"
   cmake -S . -B "$out" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGAITRT_SANITIZE=ON -DGAITRT_CUDA=OFF -DGAITRT_DNNL=OFF \
     -DGAITRT_TEST_ONLY=fuzz >/dev/null
 fi
