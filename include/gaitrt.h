@@ -170,6 +170,8 @@ typedef struct gaitrt_device_desc {
     char note[128];          /* why it is unusable or how it was scored */
 } gaitrt_device_desc;
 
+/* The CPU's fp32 FMA peak measured now with `threads` threads (0: all cores), in GFLOP/s. */
+GAITRT_API double gaitrt_cpu_peak_gflops(int threads);
 /* Fills up to cap descriptions; *n receives how many exist. m may be NULL (generic scores). */
 GAITRT_API gaitrt_status gaitrt_device_list(const gaitrt_model *m, gaitrt_device_desc *out, int cap, int *n);
 

@@ -125,5 +125,8 @@ typedef struct grt_cpu_info {
 const grt_cpu_info *grt_cpu_info_get(void);
 /* "avx2 fma avx512f ..." */
 void grt_cpu_features_str(const grt_cpu_info *ci, char *buf, size_t len);
+/* The fp32 FMA peak measured with `threads` threads (0: all cores), GFLOP/s; isa names the
+ * vectors used. About 0.2 s. */
+double grt_cpu_measure_peak(int threads, const char **isa);
 
 #endif /* GRT_CORE_H */

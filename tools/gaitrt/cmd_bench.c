@@ -209,9 +209,8 @@ int grt_cmd_bench(int argc, char **argv) {
     gaitrt_device_desc dev[9];
     int nd = 0;
     gaitrt_device_list(m, dev, 9, &nd);
-    double peak = dev[0].peak_gflops_fp32;
     int threads = sp.n_threads > 0 ? sp.n_threads : dev[0].cores;
-    if (sp.n_threads > 0 && dev[0].cores > 0) peak = peak * sp.n_threads / dev[0].cores;
+    double peak = gaitrt_cpu_peak_gflops(threads); /* measured here, now */
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     char rep[4096];
@@ -222,8 +221,9 @@ int grt_cmd_bench(int argc, char **argv) {
     printf("  latency: median %.2f ms (min %.2f, max %.2f) over %d runs after %d warm-up\n", med * 1e3, times[0] * 1e3,
            times[runs - 1] * 1e3, runs, warmup);
     printf("  throughput: %.2f sequences/s, %.1f frames/s\n", batch / med, tot_frames / med);
-    printf("  compute: %.2f GFLOP per run, %.1f GFLOP/s = %.0f%% of the %.0f GFLOP/s fp32 peak (estimated from the features)\n",
-           gflop, gflop / med, 100.0 * gflop / med / peak, peak);
+    printf("  compute: %.2f GFLOP per run (direct convolution count), %.1f GFLOP/s = %.0f%% of the %.0f GFLOP/s fp32 FMA peak "
+           "measured here with %d threads%s\n", gflop, gflop / med, 100.0 * gflop / med / peak, peak, threads,
+           gflop / med > peak ? " (above 100%: Winograd does the work with fewer multiplies)" : "");
     printf("  peak RSS: %.1f MiB\n", ru.ru_maxrss / 1024.0);
     peer_result pr[4];
     int n_peers = 0;

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The CPU comparison with the peers, in one go: GaitBase 1x30 and 8x30, DeepGaitV2-P3D
+# [1,4,4,1] 1x30, each with `gaitrt bench --peers` (same weights and input for every
+# runtime, medians), written to bench/results/peers-<date>.md with the machine and commands.
+# usage: bench/run_peers.sh [RUNS]   (bench/peers/setup_venv.sh first for the PyPI peers)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-7}
+bin=build/gaitrt
+[ -x "$bin" ] || { echo "build first: cmake -S . -B build && cmake --build build -j" >&2; exit 1; }
+res="bench/results/peers-$(date +%Y-%m-%d).md"
+mkdir -p bench/results
+{
+  echo "# gaitrt and its peers on the CPU ($(date -u +%Y-%m-%d))"
+  echo
+  echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs," \
+       "flags: $(grep -m1 -o -E 'avx512[a-z_]*|avx2' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+  echo "Load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo
+  for spec in "GaitBase 30 1" "GaitBase 30 8" "DeepGaitV2:p3d-1441 30 1"; do
+    set -- $spec
+    echo "## $1, $3 x $2 frames"
+    echo
+    echo '```'
+    echo "\$ $bin bench --model $1 --frames $2 --batch $3 --runs $runs --peers"
+    "$bin" bench --model "$1" --frames "$2" --batch "$3" --runs "$runs" --peers --json "/tmp/peers-$1-$3.json" 2>&1
+    echo '```'
+    echo
+  done
+} | tee "$res"
+echo "written to $res"
