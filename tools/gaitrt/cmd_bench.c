@@ -105,6 +105,7 @@ int grt_cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "--runs") && more) runs = atoi(argv[++i]);
         else if (!strcmp(a, "--warmup") && more) warmup = atoi(argv[++i]);
         else if (!strcmp(a, "--threads") && more) sp.n_threads = atoi(argv[++i]);
+        else if (!strcmp(a, "--memory-budget") && more) sp.memory_budget = (int64_t)(atof(argv[++i]) * 1048576.0);
         else if (!strcmp(a, "--level") && more) {
             if (!cli_parse_level(argv[++i], &sp.level)) return 1;
         } else if (!strcmp(a, "--device") && more) {
