@@ -162,6 +162,27 @@ grt_status grt_builder_finish(grt_builder *b, int strict, const char *const *ign
     return GRT_OK;
 }
 
+grt_status grt_builder_complete(grt_builder *b, int output, int strict, const char *const *ignore, const char *type,
+                                grt_built_model *out) {
+    grt_status st = grt_builder_finish(b, strict, ignore);
+    if (st == GRT_OK && output < 0)
+        st = grt_error_prefix(gaitrt_last_status() ? gaitrt_last_status() : GAITRT_ERR_INTERNAL, "%s: building %s failed: ",
+                              b->sd->path ? b->sd->path : "checkpoint", type);
+    if (st != GRT_OK) {
+        grt_builder_free(b);
+        return st;
+    }
+    grt_graph_set_output(b->g, output);
+    memset(&out->info, 0, sizeof out->info);
+    snprintf(out->info.type, sizeof out->info.type, "%s", type);
+    out->info.temporal_mixing = b->g->temporal_mixing;
+    out->info.min_frames = 1;
+    out->graph = b->g;
+    b->g = NULL;
+    grt_builder_free(b);
+    return GRT_OK;
+}
+
 int grt_builder_count_blocks(const grt_state_dict *sd, const char *prefix) {
     size_t pl = strlen(prefix);
     int maxi = -1;

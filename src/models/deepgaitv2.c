@@ -130,16 +130,9 @@ grt_status zoo_deepgaitv2_build(const grt_state_dict *sd, const grt_model_config
     const int64_t parts = fc->shape[0], cout = fc->shape[2];
     if (use_emb2) x = zoo_bnneck_emb2(&b, "BNNecks.bn1d", x, cout, parts);
     static const char *const ignore[] = {"BNNecks.", NULL};
-    st = grt_builder_finish(&b, 1, ignore);
-    if (st == GRT_OK && x < 0) st = grt_error_prefix(gaitrt_last_status() ? gaitrt_last_status() : GAITRT_ERR_INTERNAL, "%s: building %s failed: ", path, type);
-    if (st != GRT_OK) {
-        grt_builder_free(&b);
-        return st;
-    }
-    grt_graph_set_output(b.g, x);
+    st = grt_builder_complete(&b, x, 1, ignore, type, out);
+    if (st != GRT_OK) return st;
     gaitrt_model_info *info = &out->info;
-    memset(info, 0, sizeof *info);
-    snprintf(info->type, sizeof info->type, "%s", type);
     snprintf(info->variant, sizeof info->variant, "%s layers=[%d,%d,%d,%d] channels=[%lld,%lld,%lld,%lld]%s",
              dg_mode_names[mode], blocks[1], blocks[2], blocks[3], blocks[4], (long long)width[1], (long long)width[2],
              (long long)width[3], (long long)width[4], use_emb2 ? " use_emb2" : "");
@@ -153,11 +146,6 @@ grt_status zoo_deepgaitv2_build(const grt_state_dict *sd, const grt_model_config
     info->inputs[0].divisor = 255.0f;
     info->embed_channels = (int)cout;
     info->embed_parts = (int)parts;
-    info->temporal_mixing = b.g->temporal_mixing;
-    info->min_frames = 1;
-    out->graph = b.g;
-    b.g = NULL;
-    grt_builder_free(&b);
     return zoo_costs(out->graph, sd, info, 8, 9);
 }
 

@@ -160,16 +160,9 @@ static grt_status gb_build(const grt_state_dict *sd, const grt_model_config *cfg
     int wfc = grt_builder_weight(&b, "FCs.fc_bin", 3, efc);
     if (x >= 0 && wfc >= 0) x = grt_graph_sepfc(b.g, "FCs", x, wfc, 0);
     static const char *const ignore[] = {"BNNecks.", NULL};
-    st = grt_builder_finish(&b, 1, ignore);
-    if (st == GRT_OK && x < 0) st = grt_error_prefix(gaitrt_last_status() ? gaitrt_last_status() : GAITRT_ERR_INTERNAL, "%s: building GaitBase failed: ", path);
-    if (st != GRT_OK) {
-        grt_builder_free(&b);
-        return st;
-    }
-    grt_graph_set_output(b.g, x);
-    memset(&out->info, 0, sizeof out->info);
+    st = grt_builder_complete(&b, x, 1, ignore, "GaitBase", out);
+    if (st != GRT_OK) return st;
     gaitrt_model_info *info = &out->info;
-    snprintf(info->type, sizeof info->type, "GaitBase");
     size_t vl = strlen(variant);
     snprintf(variant + vl, sizeof variant - vl, "] bins=%d parts=%lld", n_bins == 1 ? bins[0] : -1, (long long)parts);
     snprintf(info->variant, sizeof info->variant, "%s", variant);
@@ -182,11 +175,6 @@ static grt_status gb_build(const grt_state_dict *sd, const grt_model_config *cfg
     info->inputs[0].divisor = 255.0f;
     info->embed_channels = (int)fc->shape[2];
     info->embed_parts = (int)parts;
-    info->temporal_mixing = 0;
-    info->min_frames = 1;
-    out->graph = b.g;
-    b.g = NULL;
-    grt_builder_free(&b);
     return grt_model_fill_costs(out->graph, sd, info);
 }
 

@@ -146,16 +146,9 @@ static grt_status gl_build(const grt_state_dict *sd, const grt_model_config *cfg
     const int64_t cout = h0->shape[2];
     if (have_bn) x = grt_builder_bn(&b, "Bn", x, cout);
     static const char *const ignore[] = {"Head1.", "BNNecks.", NULL};
-    st = grt_builder_finish(&b, 1, ignore);
-    if (st == GRT_OK && x < 0) st = grt_error_prefix(gaitrt_last_status() ? gaitrt_last_status() : GAITRT_ERR_INTERNAL, "%s: building GaitGL failed: ", path);
-    if (st != GRT_OK) {
-        grt_builder_free(&b);
-        return st;
-    }
-    grt_graph_set_output(b.g, x);
+    st = grt_builder_complete(&b, x, 1, ignore, "GaitGL", out);
+    if (st != GRT_OK) return st;
     gaitrt_model_info *info = &out->info;
-    memset(info, 0, sizeof *info);
-    snprintf(info->type, sizeof info->type, "GaitGL");
     snprintf(info->variant, sizeof info->variant, "%s branch, C=%lld, %s head", deep ? "OU-MVLP/GREW" : "CASIA-B",
              (long long)c, have_bn ? "Bn" : "BNNeck");
     info->n_inputs = 1;
@@ -167,11 +160,7 @@ static grt_status gl_build(const grt_state_dict *sd, const grt_model_config *cfg
     info->inputs[0].divisor = 255.0f;
     info->embed_channels = (int)cout;
     info->embed_parts = parts;
-    info->temporal_mixing = b.g->temporal_mixing;
-    info->min_frames = 1; /* shorter sequences are tiled inside the graph */
-    out->graph = b.g;
-    b.g = NULL;
-    grt_builder_free(&b);
+    /* min_frames stays 1: shorter sequences are tiled inside the graph */
     /* lengths that are multiples of 3, where T' = T / 3 is linear in T */
     return zoo_costs(out->graph, sd, info, 30, 60);
 }

@@ -182,16 +182,9 @@ static grt_status gp_build(const grt_state_dict *sd, const grt_model_config *cfg
     const int64_t eh[3] = {parts, c, -1};
     int wh = grt_builder_weight(&b, "Head.fc_bin", 3, eh);
     y = y >= 0 && wh >= 0 ? grt_graph_sepfc(b.g, "Head", y, wh, 0) : -1;
-    st = grt_builder_finish(&b, 1, NULL);
-    if (st == GRT_OK && y < 0) st = grt_error_prefix(gaitrt_last_status() ? gaitrt_last_status() : GAITRT_ERR_INTERNAL, "%s: building GaitPart failed: ", path);
-    if (st != GRT_OK) {
-        grt_builder_free(&b);
-        return st;
-    }
-    grt_graph_set_output(b.g, y);
+    st = grt_builder_complete(&b, y, 1, NULL, "GaitPart", out);
+    if (st != GRT_OK) return st;
     gaitrt_model_info *info = &out->info;
-    memset(info, 0, sizeof *info);
-    snprintf(info->type, sizeof info->type, "GaitPart");
     snprintf(info->variant, sizeof info->variant, "%s layout, %d convs, C=%lld, parts=%d",
              n_conv == 6 ? "CASIA-B" : "OU-MVLP", n_conv, (long long)c, parts);
     info->n_inputs = 1;
@@ -203,11 +196,6 @@ static grt_status gp_build(const grt_state_dict *sd, const grt_model_config *cfg
     info->inputs[0].divisor = 255.0f;
     info->embed_channels = (int)head->shape[2];
     info->embed_parts = parts;
-    info->temporal_mixing = b.g->temporal_mixing;
-    info->min_frames = 1;
-    out->graph = b.g;
-    b.g = NULL;
-    grt_builder_free(&b);
     return zoo_costs(out->graph, sd, info, 8, 9);
 }
 

@@ -108,16 +108,9 @@ static grt_status gs_build(const grt_state_dict *sd, const grt_model_config *cfg
     const int64_t eh[3] = {2 * sum, c3, -1};
     int wh = grt_builder_weight(&b, "Head.fc_bin", 3, eh);
     y = y >= 0 && wh >= 0 ? grt_graph_sepfc(b.g, "Head", y, wh, 0) : -1;
-    st = grt_builder_finish(&b, 1, NULL);
-    if (st == GRT_OK && y < 0) st = grt_error_prefix(gaitrt_last_status() ? gaitrt_last_status() : GAITRT_ERR_INTERNAL, "%s: building GaitSet failed: ", path);
-    if (st != GRT_OK) {
-        grt_builder_free(&b);
-        return st;
-    }
-    grt_graph_set_output(b.g, y);
+    st = grt_builder_complete(&b, y, 1, NULL, "GaitSet", out);
+    if (st != GRT_OK) return st;
     gaitrt_model_info *info = &out->info;
-    memset(info, 0, sizeof *info);
-    snprintf(info->type, sizeof info->type, "GaitSet");
     snprintf(info->variant, sizeof info->variant, "channels=[%lld,%lld,%lld] parts=%lld", (long long)c1, (long long)c2,
              (long long)c3, (long long)head->shape[0]);
     info->n_inputs = 1;
@@ -129,11 +122,6 @@ static grt_status gs_build(const grt_state_dict *sd, const grt_model_config *cfg
     info->inputs[0].divisor = 255.0f;
     info->embed_channels = (int)head->shape[2];
     info->embed_parts = (int)head->shape[0];
-    info->temporal_mixing = b.g->temporal_mixing;
-    info->min_frames = 1;
-    out->graph = b.g;
-    b.g = NULL;
-    grt_builder_free(&b);
     return zoo_costs(out->graph, sd, info, 8, 9);
 }
 

@@ -75,6 +75,12 @@ int grt_builder_conv(grt_builder *b, const char *name, const char *key, int x, c
 /* Ends the build: with strict, unexpected keys not matching any of `ignore` prefixes are
  * problems; every problem found makes this return GAITRT_ERR_MODEL listing them. */
 grt_status grt_builder_finish(grt_builder *b, int strict, const char *const *ignore);
+/* Ends a build: grt_builder_finish's checks, an error if `output` (the embedding value) is
+ * missing, then the graph with its output moves to out->graph and out->info is reset with
+ * its type, the graph's temporal mixing and min_frames = 1; the builder is freed either way.
+ * The family then fills the rest of the info and counts the costs. */
+grt_status grt_builder_complete(grt_builder *b, int output, int strict, const char *const *ignore, const char *type,
+                                grt_built_model *out);
 /* Number of conv-like key indices: counts `<prefix><i>.` for i = 0, 1, ... */
 int grt_builder_count_blocks(const grt_state_dict *sd, const char *prefix);
 

@@ -140,16 +140,9 @@ static grt_status xg_build(const grt_state_dict *sd, const grt_model_config *cfg
     int y = heads[0] >= 0 && heads[1] >= 0 && heads[2] >= 0 && heads[3] >= 0 ? grt_graph_concat(b.g, "parts", 4, heads, 2)
                                                                              : -1;
     static const char *const ignore[] = {"BNNecks_", NULL};
-    st = grt_builder_finish(&b, 1, ignore);
-    if (st == GRT_OK && y < 0) st = grt_error_prefix(gaitrt_last_status() ? gaitrt_last_status() : GAITRT_ERR_INTERNAL, "%s: building XGait failed: ", path);
-    if (st != GRT_OK) {
-        grt_builder_free(&b);
-        return st;
-    }
-    grt_graph_set_output(b.g, y);
+    st = grt_builder_complete(&b, y, 1, ignore, "XGait", out);
+    if (st != GRT_OK) return st;
     gaitrt_model_info *info = &out->info;
-    memset(info, 0, sizeof *info);
-    snprintf(info->type, sizeof info->type, "XGait");
     snprintf(info->variant, sizeof info->variant, "ResNet9 x2, C=%lld, parts=4x%lld", (long long)c, (long long)fc->shape[0]);
     info->n_inputs = 2;
     const char *names[2] = {"parsing", "silhouette"};
@@ -164,11 +157,6 @@ static grt_status xg_build(const grt_state_dict *sd, const grt_model_config *cfg
     }
     info->embed_channels = (int)fc->shape[2];
     info->embed_parts = (int)(4 * fc->shape[0]);
-    info->temporal_mixing = b.g->temporal_mixing;
-    info->min_frames = 1;
-    out->graph = b.g;
-    b.g = NULL;
-    grt_builder_free(&b);
     return zoo_costs(out->graph, sd, info, 8, 9);
 }
 
