@@ -132,6 +132,8 @@ typedef struct gaitrt_model_info {
     int embed_channels;       /* C of the [N, C, P] embedding */
     int embed_parts;          /* P */
     int temporal_mixing;      /* 1: sequences cannot be concatenated along T (3D convolutions) */
+    int pad_batching;         /* 1: sequences of different lengths may share a batch, padded with zero
+                                 frames the model never sees (seq_len_tolerance applies) */
     int min_frames;           /* shortest sequence the model accepts as it is */
     int64_t n_params;         /* parameters used for inference */
     int64_t n_params_total;   /* every tensor in the checkpoint's state dict, training heads included */
@@ -189,7 +191,10 @@ typedef struct gaitrt_session_params {
     gaitrt_level level;
     int n_threads;               /* 0: all cores */
     int max_batch_size;          /* sequences per batch (dynamic batching); default 8 */
-    int seq_len_tolerance;       /* sequences within this many frames may share a padded batch; default 0 */
+    int seq_len_tolerance;       /* models with temporal convolutions: sequences whose lengths differ by at most
+                                    this many frames share a batch, padded (when the model allows it, see
+                                    gaitrt_model_info.pad_batching); default 0 = equal lengths only.
+                                    Frame-independent models pack any lengths without padding. */
     int64_t memory_budget;       /* bytes of activation memory; 0: automatic (a share of free memory) */
     int max_frames;              /* OpenGait's frames_all_limit: only the first max_frames are used; default 720; 0 = no limit */
     int normalize;               /* 1: L2-normalise each part's C-vector */

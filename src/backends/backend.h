@@ -43,6 +43,8 @@ typedef struct grt_run_args {
 
 typedef struct grt_backend_i {
     const char *name;            /* "cpu-ref", "cpu-fast", "cuda" */
+    int pads;                    /* 1: run() zeroes an item's frames after its sequences' end in front of
+                                    every temporal convolution, so padded batches are exact */
     grt_status (*prepare)(const grt_graph *g, const grt_backend_opts *o, void **state);
     void (*release)(void *state);
     grt_status (*plan)(void *state, const grt_batch_shape *bs, void **plan);

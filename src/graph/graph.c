@@ -360,3 +360,87 @@ int64_t grt_graph_param_count(const grt_graph *g) {
     }
     return n;
 }
+
+/* Time axis of value v from two plans that differ only in T (7 and 11 frames, N = 2): the one
+ * axis whose size follows T, with every other axis equal and the items first; -1 when T is
+ * gone (pooled) or merged into another axis. */
+static int grt__time_axis(const grt_plan *a, const grt_plan *b, int v) {
+    const grt_vplan *x = &a->v[v], *y = &b->v[v];
+    if (x->ndim != y->ndim || x->ndim < 2 || x->shape[0] != 2) return -1;
+    int ax = -1;
+    for (int d = 0; d < x->ndim; d++) {
+        if (x->shape[d] == y->shape[d]) continue;
+        if (ax >= 0 || x->shape[d] != 7 || y->shape[d] != 11) return -1;
+        ax = d;
+    }
+    return ax;
+}
+
+int grt_graph_pad_safe(const grt_graph *g) {
+    if (!g->temporal_mixing) return 0; /* packed models need no padding */
+    const grt_batch_shape b7 = {2, 7, 2}, b11 = {2, 11, 2};
+    grt_plan *p7 = NULL, *p11 = NULL;
+    int *tax = grt_malloc(((size_t)g->n_values + 1) * sizeof(int)); /* time axis of framed values, else -1 */
+    int ok = tax && grt_plan_create(g, &b7, &p7) == GRT_OK && grt_plan_create(g, &b11, &p11) == GRT_OK;
+    for (int v = 0; ok && v < g->n_values; v++) tax[v] = -1;
+    for (int i = 0; i < g->n_nodes && ok; i++) {
+        const grt_node *n = &g->nodes[i];
+        int t_in = n->op == GRT_OP_INPUT ? 2 : -1;
+        for (int k = 0; k < n->n_in; k++)
+            if (tax[n->in[k]] >= 0) t_in = tax[n->in[k]];
+        if (t_in < 0) continue;             /* after temporal pooling: per sequence */
+        if (n->op == GRT_OP_TEMPORAL_MAX) continue; /* reads each sequence's own frames */
+        const int t_out = grt__time_axis(p7, p11, n->out);
+        ok = t_out >= 0;                    /* frames must stay frames of their item */
+        switch (n->op) {
+        case GRT_OP_INPUT:
+        case GRT_OP_BATCHNORM:
+        case GRT_OP_ACT:
+        case GRT_OP_ADD:
+        case GRT_OP_MUL:
+        case GRT_OP_RESHAPE:
+        case GRT_OP_TRANSPOSE: break;
+        case GRT_OP_CONV: {
+            const grt_conv_attr *c = &n->a.conv;
+            ok = ok && (c->k[0] == 1 ? c->s[0] == 1 && c->p[0] == 0
+                                     : c->s[0] == 1 && 2 * c->p[0] == c->d[0] * (c->k[0] - 1));
+            break;
+        }
+        case GRT_OP_MAXPOOL:
+        case GRT_OP_AVGPOOL: ok = ok && n->a.pool.k[0] == 1 && n->a.pool.s[0] == 1 && n->a.pool.p[0] == 0; break;
+        case GRT_OP_CONCAT:
+        case GRT_OP_SLICE: ok = ok && n->a.slice.axis != t_in; break;
+        case GRT_OP_SOFTMAX: ok = ok && n->a.softmax.axis != t_in; break;
+        default: ok = 0; break; /* reductions, tiling, pooling over parts: not known to be per frame */
+        }
+        tax[n->out] = t_out;
+    }
+    grt_plan_free(p7);
+    grt_plan_free(p11);
+    grt_free(tax);
+    grt_error_clear();
+    return ok;
+}
+
+int grt_pad_any(const grt_segment *seg, int n_seq, int n_items, int t) {
+    if (!seg) return 0;
+    for (int b = 0; b < n_items; b++) {
+        int end = 0;
+        for (int s = 0; s < n_seq; s++)
+            if (seg[s].b == b && seg[s].t0 + seg[s].len > end) end = seg[s].t0 + seg[s].len;
+        if (end < t) return 1;
+    }
+    return 0;
+}
+
+void grt_pad_mask_frames(void *x, int64_t n, int64_t cb, int64_t t, int64_t inner, size_t elem, const grt_segment *seg,
+                         int n_seq) {
+    for (int64_t b = 0; b < n; b++) {
+        int64_t end = 0;
+        for (int s = 0; s < n_seq; s++)
+            if (seg[s].b == b && seg[s].t0 + seg[s].len > end) end = seg[s].t0 + seg[s].len;
+        if (end >= t) continue;
+        for (int64_t c = 0; c < cb; c++)
+            memset((char *)x + (size_t)(((b * cb + c) * t + end) * inner) * elem, 0, (size_t)((t - end) * inner) * elem);
+    }
+}

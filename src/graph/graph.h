@@ -9,7 +9,9 @@
  *  - Sequences enter as a batch of N items of T frames. Frame-independent models may pack
  *    several sequences of different lengths into one item (N = 1, T = sum of lengths), as
  *    OpenGait does with `seqL`; temporal pooling then reduces each segment separately
- *    (grt_segments). Models with temporal convolutions need one sequence per item.
+ *    (grt_segments). Models with temporal convolutions need one sequence per item; when
+ *    grt_graph_pad_safe says so, shorter sequences may be padded with zero frames to the
+ *    item's length (backends keep the padding zero in front of temporal convolutions).
  *  - A graph is immutable once built and shared by every session of a model; per-shape
  *    state (shapes, arena offsets) lives in a grt_plan.
  *
@@ -128,6 +130,9 @@ typedef struct grt_value {
     char key[128];     /* constants: checkpoint key it came from ("" when derived) */
 } grt_value;
 
+/* How frames of the batch map to sequences: sequence s is frames [t0, t0+len) of item b. */
+typedef struct grt_segment { int b, t0, len; } grt_segment;
+
 typedef struct grt_graph {
     grt_node *nodes;
     int n_nodes, cap_nodes;
@@ -171,6 +176,22 @@ int grt_graph_tile_t(grt_graph *g, const char *name, int x, int min_len);
 int grt_graph_label_mask(grt_graph *g, const char *name, int x, uint64_t labels, int gamma);
 void grt_graph_set_output(grt_graph *g, int v);
 
+/* 1 when sequences of different lengths may share a batch item padded with zero frames:
+ * before temporal pooling, every op that mixes frames is a convolution with temporal stride
+ * 1 and "same" zero padding (a backend re-zeroes the padded frames of its input, see
+ * grt_pad_mask_frames), every other op is per frame, and temporal pooling reads each
+ * sequence's own frames. Strided or pooled time (GaitGL), temporal pooling with -inf
+ * padding (GaitPart) and reshapes of time give 0: such models batch equal lengths only. */
+int grt_graph_pad_safe(const grt_graph *g);
+
+/* Zeroes frames [end_b, T) of every item b of a (N, Cb, T, inner) activation, where end_b is
+ * the end of the sequences in item b (segments); elem is the element size in bytes. Called
+ * by backends before a temporal convolution when a batch is padded. */
+void grt_pad_mask_frames(void *x, int64_t n, int64_t cb, int64_t t, int64_t inner, size_t elem, const grt_segment *seg,
+                         int n_seq);
+/* 1 when some item of the batch has frames after its sequences' end. */
+int grt_pad_any(const grt_segment *seg, int n_seq, int n_items, int t);
+
 /* Number of parameters in the constants (after build, before fusion). */
 int64_t grt_graph_param_count(const grt_graph *g);
 
@@ -182,9 +203,6 @@ int64_t grt_graph_param_count(const grt_graph *g);
 grt_graph *grt_graph_fuse(const grt_graph *g);
 
 /* ---- shapes and the memory plan ---------------------------------------------------- */
-
-/* How frames of the batch map to sequences: sequence s is frames [t0, t0+len) of item b. */
-typedef struct grt_segment { int b, t0, len; } grt_segment;
 
 typedef struct grt_batch_shape {
     int n;        /* items */

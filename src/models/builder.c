@@ -176,6 +176,7 @@ grt_status grt_builder_complete(grt_builder *b, int output, int strict, const ch
     memset(&out->info, 0, sizeof out->info);
     snprintf(out->info.type, sizeof out->info.type, "%s", type);
     out->info.temporal_mixing = b->g->temporal_mixing;
+    out->info.pad_batching = grt_graph_pad_safe(b->g);
     out->info.min_frames = 1;
     out->graph = b->g;
     b->g = NULL;

@@ -7,6 +7,7 @@
  * What it is not: the BNNeck classifier (a training head). The BNNeck's BatchNorm is built
  * only for `use_emb2` configs, which return the normalised BNNeck feature. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "models/zoo.h"
@@ -149,19 +150,20 @@ grt_status zoo_deepgaitv2_build(const grt_state_dict *sd, const grt_model_config
     return zoo_costs(out->graph, sd, info, 8, 9);
 }
 
-grt_status zoo_deepgaitv2_random(const char *mode_name, const int layers[4], int in_channels, uint64_t seed,
+grt_status zoo_deepgaitv2_random(const char *mode_name, const int layers[4], int in_channels, int width, uint64_t seed,
                                  grt_state_dict **out) {
     int mode = !strcmp(mode_name, "2d") ? DG_2D : !strcmp(mode_name, "3d") ? DG_3D : DG_P3D;
     grt_state_dict *sd = grt_sd_new(in_channels == 2 ? "SkeletonGait (random weights)" : "DeepGaitV2 (random weights)");
     if (!sd) return grt_error(GAITRT_ERR_NOMEM, "out of memory");
     grt_rng rng = {seed};
-    const int64_t ch[5] = {64, 64, 128, 256, 512};
+    const int64_t w = width > 0 ? width : 64;
+    const int64_t ch[5] = {w, w, 2 * w, 4 * w, 8 * w};
     static const int stride[5] = {0, 1, 2, 2, 1};
     char pre[160], key[192];
-    int64_t s0[4] = {64, in_channels, 3, 3};
+    int64_t s0[4] = {w, in_channels, 3, 3};
     grt_status st = zoo_rand(sd, &rng, "layer0.forward_block.0.weight", 4, s0);
-    if (st == GRT_OK) st = zoo_rand_bn(sd, &rng, "layer0.forward_block.1", 64);
-    int64_t in = 64;
+    if (st == GRT_OK) st = zoo_rand_bn(sd, &rng, "layer0.forward_block.1", w);
+    int64_t in = w;
     for (int L = 1; L <= 4 && st == GRT_OK; L++) {
         int wrapped = L == 1 || mode == DG_2D;
         const int64_t p = ch[L];
@@ -205,7 +207,7 @@ grt_status zoo_deepgaitv2_random(const char *mode_name, const int layers[4], int
             in = p;
         }
     }
-    int64_t f[3] = {16, 512, 256};
+    int64_t f[3] = {16, 8 * w, 4 * w};
     if (st == GRT_OK) st = zoo_rand(sd, &rng, "FCs.fc_bin", 3, f);
     if (st != GRT_OK) {
         grt_state_dict_free(sd);
@@ -223,22 +225,30 @@ static grt_status dg_build(const grt_state_dict *sd, const grt_model_config *cfg
     return zoo_deepgaitv2_build(sd, cfg, out, "DeepGaitV2");
 }
 
-/* Variants: "p3d", "3d" or "2d", optionally with the block counts: "p3d-1441" (default "p3d-1111"). */
+/* Variants: "p3d", "3d" or "2d", optionally with the block counts and a base width (channels
+ * w, 2w, 4w, 8w; default 64): "p3d-1441", "3d-1111-w16" (default "p3d-1111"). */
 static grt_status dg_random(const char *variant, uint64_t seed, grt_state_dict **out) {
     char mode[8] = "p3d";
-    int layers[4] = {1, 1, 1, 1};
+    int layers[4] = {1, 1, 1, 1}, width = 64;
     if (variant && *variant) {
         const char *dash = strchr(variant, '-');
         size_t ml = dash ? (size_t)(dash - variant) : strlen(variant);
+        const char *wpart = dash ? strstr(dash + 1, "-w") : NULL;
+        size_t bl = dash ? (wpart ? (size_t)(wpart - dash - 1) : strlen(dash + 1)) : 0;
+        if (wpart) {
+            char *end;
+            long v = strtol(wpart + 2, &end, 10);
+            width = *end || v < 1 || v > 1024 ? -1 : (int)v;
+        }
         if (ml >= sizeof mode || (strncmp(variant, "2d", ml) && strncmp(variant, "p3d", ml) && strncmp(variant, "3d", ml)) ||
-            (dash && (strlen(dash + 1) != 4 || strspn(dash + 1, "123456789") != 4)))
+            (dash && (bl != 4 || strspn(dash + 1, "123456789") < 4)) || width < 0)
             return grt_error(GAITRT_ERR_INVALID_ARG, "DeepGaitV2 variant '%s': expected 2d, p3d or 3d, optionally with "
-                             "block counts such as p3d-1441", variant);
+                             "block counts and a base width such as p3d-1441 or 3d-1111-w16", variant);
         memcpy(mode, variant, ml);
         mode[ml] = 0;
         for (int i = 0; dash && i < 4; i++) layers[i] = dash[1 + i] - '0';
     }
-    return zoo_deepgaitv2_random(mode, layers, 1, seed, out);
+    return zoo_deepgaitv2_random(mode, layers, 1, width, seed, out);
 }
 
 const grt_model_family grt_family_deepgaitv2 = {"DeepGaitV2", dg_match, dg_build, dg_random};

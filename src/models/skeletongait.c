@@ -25,7 +25,7 @@ static grt_status sg_random(const char *variant, uint64_t seed, grt_state_dict *
             return grt_error(GAITRT_ERR_INVALID_ARG, "SkeletonGait variant '%s': expected 1111 or 1441", variant);
         for (int i = 0; i < 4; i++) layers[i] = variant[i] - '0';
     }
-    return zoo_deepgaitv2_random("p3d", layers, 2, seed, out);
+    return zoo_deepgaitv2_random("p3d", layers, 2, 64, seed, out);
 }
 
 const grt_model_family grt_family_skeletongait = {"SkeletonGait", sg_match, sg_build, sg_random};

@@ -69,7 +69,7 @@ grt_status zoo_rand_bn(grt_state_dict *sd, grt_rng *rng, const char *prefix, int
 grt_status zoo_deepgaitv2_build(const grt_state_dict *sd, const grt_model_config *cfg, grt_built_model *out,
                                 const char *type);
 int zoo_deepgaitv2_match(const grt_state_dict *sd, int *in_channels);
-grt_status zoo_deepgaitv2_random(const char *mode, const int layers[4], int in_channels, uint64_t seed,
+grt_status zoo_deepgaitv2_random(const char *mode, const int layers[4], int in_channels, int width, uint64_t seed,
                                  grt_state_dict **out);
 
 #endif

@@ -141,7 +141,9 @@ size_t gaitrt_model_summary(const gaitrt_model *m, char *buf, size_t len) {
            (double)i->n_params / 1e6, (long long)i->n_params_total, (double)i->n_params_total / 1e6);
     APPEND("MACs: %.1f M per frame (%.3f GFLOP), %.1f M per sequence\n", i->macs_per_frame / 1e6,
            2 * i->macs_per_frame / 1e9, i->macs_per_sequence / 1e6);
-    APPEND("temporal mixing: %s\n", i->temporal_mixing ? "yes (one sequence per batch item)" : "no (sequences are packed)");
+    APPEND("temporal mixing: %s\n", !i->temporal_mixing ? "no (sequences are packed)"
+                                      : i->pad_batching ? "yes (one sequence per batch item; lengths within seq_len_tolerance padded)"
+                                                        : "yes (one sequence per batch item; equal lengths only)");
     /* layer list at T = 1 */
     grt_batch_shape bs = {1, 1, 1};
     grt_plan *p = NULL;

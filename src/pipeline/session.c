@@ -86,6 +86,18 @@ static grt_status grt__select_backend(gaitrt_session *s) {
     }
     s->bk = bk;
     s->fused = fused;
+    /* padded batches need a model whose padding can be made invisible and a backend that does it */
+    s->pad_tolerance = 0;
+    if (s->params.seq_len_tolerance > 0 && m->info.temporal_mixing) {
+        if (!m->info.pad_batching)
+            grt_session_note(s, "seq_len_tolerance %d ignored: %s mixes frames in ways padding would change (strided or "
+                             "pooled time); sequences of equal length share batches", s->params.seq_len_tolerance, m->info.type);
+        else if (!bk->pads)
+            grt_session_note(s, "seq_len_tolerance %d ignored: the %s backend does not run padded batches; sequences of "
+                             "equal length share batches", s->params.seq_len_tolerance, bk->name);
+        else
+            s->pad_tolerance = s->params.seq_len_tolerance;
+    }
     s->bk_opts = o;
     return GRT_OK;
 }
@@ -97,7 +109,7 @@ gaitrt_session *gaitrt_session_create(gaitrt_model *m, const gaitrt_session_para
     }
     gaitrt_session_params prm = p ? *p : gaitrt_session_default_params();
     if (prm.max_batch_size <= 0) prm.max_batch_size = 1;
-    if (prm.max_frames < 0 || prm.n_threads < 0 || prm.memory_budget < 0 || (unsigned)prm.level > 2) {
+    if (prm.max_frames < 0 || prm.n_threads < 0 || prm.memory_budget < 0 || prm.seq_len_tolerance < 0 || (unsigned)prm.level > 2) {
         grt_error(GAITRT_ERR_INVALID_ARG, "gaitrt_session_create: invalid parameters (negative count or unknown level)");
         return NULL;
     }
@@ -254,8 +266,10 @@ static grt_status grt__run_batch(gaitrt_session *s, const gaitrt_sequence *seqs,
         bs.t = 0;
         for (int i = 0; i < n; i++) bs.t += frames[i];
     } else {
+        /* one sequence per item; a padded batch (lengths within the tolerance) takes the longest */
         bs.n = n;
-        bs.t = frames[0];
+        bs.t = 0;
+        for (int i = 0; i < n; i++) bs.t = frames[i] > bs.t ? frames[i] : bs.t;
     }
     grt_status st;
     if ((st = grt__grow((void **)&s->segs, &s->segs_cap, (size_t)n * sizeof(grt_segment), 0)) != GRT_OK) return st;
@@ -268,6 +282,12 @@ static grt_status grt__run_batch(gaitrt_session *s, const gaitrt_sequence *seqs,
         for (int i = 0; i < n; i++) {
             int b = packed ? 0 : i, off = packed ? t0 : 0;
             if ((st = grt__pack(s, &seqs[idx[i]], idx[i], k, frames[i], s->inbuf[k], b, off, bs.t)) != GRT_OK) return st;
+            if (!packed && frames[i] < bs.t) { /* padding: zero frames, which the backend keeps zero */
+                const size_t hw = (size_t)d->height * d->width;
+                for (int c = 0; c < d->channels; c++)
+                    memset(s->inbuf[k] + (((size_t)b * d->channels + c) * bs.t + frames[i]) * hw, 0,
+                           (size_t)(bs.t - frames[i]) * hw * sizeof(float));
+            }
             s->segs[i] = (grt_segment){b, off, frames[i]};
             t0 += frames[i];
         }
@@ -331,7 +351,9 @@ gaitrt_status gaitrt_embed(gaitrt_session *s, const gaitrt_sequence *seqs, int n
         const int cap = s->params.max_batch_size < 256 ? s->params.max_batch_size : 256;
         while (i + cnt < n && cnt < cap) {
             int f = frames[s->order[i + cnt]];
-            if (cnt > 0 && mi->temporal_mixing && f != bfr[0]) break;
+            /* temporal models: equal lengths, or lengths within the tolerance when padding is exact
+               (sorted ascending, so f is the batch's longest) */
+            if (cnt > 0 && mi->temporal_mixing && f - bfr[0] > s->pad_tolerance) break;
             int64_t newtot = mi->temporal_mixing ? (int64_t)f * (cnt + 1) : tot + f;
             if (cnt > 0 && newtot > s->frame_budget) break;
             bidx[cnt] = s->order[i + cnt];

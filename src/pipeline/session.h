@@ -2,6 +2,7 @@
 #ifndef GRT_SESSION_H
 #define GRT_SESSION_H
 
+#include "pipeline/nvml.h"
 #include "pipeline/pipeline.h"
 
 #define GRT_PLAN_CACHE 4
@@ -29,6 +30,8 @@ typedef struct grt_profiler {
     double cpu_t0, wall_t0;   /* CPU time / wall time at the start of the current run */
     double cpu_busy, wall_busy; /* summed over runs: for CPU utilisation */
     double t_first;
+    grt_nvml_sampler *gpu;    /* GPU utilisation (CUDA sessions with profiling on); NULL: see gpu_note */
+    char gpu_note[320];       /* why there is no GPU utilisation, or how it is sampled */
 } grt_profiler;
 
 struct gaitrt_session {
@@ -38,6 +41,7 @@ struct gaitrt_session {
     void *bk_state;            /* owned by the model */
     grt_backend_opts bk_opts;
     int fused;
+    int pad_tolerance;         /* frames by which lengths in one padded batch may differ (0: equal) */
     grt_plan_slot plans[GRT_PLAN_CACHE];
     uint64_t stamp;
     int64_t frame_budget;      /* frames per batch within the memory budget */
@@ -66,5 +70,13 @@ grt_status grt_prof_init(grt_profiler *p, const gaitrt_session *s);
 void grt_prof_release(grt_profiler *p);
 void grt_prof_begin_run(grt_profiler *p, const grt_backend_i *bk, int items, int frames, int sequences);
 void grt_prof_end_run(grt_profiler *p, const grt_backend_i *bk, int frames);
+/* Starts sampling GPU utilisation of CUDA device cuda_device_index through NVML for the
+ * profile (grt_prof_init does it for CUDA sessions with profiling on; calling it again
+ * restarts). On failure the reason goes to the profile's "gpu_utilisation_note", to the log
+ * and to the error text; the session goes on without it. */
+grt_status grt_prof_gpu_attach(grt_profiler *p, int cuda_device_index);
+/* The GPU samples kept (oldest first; grt_malloc'd in *samples, the caller frees) and their
+ * summary; returns how many (0 when there is no sampler: sum is zeroed). */
+int grt_prof_gpu_read(const grt_profiler *p, grt_gpu_sample **samples, grt_gpu_summary *sum);
 
 #endif

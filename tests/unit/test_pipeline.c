@@ -63,6 +63,81 @@ static void fail_free(void *p, void *u) {
     free(p);
 }
 
+/* Models with temporal convolutions: sequences whose lengths differ by at most the tolerance
+ * share a batch padded with zero frames; the embeddings must equal one sequence at a time
+ * (the padding is re-zeroed in front of every temporal convolution and temporal pooling reads
+ * each sequence's own frames). */
+static void test_padded_batches(const char *type, gaitrt_level level) {
+    gaitrt_model *m = gaitrt_model_create_random(type, 11);
+    CHECK_MSG(m != NULL, "%s", gaitrt_last_error());
+    if (!m) return;
+    gaitrt_model_info info;
+    gaitrt_model_get_info(m, &info);
+    CHECK(info.temporal_mixing && info.pad_batching);
+    const int per = info.embed_channels * info.embed_parts;
+    enum { NS = 7 };
+    const int lens[NS] = {5, 8, 4, 8, 11, 6, 7};
+    float *frames[NS];
+    gaitrt_sequence seqs[NS];
+    for (int i = 0; i < NS; i++) {
+        frames[i] = make_frames(lens[i], 20 + i);
+        seqs[i].n_frames = lens[i];
+        seqs[i].inputs[0] = (gaitrt_input){GAITRT_DTYPE_F32, 1, H, W, frames[i], 0};
+    }
+    float *one = malloc(sizeof(float) * NS * per), *pad = malloc(sizeof(float) * NS * per);
+    gaitrt_session *s1 = session(m, level, 1, 0);
+    for (int i = 0; i < NS; i++) CHECK(gaitrt_embed(s1, &seqs[i], 1, one + i * per, per) == GAITRT_OK);
+    gaitrt_session_params sp = gaitrt_session_default_params();
+    sp.level = level;
+    sp.max_batch_size = 4;
+    sp.seq_len_tolerance = 3;
+    gaitrt_session *sp3 = gaitrt_session_create(m, &sp);
+    CHECK_MSG(sp3 != NULL, "%s", gaitrt_last_error());
+    /* twice: the second run finds stale frames in the reused input and activation buffers */
+    for (int r = 0; r < 2; r++) CHECK(gaitrt_embed(sp3, seqs, NS, pad, NS * per) == GAITRT_OK);
+    double e = grt_rel_l2(pad, one, (size_t)NS * per);
+    char rep[4096];
+    gaitrt_session_report(sp3, rep, sizeof rep);
+    printf("%s %s: padded batches (tolerance 3) vs one at a time: rel L2 %.3g; %s\n", type,
+           level == GAITRT_LEVEL_CONSERVATIVE ? "conservative" : "balanced", e, rep);
+    CHECK(e <= 1e-6);
+    /* sorted lengths 4 5 6 7 8 8 11: batches {4,5,6,7} {8,8,11}, twice */
+    CHECK(strstr(rep, "\"batches\": 4,") != NULL);
+    /* each sequence on its own matches too: the worst one, sequence by sequence */
+    for (int i = 0; i < NS; i++) {
+        double ei = grt_rel_l2(pad + i * per, one + i * per, (size_t)per);
+        CHECK_MSG(ei <= 1e-6, "sequence %d (%d frames): rel L2 %.3g", i, lens[i], ei);
+    }
+    gaitrt_session_free(s1);
+    gaitrt_session_free(sp3);
+    for (int i = 0; i < NS; i++) free(frames[i]);
+    free(one);
+    free(pad);
+    gaitrt_model_free(m);
+}
+
+/* A model whose time is strided or pooled (GaitGL) cannot be padded: the tolerance is
+ * ignored, and the session says so. */
+static void test_padding_refused(void) {
+    gaitrt_model *m = gaitrt_model_create_random("GaitGL", 5);
+    CHECK_MSG(m != NULL, "%s", gaitrt_last_error());
+    if (!m) return;
+    gaitrt_model_info info;
+    gaitrt_model_get_info(m, &info);
+    CHECK(info.temporal_mixing && !info.pad_batching);
+    gaitrt_session_params sp = gaitrt_session_default_params();
+    sp.seq_len_tolerance = 5;
+    gaitrt_session *s = gaitrt_session_create(m, &sp);
+    CHECK_MSG(s != NULL, "%s", gaitrt_last_error());
+    char rep[4096];
+    if (s) gaitrt_session_report(s, rep, sizeof rep);
+    CHECK(s && strstr(rep, "seq_len_tolerance 5 ignored") != NULL);
+    gaitrt_session_free(s);
+    sp.seq_len_tolerance = -1;
+    CHECK(gaitrt_session_create(m, &sp) == NULL);
+    gaitrt_model_free(m);
+}
+
 int main(void) {
     gaitrt_model *m = gaitrt_model_create_random("GaitBase:small", 3);
     CHECK_MSG(m != NULL, "%s", gaitrt_last_error());
@@ -226,5 +301,10 @@ int main(void) {
     gaitrt_session_free(sprof);
     gaitrt_model_free(m);
     for (int i = 0; i < NS; i++) free(frames[i]);
+    test_padded_batches("DeepGaitV2:3d-1111-w8", GAITRT_LEVEL_CONSERVATIVE);
+    test_padded_batches("DeepGaitV2:p3d-1111-w8", GAITRT_LEVEL_CONSERVATIVE);
+    test_padded_batches("DeepGaitV2:3d-1111-w8", GAITRT_LEVEL_BALANCED);
+    test_padded_batches("DeepGaitV2:p3d-1221", GAITRT_LEVEL_BALANCED);
+    test_padding_refused();
     return grt_test_finish("test_pipeline");
 }

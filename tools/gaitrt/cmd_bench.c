@@ -106,6 +106,7 @@ int grt_cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "--warmup") && more) warmup = atoi(argv[++i]);
         else if (!strcmp(a, "--threads") && more) sp.n_threads = atoi(argv[++i]);
         else if (!strcmp(a, "--memory-budget") && more) sp.memory_budget = (int64_t)(atof(argv[++i]) * 1048576.0);
+        else if (!strcmp(a, "--seq-tolerance") && more) sp.seq_len_tolerance = atoi(argv[++i]);
         else if (!strcmp(a, "--level") && more) {
             if (!cli_parse_level(argv[++i], &sp.level)) return 1;
         } else if (!strcmp(a, "--device") && more) {
@@ -117,6 +118,7 @@ int grt_cmd_bench(int argc, char **argv) {
         else {
             fprintf(stderr, "usage: gaitrt bench (-m CKPT | --model NAME) [--tensor X.npy | --frames T --batch B] [--runs N] "
                             "[--warmup W] [--threads N] [--level L] [--device D] [--json OUT] [--peers]\n"
+                            "       [--memory-budget MiB] [--seq-tolerance F]\n"
                             "       [--mixed] (B sequences of 20..120 frames)  [--one-at-a-time] (no batching)\n");
             return 1;
         }

@@ -22,6 +22,8 @@ static void embed_usage(void) {
             "  --device D          auto (default) | cpu | cuda[:i]\n"
             "  --batch B           sequences per batch (default 8);  --threads N;  --max-frames N (default 720)\n"
             "  --memory-budget MiB activation memory for a batch (default: a quarter of free RAM, at most 8 GiB)\n"
+            "  --seq-tolerance F   models with temporal convolutions: lengths within F frames share a padded\n"
+            "                      batch (default 0: equal lengths only)\n"
             "  --profile P.json    per-layer profile;  --trace T.json  Chrome trace (Perfetto)\n"
             "  --report R.html     self-contained HTML report with plots\n"
             "  --quality-filter    raw frames: drop low-quality frames (reported; off by default, as OpenGait)\n"
@@ -62,6 +64,7 @@ int grt_cmd_embed(int argc, char **argv) {
         } else if (!strcmp(a, "--batch") && more) sp.max_batch_size = atoi(argv[++i]);
         else if (!strcmp(a, "--threads") && more) sp.n_threads = atoi(argv[++i]);
         else if (!strcmp(a, "--memory-budget") && more) sp.memory_budget = (int64_t)(atof(argv[++i]) * 1048576.0);
+        else if (!strcmp(a, "--seq-tolerance") && more) sp.seq_len_tolerance = atoi(argv[++i]);
         else if (!strcmp(a, "--max-frames") && more) sp.max_frames = atoi(argv[++i]);
         else if (!strcmp(a, "--profile") && more) prof = argv[++i];
         else if (!strcmp(a, "--trace") && more) trace = argv[++i];

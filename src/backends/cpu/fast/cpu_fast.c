@@ -300,6 +300,7 @@ static void grt_fast_describe(const void *state, char *buf, size_t len) {
 
 static const grt_backend_i grt__fast = {
     .name = "cpu-fast",
+    .pads = 1,
     .prepare = grt_fast_prepare,
     .release = grt_fast_release,
     .plan = grt_fast_plan_make,

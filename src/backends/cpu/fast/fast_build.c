@@ -698,6 +698,18 @@ static grt_status grt__check_segments(const grt_plan *p, const grt_segment *seg)
     return GRT_OK;
 }
 
+/* Padded batch: the frames after each item's sequence are zeroed in the buffer a temporal
+ * convolution reads (see grt_graph_pad_safe). Graph inputs arrive zero-padded. */
+static void grt__mask_padding(const grt_fast_plan *fp, int buf, const dnnl_memory_desc_t *md, const grt_run_args *a) {
+    if (buf < 0 || fp->buf[buf].input >= 0 || md->ndims != 5) return;
+    const int blk = fp->st->blk;
+    const int blocked = grt_fast_md_is_blocked(md, blk);
+    const int64_t n = md->dims[0], c = md->dims[1], t = md->dims[2], hw = md->dims[3] * md->dims[4];
+    const size_t elem = md->data_type == dnnl_bf16 ? 2 : 4;
+    grt_pad_mask_frames((void *)fp->bufptr[buf], n, blocked ? (c + blk - 1) / blk : c, t, blocked ? hw * blk : hw, elem,
+                        a->segments, fp->p->bs.n_seq);
+}
+
 grt_status grt_fast_plan_run(grt_fast_plan *fp, const grt_run_args *a) {
     const grt_fast_state *st = fp->st;
     const grt_graph *g = st->g;
@@ -719,9 +731,21 @@ grt_status grt_fast_plan_run(grt_fast_plan *fp, const grt_run_args *a) {
 #endif
     grt_status gs = GRT_OK;
     double t0 = a->prof ? grt_now_s() : 0.0;
+    const int padded = g->temporal_mixing && grt_pad_any(a->segments, p->bs.n_seq, p->bs.n, p->bs.t);
     for (int k = 0; k < fp->n_step && gs == GRT_OK; k++) {
         grt_fast_step *s = &fp->step[k];
         const grt_node *n = &g->nodes[s->node];
+        if (padded && n->op == GRT_OP_CONV && n->a.conv.k[0] > 1) {
+            if (s->kind == GRT_FS_DNNL && !strcmp(s->what, "conv")) {
+                for (int j = 0; j < s->n_args; j++)
+                    if (s->arg[j].kind == DNNL_ARG_SRC) grt__mask_padding(fp, s->arg[j].buf, &s->arg[j].md, a);
+            } else if (s->kind == GRT_FS_REF) {
+                const grt_vplan *xv = &p->v[n->in[0]];
+                if (fp->buf[s->in[0]].input < 0)
+                    grt_pad_mask_frames((void *)fp->bufptr[s->in[0]], xv->shape[0], xv->shape[1], xv->shape[2],
+                                        xv->shape[3] * xv->shape[4], sizeof(float), a->segments, p->bs.n_seq);
+            }
+        }
         const float *x = s->n_in > 0 ? fp->bufptr[s->in[0]] : NULL;
         float *y = s->out >= 0 ? (float *)fp->bufptr[s->out] : NULL;
         switch (s->kind) {

@@ -178,6 +178,7 @@ static grt_status grt_ref_run(void *plan, const grt_run_args *a) {
     const grt_plan *p = rp->p;
     const int nt = rp->st->nt;
 #define VAL(id_) (g->values[id_].is_const ? g->values[id_].data : rp->arena + p->v[id_].offset)
+    const int padded = g->temporal_mixing && grt_pad_any(a->segments, p->bs.n_seq, p->bs.n, p->bs.t);
     for (int i = 0; i < g->n_nodes; i++) {
         const grt_node *n = &g->nodes[i];
         const grt_vplan *o = &p->v[n->out];
@@ -189,6 +190,13 @@ static grt_status grt_ref_run(void *plan, const grt_run_args *a) {
             const float *ins[GRT_MAX_IN];
             for (int k = 0; k < n->n_in; k++) ins[k] = VAL(n->in[k]);
             const float *res = n->op == GRT_OP_CONV && n->a.conv.residual >= 0 ? VAL(n->a.conv.residual) : NULL;
+            if (padded && n->op == GRT_OP_CONV && n->a.conv.k[0] > 1 && !g->values[n->in[0]].is_const) {
+                /* padded frames read as the zeros of the convolution's own padding; only the
+                   padding changes, so later readers of this value see the same real frames */
+                const grt_vplan *xv = &p->v[n->in[0]];
+                grt_pad_mask_frames(rp->arena + xv->offset, xv->shape[0], xv->shape[1], xv->shape[2],
+                                    xv->shape[3] * xv->shape[4], sizeof(float), a->segments, p->bs.n_seq);
+            }
             grt_status st = grt_ref_node(g, p, i, ins, res, y, a->segments, nt);
             if (st != GRT_OK) return st;
         }
@@ -206,6 +214,7 @@ static void grt_ref_describe(const void *state, char *buf, size_t len) {
 
 static const grt_backend_i grt__ref = {
     .name = "cpu-ref",
+    .pads = 1,
     .prepare = grt_ref_prepare,
     .release = grt_ref_release,
     .plan = grt_ref_plan_make,
