@@ -138,6 +138,60 @@ static void test_padding_refused(void) {
     gaitrt_model_free(m);
 }
 
+/* Frame-independent models: a long packed batch runs its frames in chunks (the temporal max
+ * accumulates across them, the last chunk overlapping the one before); the embeddings must
+ * equal one sequence at a time, and the plan must hold less than the whole batch would. */
+static void test_chunked_batches(const char *type, gaitrt_level ref_level) {
+    gaitrt_model *m = gaitrt_model_create_random(type, 13);
+    CHECK_MSG(m != NULL, "%s", gaitrt_last_error());
+    if (!m) return;
+    gaitrt_model_info info;
+    gaitrt_model_get_info(m, &info);
+    CHECK(!info.temporal_mixing);
+    const int per = info.embed_channels * info.embed_parts;
+    enum { NS = 6 };
+    const int lens[NS] = {40, 33, 70, 5, 12, 100}; /* 260 frames: 5 chunks of 52, segments across them */
+    float *frames[NS][2];
+    gaitrt_sequence seqs[NS];
+    for (int i = 0; i < NS; i++) {
+        seqs[i].n_frames = lens[i];
+        for (int k = 0; k < info.n_inputs; k++) {
+            frames[i][k] = make_frames(lens[i], 40 + i + 7 * k);
+            seqs[i].inputs[k] = (gaitrt_input){GAITRT_DTYPE_F32, 1, H, W, frames[i][k], 0};
+        }
+    }
+    float *one = malloc(sizeof(float) * NS * per), *all = malloc(sizeof(float) * NS * per);
+    gaitrt_session *s1 = session(m, ref_level, 1, 0);
+    for (int i = 0; i < NS; i++) CHECK(gaitrt_embed(s1, &seqs[i], 1, one + i * per, per) == GAITRT_OK);
+    gaitrt_session *sb = session(m, GAITRT_LEVEL_BALANCED, 8, 0);
+    for (int r = 0; r < 2; r++) CHECK(gaitrt_embed(sb, seqs, NS, all, NS * per) == GAITRT_OK);
+    char rep[4096];
+    gaitrt_session_report(sb, rep, sizeof rep);
+    double e = grt_rel_l2(all, one, (size_t)NS * per);
+    printf("%s: one packed batch of 260 frames (chunked) vs one at a time: rel L2 %.3g; %s\n", type, e, rep);
+    CHECK(e <= (ref_level == GAITRT_LEVEL_BALANCED ? 1e-6 : 1e-5));
+    for (int i = 0; i < NS; i++) {
+        double ei = grt_rel_l2(all + i * per, one + i * per, (size_t)per);
+        CHECK_MSG(ei <= 1e-5, "%s sequence %d (%d frames): rel L2 %.3g", type, i, lens[i], ei);
+    }
+    /* the plan's memory follows the chunk: well below a quarter of 260 frames' worth */
+    const char *pb = strstr(rep, "\"peak_plan_bytes\": "), *bf = strstr(rep, "\"bytes_per_frame\": ");
+    CHECK(pb && bf);
+    if (pb && bf) {
+        double plan = atof(pb + 19), frame = atof(bf + 19);
+        printf("  plan %.1f MiB; %.1f MiB for 260 frames at the graph's bytes per frame\n", plan / 1048576.0,
+               260 * frame / 1048576.0);
+        CHECK(plan < 0.5 * 260 * frame);
+    }
+    gaitrt_session_free(s1);
+    gaitrt_session_free(sb);
+    for (int i = 0; i < NS; i++)
+        for (int k = 0; k < info.n_inputs; k++) free(frames[i][k]);
+    free(one);
+    free(all);
+    gaitrt_model_free(m);
+}
+
 int main(void) {
     gaitrt_model *m = gaitrt_model_create_random("GaitBase:small", 3);
     CHECK_MSG(m != NULL, "%s", gaitrt_last_error());
@@ -274,6 +328,13 @@ int main(void) {
             CHECK(cJSON_IsString(cJSON_GetObjectItem(l0, "name")) && cJSON_IsNumber(cJSON_GetObjectItem(l0, "ms")) &&
                   cJSON_IsNumber(cJSON_GetObjectItem(l0, "gflop")));
             CHECK(cJSON_IsObject(cJSON_GetObjectItem(j, "session")));
+            /* GPU utilisation: an object (CUDA with NVML) or null, and always a note saying which */
+            cJSON *gpu = cJSON_GetObjectItem(j, "gpu_utilisation"), *note = cJSON_GetObjectItem(j, "gpu_utilisation_note");
+            cJSON *bkn = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "session"), "backend");
+            CHECK(cJSON_IsObject(gpu) || cJSON_IsNull(gpu));
+            CHECK(cJSON_IsString(note) && note->valuestring[0]);
+            if (cJSON_IsString(bkn) && strcmp(bkn->valuestring, "cuda") != 0)
+                CHECK(cJSON_IsNull(gpu) && cJSON_IsString(note) && strncmp(note->valuestring, "CPU backend", 11) == 0);
         } else {
             cJSON *ev = cJSON_GetObjectItem(j, "traceEvents");
             CHECK(cJSON_IsArray(ev) && cJSON_GetArraySize(ev) > 5);
@@ -306,5 +367,8 @@ int main(void) {
     test_padded_batches("DeepGaitV2:3d-1111-w8", GAITRT_LEVEL_BALANCED);
     test_padded_batches("DeepGaitV2:p3d-1221", GAITRT_LEVEL_BALANCED);
     test_padding_refused();
+    test_chunked_batches("GaitBase:small", GAITRT_LEVEL_CONSERVATIVE);
+    test_chunked_batches("GaitBase:small", GAITRT_LEVEL_BALANCED);
+    test_chunked_batches("GaitSet", GAITRT_LEVEL_BALANCED);
     return grt_test_finish("test_pipeline");
 }

@@ -18,6 +18,7 @@
  * Not here: the oneDNN descriptors themselves (fast_dnnl.c) or any kernel.
  */
 #include <limits.h>
+#include <math.h>
 #include <string.h>
 
 #include "backends/cpu/ref/ref_kernels.h"
@@ -482,6 +483,8 @@ static grt_status grt__layout(grt_fast_plan *fp) {
             if (k > bf->last) bf->last = k;
         }
     }
+    for (int k = 0; fp->chunk && k < fp->n_frame_steps; k++)
+        if (fp->step[k].kind == GRT_FS_TMAX) fp->buf[fp->step[k].out].first = 0; /* maxima live across chunks */
     grt_fast_buf *ob = &fp->buf[fp->out_buf];
     ob->last = fp->n_step; /* read after the last step */
     if (ob->first < 0) ob->first = fp->n_step;
@@ -539,6 +542,9 @@ void grt_fast_plan_free(grt_fast_plan *fp) {
     grt_free(fp->buf);
     grt_free(fp->val_buf);
     grt_free(fp->val_md);
+    grt_free(fp->cseg);
+    grt_free(fp->cmap);
+    grt_free(fp->cfirst);
     grt_free(fp->bufptr);
     grt_free_aligned(fp->arena);
     grt_plan_free(fp->p);
@@ -571,23 +577,98 @@ static grt_status grt__instantiate(grt_fast_plan *fp) {
     return GRT_OK;
 }
 
+/* Frames per chunk for a batch of a frame-independent model, or 0 for the whole batch at once.
+ * framed[v] is set for the values that hold frames (before temporal pooling). Chunks need
+ * single-channel inputs (a chunk of the caller's input is then one contiguous run) and frame
+ * values that never read a per-sequence value. */
+static int grt__chunk_frames(const grt_graph *g, const grt_batch_shape *bs, char *framed) {
+    if (g->temporal_mixing || bs->n != 1 || bs->t <= GRT_FAST_CHUNK_FRAMES) return 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const grt_node *n = &g->nodes[i];
+        if (n->op == GRT_OP_INPUT) {
+            if (n->a.input.channels != 1) return 0;
+            framed[n->out] = 1;
+            continue;
+        }
+        int any = 0;
+        for (int k = 0; k < n->n_in; k++) any |= framed[n->in[k]];
+        if (!any || n->op == GRT_OP_TEMPORAL_MAX) continue;
+        for (int k = 0; k < n->n_in; k++)
+            if (!framed[n->in[k]] && !g->values[n->in[k]].is_const) return 0;
+        if (n->op == GRT_OP_CONV && n->a.conv.residual >= 0 && !framed[n->a.conv.residual]) return 0;
+        framed[n->out] = 1;
+    }
+    if (framed[g->output]) return 0;
+    const int nc = (bs->t + GRT_FAST_CHUNK_FRAMES - 1) / GRT_FAST_CHUNK_FRAMES;
+    return (bs->t + nc - 1) / nc;
+}
+
+/* Chunked plan: temporal max steps get a scratch for the chunk's maxima, and the steps are
+ * reordered (stably) so that everything on frames and the temporal maxima come first. Returns
+ * 0 when a temporal max did not get the fast kernel (the plan is then made unchunked). */
+static int grt__chunk_steps(grt__builder *b, const char *framed) {
+    grt_fast_plan *fp = b->fp;
+    const grt_graph *g = b->g;
+    for (int k = 0; k < fp->n_step; k++) {
+        grt_fast_step *s = &fp->step[k];
+        if (g->nodes[s->node].op != GRT_OP_TEMPORAL_MAX) continue;
+        if (s->kind != GRT_FS_TMAX) return 0;
+        int tmp = grt__new_buf(b, fp->buf[s->out].bytes, -1, INT_MAX);
+        if (tmp < 0) return -1;
+        s = &fp->step[k];
+        s->in[1] = tmp;
+        s->n_in = 2;
+    }
+    grt_fast_step *tmp = grt_malloc((size_t)fp->n_step * sizeof *tmp);
+    if (!tmp) return -1;
+    int m = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int k = 0; k < fp->n_step; k++) {
+            const grt_node *n = &g->nodes[fp->step[k].node];
+            int frame = framed[n->out] || n->op == GRT_OP_TEMPORAL_MAX;
+            if (frame == (pass == 0)) tmp[m++] = fp->step[k];
+            if (pass == 0 && frame) fp->n_frame_steps = m;
+        }
+    memcpy(fp->step, tmp, (size_t)m * sizeof *tmp);
+    grt_free(tmp);
+    return 1;
+}
+
+static grt_status grt__plan_build(const grt_fast_state *st, const grt_batch_shape *bs, int with_prims, int allow_chunk,
+                                  grt_fast_plan **out);
+
 grt_status grt_fast_plan_build(const grt_fast_state *st, const grt_batch_shape *bs, int with_prims,
                                grt_fast_plan **out) {
+    return grt__plan_build(st, bs, with_prims, 1, out);
+}
+
+static grt_status grt__plan_build(const grt_fast_state *st, const grt_batch_shape *bs, int with_prims, int allow_chunk,
+                                  grt_fast_plan **out) {
     *out = NULL;
     const grt_graph *g = st->g;
     grt_fast_plan *fp = grt_calloc(1, sizeof *fp);
-    if (!fp) return grt__oom();
+    char *framed = grt_calloc((size_t)g->n_values + 1, 1);
+    if (!fp || !framed) {
+        grt_free(fp);
+        grt_free(framed);
+        return grt__oom();
+    }
     fp->st = st;
     fp->out_buf = -1;
+    fp->total_t = bs->t;
+    fp->chunk = allow_chunk ? grt__chunk_frames(g, bs, framed) : 0;
+    grt_batch_shape pbs = *bs;
+    if (fp->chunk) pbs.t = fp->chunk;
     grt__builder b;
     memset(&b, 0, sizeof b);
     b.fp = fp;
     b.st = st;
     b.g = g;
     b.with_prims = with_prims;
-    grt_status gs = grt_plan_create(g, bs, &fp->p);
+    grt_status gs = grt_plan_create(g, &pbs, &fp->p);
     if (gs != GRT_OK) {
         grt_free(fp);
+        grt_free(framed);
         return gs;
     }
     b.p = fp->p;
@@ -643,6 +724,22 @@ grt_status grt_fast_plan_build(const grt_fast_state *st, const grt_batch_shape *
 #ifdef GAITRT_HAVE_OPENMP
     omp_set_num_threads(prev_threads);
 #endif
+    if (gs == GRT_OK && fp->chunk) {
+        int r = grt__chunk_steps(&b, framed);
+        if (r < 0) gs = grt__oom();
+        if (r == 0) { /* no fast temporal max here: the whole batch at once */
+            grt_free(b.last_reader);
+            grt_free(b.buf_last);
+            grt_free(b.der);
+            grt_free(framed);
+            grt_fast_plan_free(fp);
+            return grt__plan_build(st, bs, with_prims, 0, out);
+        }
+        fp->cseg = grt_malloc((size_t)bs->n_seq * sizeof *fp->cseg);
+        fp->cmap = grt_malloc((size_t)bs->n_seq * sizeof *fp->cmap);
+        fp->cfirst = grt_malloc((size_t)bs->n_seq);
+        if (gs == GRT_OK && (!fp->cseg || !fp->cmap || !fp->cfirst)) gs = grt__oom();
+    }
     if (gs == GRT_OK) gs = grt__layout(fp);
     if (gs == GRT_OK && with_prims) {
         fp->bufptr = grt_calloc((size_t)fp->n_buf, sizeof *fp->bufptr);
@@ -665,6 +762,7 @@ grt_status grt_fast_plan_build(const grt_fast_state *st, const grt_batch_shape *
         }
     }
 done:
+    grt_free(framed);
     grt_free(b.last_reader);
     grt_free(b.buf_last);
     grt_free(b.der);
@@ -689,12 +787,13 @@ static grt_status grt__run_ref(const grt_fast_plan *fp, const grt_fast_step *s, 
     return grt_ref_node(g, fp->p, s->node, ins, res, (float *)fp->bufptr[s->out], a->segments, fp->st->nt);
 }
 
-static grt_status grt__check_segments(const grt_plan *p, const grt_segment *seg) {
+static grt_status grt__check_segments(const grt_fast_plan *fp, const grt_segment *seg) {
+    const grt_plan *p = fp->p;
     if (!seg) return grt_error(GAITRT_ERR_INVALID_ARG, "cpu-fast: the run has no segments (one per sequence)");
     for (int s = 0; s < p->bs.n_seq; s++)
-        if (seg[s].b < 0 || seg[s].b >= p->bs.n || seg[s].t0 < 0 || seg[s].len < 1 || seg[s].t0 + seg[s].len > p->bs.t)
+        if (seg[s].b < 0 || seg[s].b >= p->bs.n || seg[s].t0 < 0 || seg[s].len < 1 || seg[s].t0 + seg[s].len > fp->total_t)
             return grt_error(GAITRT_ERR_INVALID_ARG, "cpu-fast: segment %d (item %d, frames %d..%d) lies outside the batch "
-                             "of %d x %d frames", s, seg[s].b, seg[s].t0, seg[s].t0 + seg[s].len, p->bs.n, p->bs.t);
+                             "of %d x %d frames", s, seg[s].b, seg[s].t0, seg[s].t0 + seg[s].len, p->bs.n, fp->total_t);
     return GRT_OK;
 }
 
@@ -710,29 +809,17 @@ static void grt__mask_padding(const grt_fast_plan *fp, int buf, const dnnl_memor
                         a->segments, fp->p->bs.n_seq);
 }
 
-grt_status grt_fast_plan_run(grt_fast_plan *fp, const grt_run_args *a) {
+/* Steps [k0, k1) of a run. In frame chunks, temporal max reduces the chunk's segments (n_cseg
+ * of them, fp->cseg) into scratch and merges them into the sequences' running maxima. */
+static grt_status grt__run_steps(grt_fast_plan *fp, const grt_run_args *a, int k0, int k1, int n_cseg, double *t0p) {
     const grt_fast_state *st = fp->st;
     const grt_graph *g = st->g;
     const grt_plan *p = fp->p;
     const int nt = st->nt, blk = st->blk;
-    for (int i = 0; i < g->n_nodes; i++)
-        if (g->nodes[i].op == GRT_OP_TEMPORAL_MAX) {
-            grt_status gs = grt__check_segments(p, a->segments);
-            if (gs != GRT_OK) return gs;
-            break;
-        }
-    for (int k = 0; k < fp->n_buf; k++) {
-        const grt_fast_buf *bf = &fp->buf[k];
-        fp->bufptr[k] = bf->input >= 0 ? (const void *)a->inputs[bf->input] : (const void *)((char *)fp->arena + bf->off);
-    }
-#ifdef GAITRT_HAVE_OPENMP
-    const int prev_threads = omp_get_max_threads();
-    omp_set_num_threads(nt); /* oneDNN runs on the caller's OpenMP pool: one size for all */
-#endif
     grt_status gs = GRT_OK;
-    double t0 = a->prof ? grt_now_s() : 0.0;
+    double t0 = *t0p;
     const int padded = g->temporal_mixing && grt_pad_any(a->segments, p->bs.n_seq, p->bs.n, p->bs.t);
-    for (int k = 0; k < fp->n_step && gs == GRT_OK; k++) {
+    for (int k = k0; k < k1 && gs == GRT_OK; k++) {
         grt_fast_step *s = &fp->step[k];
         const grt_node *n = &g->nodes[s->node];
         if (padded && n->op == GRT_OP_CONV && n->a.conv.k[0] > 1) {
@@ -760,8 +847,25 @@ grt_status grt_fast_plan_run(grt_fast_plan *fp, const grt_run_args *a) {
         case GRT_FS_COPY: memcpy(y, x, s->bytes); break;
         case GRT_FS_TMAX: {
             const int64_t *xs = p->v[n->in[0]].shape; /* (N, C, T, H, W) */
-            st->k.temporal_max(x, xs[0], (xs[1] + blk - 1) / blk, xs[2], xs[3] * xs[4] * blk, a->segments, p->bs.n_seq,
-                               y, nt);
+            const int64_t cb = (xs[1] + blk - 1) / blk, hwb = xs[3] * xs[4] * blk;
+            if (!fp->chunk) {
+                st->k.temporal_max(x, xs[0], cb, xs[2], hwb, a->segments, p->bs.n_seq, y, nt);
+                break;
+            }
+            float *tmp = (float *)fp->bufptr[s->in[1]];
+            st->k.temporal_max(x, xs[0], cb, xs[2], hwb, fp->cseg, n_cseg, tmp, nt);
+            const int64_t per = cb * hwb;
+            for (int j = 0; j < n_cseg; j++) {
+                float *yj = y + (int64_t)fp->cmap[j] * per;
+                const float *tj = tmp + (int64_t)j * per;
+                if (fp->cfirst[j]) {
+                    memcpy(yj, tj, (size_t)per * sizeof(float));
+                } else {
+#pragma omp parallel for schedule(static) num_threads(nt)
+                    for (int64_t i = 0; i < per; i++)
+                        if (tj[i] > yj[i] || isnan(tj[i])) yj[i] = tj[i];
+                }
+            }
             break;
         }
         case GRT_FS_HPP: {
@@ -806,6 +910,60 @@ grt_status grt_fast_plan_run(grt_fast_plan *fp, const grt_run_args *a) {
             grt_prof_add(a->prof, n->name, s->what, s->node, t0, t1, p->node_flops[s->node], p->node_bytes[s->node]);
             t0 = t1;
         }
+    }
+    *t0p = t0;
+    return gs;
+}
+
+grt_status grt_fast_plan_run(grt_fast_plan *fp, const grt_run_args *a) {
+    const grt_fast_state *st = fp->st;
+    const grt_graph *g = st->g;
+    const grt_plan *p = fp->p;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].op == GRT_OP_TEMPORAL_MAX) {
+            grt_status gs = grt__check_segments(fp, a->segments);
+            if (gs != GRT_OK) return gs;
+            break;
+        }
+    for (int k = 0; k < fp->n_buf; k++) {
+        const grt_fast_buf *bf = &fp->buf[k];
+        fp->bufptr[k] = bf->input >= 0 ? (const void *)a->inputs[bf->input] : (const void *)((char *)fp->arena + bf->off);
+    }
+#ifdef GAITRT_HAVE_OPENMP
+    const int prev_threads = omp_get_max_threads();
+    omp_set_num_threads(st->nt); /* oneDNN runs on the caller's OpenMP pool: one size for all */
+#endif
+    grt_status gs = GRT_OK;
+    double t0 = a->prof ? grt_now_s() : 0.0;
+    if (!fp->chunk) {
+        gs = grt__run_steps(fp, a, 0, fp->n_step, 0, &t0);
+    } else {
+        /* chunks of K frames; the last one ends at the batch's end and may overlap the one
+         * before (max is idempotent, so frames seen twice change nothing) */
+        const int K = fp->chunk, T = fp->total_t, nc = (T + K - 1) / K;
+        int prev_end = 0;
+        for (int c = 0; c < nc && gs == GRT_OK; c++) {
+            const int start = c * K + K > T ? T - K : c * K;
+            for (int i = 0; i < g->n_nodes; i++) {
+                const grt_node *n = &g->nodes[i];
+                if (n->op != GRT_OP_INPUT) continue;
+                const int64_t *xs = p->v[n->out].shape; /* (1, 1, K, H, W) */
+                fp->bufptr[fp->val_buf[n->out]] = a->inputs[n->a.input.index] + (size_t)start * (size_t)(xs[3] * xs[4]);
+            }
+            int m = 0;
+            for (int q = 0; q < p->bs.n_seq; q++) {
+                const grt_segment sg = a->segments[q];
+                const int lo = sg.t0 > start ? sg.t0 : start, hi = sg.t0 + sg.len < start + K ? sg.t0 + sg.len : start + K;
+                if (lo >= hi) continue;
+                fp->cseg[m] = (grt_segment){0, lo - start, hi - lo};
+                fp->cmap[m] = q;
+                fp->cfirst[m] = sg.t0 >= prev_end;
+                m++;
+            }
+            gs = grt__run_steps(fp, a, 0, fp->n_frame_steps, m, &t0);
+            prev_end = start + K;
+        }
+        if (gs == GRT_OK) gs = grt__run_steps(fp, a, fp->n_frame_steps, fp->n_step, 0, &t0);
     }
 #ifdef GAITRT_HAVE_OPENMP
     omp_set_num_threads(prev_threads);

@@ -168,6 +168,8 @@ typedef enum grt_fast_step_kind {
 } grt_fast_step_kind;
 
 #define GRT_FAST_MAX_ARGS 6
+/* Longest run of frames a frame-independent model's batch is computed in (see chunk below). */
+#define GRT_FAST_CHUNK_FRAMES 64
 
 typedef struct grt_fast_arg {
     int kind;                  /* DNNL_ARG_* */
@@ -207,6 +209,14 @@ typedef struct grt_fast_plan {
     int *val_buf;              /* per value: buffer holding it in its home layout */
     dnnl_memory_desc_t *val_md;/* per value: its home layout */
     int out_buf;               /* buffer with the output, row-major f32 */
+    /* Frame chunks (frame-independent models, long packed batches): the steps before temporal
+     * pooling, [0, n_frame_steps), run on `chunk` frames at a time and the temporal max
+     * accumulates over chunks; the steps after it run once. Activation memory then follows
+     * the chunk, not the batch. chunk = 0: the whole batch at once. */
+    int chunk, total_t, n_frame_steps;
+    grt_segment *cseg;         /* per run: the chunk's segments */
+    int *cmap;                 /* chunk segment -> batch sequence */
+    char *cfirst;              /* chunk segment: first chunk this sequence appears in */
     void *arena;
     size_t arena_bytes;
     void **extra;              /* weights reordered for this shape only (rare), owned */
