@@ -49,7 +49,13 @@ typedef struct grt_backend_i {
     void (*release)(void *state);
     grt_status (*plan)(void *state, const grt_batch_shape *bs, void **plan);
     void (*plan_release)(void *plan);
-    int64_t (*plan_bytes)(const void *plan);  /* device/host memory the plan holds (activations) */
+    int64_t (*plan_bytes)(const void *plan);  /* device/host memory the plan holds (activations); for a
+                                                  shared plan, the bytes its arena must have */
+    /* Optional (NULL: not offered): a plan that holds no activation memory of its own, and the
+     * call that points it at plan_bytes bytes (64-byte aligned) of the caller's before a run.
+     * A session keeps one arena for all its plans this way, not one per batch shape. */
+    grt_status (*plan_shared)(void *state, const grt_batch_shape *bs, void **plan);
+    void (*plan_bind)(void *plan, void *arena);
     grt_status (*run)(void *plan, const grt_run_args *a);
     /* Describes the kernels chosen for the model (for reports): "oneDNN nChw16c f32, ..." */
     void (*describe)(const void *state, char *buf, size_t len);

@@ -135,6 +135,7 @@ void gaitrt_session_free(gaitrt_session *s) {
     if (!s) return;
     for (int i = 0; i < GRT_PLAN_CACHE; i++)
         if (s->plans[i].plan) s->bk->plan_release(s->plans[i].plan);
+    grt_free_aligned(s->arena);
     for (int k = 0; k < GAITRT_MAX_INPUTS; k++) grt_free_aligned(s->inbuf[k]);
     grt_free(s->outbuf);
     grt_free(s->segs);
@@ -143,12 +144,40 @@ void gaitrt_session_free(gaitrt_session *s) {
     grt_free(s);
 }
 
-/* A plan for the batch shape: from the small cache, or made now (evicting the oldest). */
+/* Points a shared plan at the session's arena, growing the arena when the plan needs more. */
+static grt_status grt__bind(gaitrt_session *s, grt_plan_slot *ps) {
+    if (!s->bk->plan_shared) return GRT_OK;
+    const int64_t need = s->bk->plan_bytes(ps->plan);
+    if (need > s->arena_bytes || !s->arena) {
+        const int64_t bytes = need > 64 ? need : 64;
+        grt_free_aligned(s->arena);
+        s->arena = NULL;
+        s->arena_bytes = 0;
+        void *a = grt_malloc_aligned((size_t)bytes);
+        if (!a)
+            return grt_error(GAITRT_ERR_NOMEM, "out of memory: the activation arena needs %.1f MiB for a batch of %d x %d frames "
+                             "---> HINT: free memory, or lower the batch size or the memory budget", (double)bytes / 1048576.0,
+                             ps->bs.n, ps->bs.t);
+        memset(a, 0, (size_t)bytes); /* every page faulted in now, not during a run */
+        s->arena = a;
+        s->arena_bytes = bytes;
+    }
+    if (ps->bound != s->arena) {
+        s->bk->plan_bind(ps->plan, s->arena);
+        ps->bound = s->arena;
+    }
+    return GRT_OK;
+}
+
+/* A plan for the batch shape: from the small cache, or made now (evicting the oldest). Plans
+ * share the session's arena when the backend offers it, so the cache costs no activations. */
 static grt_status grt__get_plan(gaitrt_session *s, const grt_batch_shape *bs, void **plan) {
     for (int i = 0; i < GRT_PLAN_CACHE; i++) {
         grt_plan_slot *ps = &s->plans[i];
         if (ps->plan && ps->bs.n == bs->n && ps->bs.t == bs->t && ps->bs.n_seq == bs->n_seq) {
             ps->stamp = ++s->stamp;
+            grt_status st = grt__bind(s, ps);
+            if (st != GRT_OK) return st;
             *plan = ps->plan;
             return GRT_OK;
         }
@@ -161,10 +190,16 @@ static grt_status grt__get_plan(gaitrt_session *s, const grt_batch_shape *bs, vo
         s->bk->plan_release(ps->plan);
         ps->plan = NULL;
     }
-    grt_status st = s->bk->plan(s->bk_state, bs, &ps->plan);
+    grt_status st = s->bk->plan_shared ? s->bk->plan_shared(s->bk_state, bs, &ps->plan) : s->bk->plan(s->bk_state, bs, &ps->plan);
     if (st != GRT_OK) return st;
     ps->bs = *bs;
+    ps->bound = NULL;
     ps->stamp = ++s->stamp;
+    if ((st = grt__bind(s, ps)) != GRT_OK) {
+        s->bk->plan_release(ps->plan);
+        ps->plan = NULL;
+        return st;
+    }
     int64_t bytes = s->bk->plan_bytes(ps->plan);
     if (bytes > s->peak_plan_bytes) s->peak_plan_bytes = bytes;
     *plan = ps->plan;

@@ -284,11 +284,18 @@ static grt_status grt_fast_plan_make(void *state, const grt_batch_shape *bs, voi
     return gs;
 }
 
+static grt_status grt_fast_plan_shared(void *state, const grt_batch_shape *bs, void **plan) {
+    grt_fast_plan *fp = NULL;
+    grt_status gs = grt_fast_plan_build(state, bs, 2, &fp);
+    *plan = fp;
+    return gs;
+}
+
 static void grt_fast_plan_release(void *plan) { grt_fast_plan_free(plan); }
 
 static int64_t grt_fast_plan_bytes(const void *plan) {
     const grt_fast_plan *fp = plan;
-    return (int64_t)(fp->arena_bytes + fp->extra_bytes);
+    return (int64_t)(fp->arena_bytes + (fp->own_arena ? fp->extra_bytes : 0)); /* shared: what the arena must hold */
 }
 
 static grt_status grt_fast_run(void *plan, const grt_run_args *a) { return grt_fast_plan_run(plan, a); }
@@ -306,6 +313,8 @@ static const grt_backend_i grt__fast = {
     .plan = grt_fast_plan_make,
     .plan_release = grt_fast_plan_release,
     .plan_bytes = grt_fast_plan_bytes,
+    .plan_shared = grt_fast_plan_shared,
+    .plan_bind = grt_fast_plan_bind,
     .run = grt_fast_run,
     .describe = grt_fast_describe,
 };

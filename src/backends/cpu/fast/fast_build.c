@@ -546,7 +546,7 @@ void grt_fast_plan_free(grt_fast_plan *fp) {
     grt_free(fp->cmap);
     grt_free(fp->cfirst);
     grt_free(fp->bufptr);
-    grt_free_aligned(fp->arena);
+    if (fp->own_arena) grt_free_aligned(fp->arena);
     grt_plan_free(fp->p);
     grt_free(fp);
 }
@@ -566,7 +566,7 @@ static grt_status grt__instantiate(grt_fast_plan *fp) {
             void *h = ar->ext;
             if (ar->buf >= 0) {
                 const grt_fast_buf *bf = &fp->buf[ar->buf];
-                h = bf->input >= 0 ? DNNL_MEMORY_NONE : (char *)fp->arena + bf->off;
+                h = bf->input >= 0 || !fp->arena ? DNNL_MEMORY_NONE : (char *)fp->arena + bf->off;
             }
             if ((ds = dnnl_memory_create(&s->mem[a], &ar->md, st->eng, h)) != dnnl_success)
                 return grt_fast_dnnl_err(ds, "memory object", name);
@@ -743,12 +743,13 @@ static grt_status grt__plan_build(const grt_fast_state *st, const grt_batch_shap
     if (gs == GRT_OK) gs = grt__layout(fp);
     if (gs == GRT_OK && with_prims) {
         fp->bufptr = grt_calloc((size_t)fp->n_buf, sizeof *fp->bufptr);
-        fp->arena = grt_malloc_aligned(fp->arena_bytes ? fp->arena_bytes : 64);
-        if (!fp->bufptr || !fp->arena) {
+        fp->own_arena = with_prims == 1;
+        fp->arena = fp->own_arena ? grt_malloc_aligned(fp->arena_bytes ? fp->arena_bytes : 64) : NULL;
+        if (!fp->bufptr || (fp->own_arena && !fp->arena)) {
             gs = grt_error(GAITRT_ERR_NOMEM, "cpu-fast: out of memory: the activation arena needs %.1f MiB for a batch of "
                            "%d x %d frames ---> HINT: use smaller batches", (double)fp->arena_bytes / 1048576.0, bs->n, bs->t);
         } else {
-            memset(fp->arena, 0, fp->arena_bytes); /* every page faulted in now, not during a run */
+            if (fp->arena) memset(fp->arena, 0, fp->arena_bytes); /* every page faulted in now, not during a run */
 #ifdef GAITRT_HAVE_OPENMP
             omp_set_num_threads(st->nt);
 #endif
@@ -915,8 +916,22 @@ static grt_status grt__run_steps(grt_fast_plan *fp, const grt_run_args *a, int k
     return gs;
 }
 
+void grt_fast_plan_bind(void *plan, void *arena) {
+    grt_fast_plan *fp = plan;
+    if (fp->arena == arena) return;
+    fp->arena = arena;
+    for (int k = 0; k < fp->n_step; k++) {
+        grt_fast_step *s = &fp->step[k];
+        if (s->kind != GRT_FS_DNNL || !s->prim) continue;
+        for (int a = 0; a < s->n_args; a++)
+            if (s->arg[a].buf >= 0 && fp->buf[s->arg[a].buf].input < 0)
+                dnnl_memory_set_data_handle(s->mem[a], (char *)arena + fp->buf[s->arg[a].buf].off);
+    }
+}
+
 grt_status grt_fast_plan_run(grt_fast_plan *fp, const grt_run_args *a) {
     const grt_fast_state *st = fp->st;
+    if (!fp->arena) return grt_error(GAITRT_ERR_INTERNAL, "cpu-fast: a shared plan ran before it was bound to memory");
     const grt_graph *g = st->g;
     const grt_plan *p = fp->p;
     for (int i = 0; i < g->n_nodes; i++)

@@ -219,6 +219,7 @@ typedef struct grt_fast_plan {
     char *cfirst;              /* chunk segment: first chunk this sequence appears in */
     void *arena;
     size_t arena_bytes;
+    int own_arena;             /* 0: the caller's memory (grt_fast_plan_bind) */
     void **extra;              /* weights reordered for this shape only (rare), owned */
     int n_extra;
     size_t extra_bytes;
@@ -248,9 +249,11 @@ dnnl_status_t grt_fast_reorder_once(dnnl_engine_t eng, const dnnl_memory_desc_t 
                                     const dnnl_memory_desc_t *dmd, void *dst);
 
 /* fast_build.c: builds the steps and lays out memory for a batch shape. with_prims = 0 only
- * counts (describe at prepare time): no arena, no primitives. */
+ * counts (describe at prepare time): no arena, no primitives; 1: primitives and an arena of
+ * its own; 2: primitives, and the arena is the caller's (grt_fast_plan_bind before a run). */
 grt_status grt_fast_plan_build(const grt_fast_state *st, const grt_batch_shape *bs, int with_prims,
                                grt_fast_plan **out);
+void grt_fast_plan_bind(void *plan, void *arena);
 void grt_fast_plan_free(grt_fast_plan *fp);
 grt_status grt_fast_plan_run(grt_fast_plan *fp, const grt_run_args *a);
 

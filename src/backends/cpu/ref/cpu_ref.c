@@ -20,6 +20,7 @@ typedef struct grt_ref_plan {
     const grt_ref_state *st;
     grt_plan *p;
     float *arena;
+    int own;          /* 1: the arena is the plan's (else the caller's, see plan_bind) */
 } grt_ref_plan;
 
 static int grt__threads(int requested) {
@@ -42,15 +43,20 @@ static grt_status grt_ref_prepare(const grt_graph *g, const grt_backend_opts *o,
 
 static void grt_ref_release(void *state) { grt_free(state); }
 
-static grt_status grt_ref_plan_make(void *state, const grt_batch_shape *bs, void **plan) {
+static grt_status grt__ref_plan(void *state, const grt_batch_shape *bs, int own, void **plan) {
     grt_ref_state *s = state;
     grt_ref_plan *rp = grt_calloc(1, sizeof *rp);
     if (!rp) return grt_error(GAITRT_ERR_NOMEM, "out of memory planning");
     rp->st = s;
+    rp->own = own;
     grt_status st = grt_plan_create(s->g, bs, &rp->p);
     if (st != GRT_OK) {
         grt_free(rp);
         return st;
+    }
+    if (!own) {
+        *plan = rp;
+        return GRT_OK;
     }
     size_t bytes;
     if (!grt_mul_size((size_t)rp->p->arena_floats, sizeof(float), &bytes) || !(rp->arena = grt_malloc_aligned(bytes))) {
@@ -65,10 +71,18 @@ static grt_status grt_ref_plan_make(void *state, const grt_batch_shape *bs, void
     return GRT_OK;
 }
 
+static grt_status grt_ref_plan_make(void *state, const grt_batch_shape *bs, void **plan) {
+    return grt__ref_plan(state, bs, 1, plan);
+}
+static grt_status grt_ref_plan_shared(void *state, const grt_batch_shape *bs, void **plan) {
+    return grt__ref_plan(state, bs, 0, plan);
+}
+static void grt_ref_plan_bind(void *plan, void *arena) { ((grt_ref_plan *)plan)->arena = arena; }
+
 static void grt_ref_plan_release(void *plan) {
     grt_ref_plan *rp = plan;
     if (!rp) return;
-    grt_free_aligned(rp->arena);
+    if (rp->own) grt_free_aligned(rp->arena);
     grt_plan_free(rp->p);
     grt_free(rp);
 }
@@ -177,6 +191,7 @@ static grt_status grt_ref_run(void *plan, const grt_run_args *a) {
     const grt_graph *g = rp->st->g;
     const grt_plan *p = rp->p;
     const int nt = rp->st->nt;
+    if (!rp->arena) return grt_error(GAITRT_ERR_INTERNAL, "reference backend: a shared plan ran before it was bound to memory");
 #define VAL(id_) (g->values[id_].is_const ? g->values[id_].data : rp->arena + p->v[id_].offset)
     const int padded = g->temporal_mixing && grt_pad_any(a->segments, p->bs.n_seq, p->bs.n, p->bs.t);
     for (int i = 0; i < g->n_nodes; i++) {
@@ -220,6 +235,8 @@ static const grt_backend_i grt__ref = {
     .plan = grt_ref_plan_make,
     .plan_release = grt_ref_plan_release,
     .plan_bytes = grt_ref_plan_bytes,
+    .plan_shared = grt_ref_plan_shared,
+    .plan_bind = grt_ref_plan_bind,
     .run = grt_ref_run,
     .describe = grt_ref_describe,
 };
