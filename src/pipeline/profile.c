@@ -1,5 +1,6 @@
 /* profile.c — the session's profiler: per-layer events from the backends, per-run records,
- * CPU utilisation, and the reports built from them (JSON, Chrome trace, session report). */
+ * CPU utilisation, GPU utilisation (NVML, CUDA sessions), and the reports built from them
+ * (JSON, Chrome trace, session report). */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -26,10 +27,39 @@ grt_status grt_prof_init(grt_profiler *p, const gaitrt_session *s) {
     if (!p->run.ev) return grt_error(GAITRT_ERR_NOMEM, "out of memory for the profiler");
     p->keep_runs = s->params.profile;
     p->t_first = grt_now_s();
+    /* GPU utilisation is sampled for CUDA sessions that profile; without it (no NVML, a
+     * device NVML does not know) the session goes on and the profile says why. */
+    if (!s->params.profile)
+        snprintf(p->gpu_note, sizeof p->gpu_note, "profiling was off for this session");
+    else if (strcmp(s->bk->name, "cuda") != 0)
+        snprintf(p->gpu_note, sizeof p->gpu_note, "CPU backend (%s): no GPU to sample", s->bk->name);
+    else
+        (void)grt_prof_gpu_attach(p, s->bk_opts.device_index);
     return GRT_OK;
 }
 
+grt_status grt_prof_gpu_attach(grt_profiler *p, int cuda_device_index) {
+    grt_nvml_sampler_free(p->gpu);
+    p->gpu = NULL;
+    grt_status st = grt_nvml_sampler_start(cuda_device_index, GRT_NVML_INTERVAL_S, &p->gpu);
+    if (st != GRT_OK) {
+        snprintf(p->gpu_note, sizeof p->gpu_note, "%s", gaitrt_last_error());
+        GRT_LOG_WARN("no GPU utilisation in the profile: %s", p->gpu_note);
+        return st;
+    }
+    grt_gpu_summary sm;
+    grt_nvml_sampler_copy(p->gpu, NULL, &sm);
+    snprintf(p->gpu_note, sizeof p->gpu_note, "NVML (%.100s), CUDA device %d = %.60s (%.40s), every %.0f ms", grt_nvml_library_path(),
+             cuda_device_index, sm.device_name, sm.matched_by, sm.interval_s * 1e3);
+    return GRT_OK;
+}
+
+int grt_prof_gpu_read(const grt_profiler *p, grt_gpu_sample **samples, grt_gpu_summary *sum) {
+    return grt_nvml_sampler_copy(p->gpu, samples, sum);
+}
+
 void grt_prof_release(grt_profiler *p) {
+    grt_nvml_sampler_free(p->gpu);
     grt_free(p->run.ev);
     grt_free(p->events);
     grt_free(p->runs);
@@ -103,6 +133,49 @@ static void grt__json_str(FILE *f, const char *s) {
     fputc('"', f);
 }
 
+/* "gpu_utilisation": {...} or null, and "gpu_utilisation_note", for the profile JSON. The
+ * mean over the runs' spans leaves out the idle time between calls, which the overall mean
+ * (the whole session since it was created) includes. */
+static void grt__json_gpu(FILE *f, const grt_profiler *p) {
+    grt_gpu_sample *v = NULL;
+    grt_gpu_summary sm;
+    int n = grt_prof_gpu_read(p, &v, &sm);
+    if (p->gpu && sm.n_samples > 0) {
+        double sum_in = 0;
+        int n_in = 0;
+        for (int i = 0, r = 0; i < n && r < p->n_runs; i++) { /* both in time order */
+            while (r < p->n_runs && p->runs[r].t1 < v[i].t) r++;
+            if (r < p->n_runs && v[i].t >= p->runs[r].t0) {
+                sum_in += v[i].gpu_pct;
+                n_in++;
+            }
+        }
+        fprintf(f, ",\n  \"gpu_utilisation\": {\"device\": ");
+        grt__json_str(f, sm.device_name);
+        fprintf(f, ", \"cuda_device\": %d, \"driver\": ", sm.cuda_index);
+        grt__json_str(f, sm.driver);
+        fprintf(f, ", \"matched_by\": ");
+        grt__json_str(f, sm.matched_by);
+        fprintf(f, ", \"interval_ms\": %.1f, \"samples\": %lld, \"samples_kept\": %d, \"mean_gpu_percent\": %.2f, "
+                   "\"max_gpu_percent\": %.1f, \"mean_memory_percent\": %.2f, \"peak_memory_used_bytes\": %lld, "
+                   "\"memory_total_bytes\": %lld, \"samples_during_runs\": %d, \"mean_gpu_percent_during_runs\": ",
+                sm.interval_s * 1e3, (long long)sm.n_samples, n, sm.mean_gpu_pct, sm.max_gpu_pct, sm.mean_mem_pct,
+                (long long)sm.peak_mem_used, (long long)sm.mem_total, n_in);
+        if (n_in)
+            fprintf(f, "%.2f}", sum_in / n_in);
+        else
+            fprintf(f, "null}");
+    } else {
+        fprintf(f, ",\n  \"gpu_utilisation\": null");
+    }
+    char note[sizeof p->gpu_note + sizeof sm.error + 32];
+    snprintf(note, sizeof note, "%s%s%s%s", p->gpu_note, sm.error[0] ? "; " : "", sm.error,
+             p->gpu && sm.n_samples == 0 && !sm.error[0] ? "; no samples yet" : "");
+    fprintf(f, ",\n  \"gpu_utilisation_note\": ");
+    grt__json_str(f, note);
+    grt_free(v);
+}
+
 size_t gaitrt_session_report(const gaitrt_session *s, char *buf, size_t len) {
     if (!s) return 0;
     char desc[512] = "";
@@ -173,7 +246,9 @@ gaitrt_status gaitrt_session_write_profile(const gaitrt_session *s, const char *
                 agg[j].flops / 1e9, agg[j].bytes / 1e6, agg[j].ms > 0 ? agg[j].flops / (agg[j].ms * 1e6) : 0);
     }
     grt_free(agg);
-    fprintf(f, "\n  ],\n  \"dropped_events\": %d\n}\n", p->run.dropped);
+    fprintf(f, "\n  ],\n  \"dropped_events\": %d", p->run.dropped);
+    grt__json_gpu(f, p);
+    fprintf(f, "\n}\n");
     if (fclose(f) != 0) return grt_error(GAITRT_ERR_IO, "%s: write error", path);
     return GAITRT_OK;
 }
@@ -200,6 +275,19 @@ gaitrt_status gaitrt_session_write_trace(const gaitrt_session *s, const char *pa
         fprintf(f, ", \"ph\": \"X\", \"pid\": 1, \"tid\": %d, \"ts\": %.3f, \"dur\": %.3f, \"args\": {\"gflop\": %.4f, \"mbytes\": %.3f}}",
                 2 + ev->thread, (ev->t0 - p->t_first) * 1e6, (ev->t1 - ev->t0) * 1e6, ev->flops / 1e9, ev->bytes / 1e6);
     }
+    /* GPU utilisation as counter tracks (Perfetto draws one per argument) */
+    grt_gpu_sample *v = NULL;
+    int n = grt_prof_gpu_read(p, &v, NULL);
+    for (int i = 0; i < n; i++) {
+        const double ts = (v[i].t - p->t_first) * 1e6;
+        fprintf(f, ",\n{\"name\": \"GPU utilisation %%\", \"cat\": \"gpu\", \"ph\": \"C\", \"pid\": 1, \"ts\": %.3f, "
+                   "\"args\": {\"gpu\": %.1f, \"memory controller\": %.1f}}",
+                ts, v[i].gpu_pct, v[i].mem_pct);
+        fprintf(f, ",\n{\"name\": \"GPU memory used (MiB)\", \"cat\": \"gpu\", \"ph\": \"C\", \"pid\": 1, \"ts\": %.3f, "
+                   "\"args\": {\"used\": %.1f}}",
+                ts, (double)v[i].mem_used / 1048576.0);
+    }
+    grt_free(v);
     fprintf(f, "\n]}\n");
     if (fclose(f) != 0) return grt_error(GAITRT_ERR_IO, "%s: write error", path);
     return GAITRT_OK;

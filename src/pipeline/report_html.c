@@ -1,6 +1,7 @@
 /* report_html.c — the session's profile as one self-contained HTML file with inline SVG
- * plots: the run timeline, time per layer (bars), and throughput against batch size. No
- * scripts, no external files: it opens anywhere. */
+ * plots: the run timeline, GPU utilisation (CUDA sessions, when NVML sampled it), time per
+ * layer (bars), and throughput against batch size. No scripts, no external files: it opens
+ * anywhere. */
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +17,78 @@ static void grt__html_text(FILE *f, const char *s) {
         default: fputc(*s, f);
         }
     }
+}
+
+/* One polyline point per pixel column at most (the column's maximum), so a long session's
+ * 32k samples stay a small file. */
+static void grt__html_polyline(FILE *f, const grt_gpu_sample *v, int n, int mem, double t0, double t_end, int Wd, int y0,
+                               const char *style) {
+    fprintf(f, "<polyline fill=\"none\" %s points=\"", style);
+    int col = -1;
+    double best = -1, bx = 0;
+    for (int i = 0; i <= n; i++) {
+        int c = -2;
+        double x = 0, val = 0;
+        if (i < n) {
+            x = (v[i].t - t0) / t_end * (Wd - 20) + 10;
+            c = (int)x;
+            val = mem ? v[i].mem_pct : v[i].gpu_pct;
+        }
+        if (c != col && best >= 0) fprintf(f, "%.1f,%.1f ", bx, y0 - best * 1.2);
+        if (c != col) {
+            col = c;
+            best = -1;
+        }
+        if (i < n && val > best) {
+            best = val;
+            bx = x;
+        }
+    }
+    fprintf(f, "\"/>\n");
+}
+
+/* GPU utilisation over time, with the runs shaded behind it, on the timeline's origin. */
+static void grt__html_gpu(FILE *f, const grt_profiler *p, double t_end, int Wd) {
+    grt_gpu_sample *v = NULL;
+    grt_gpu_summary sm;
+    int n = grt_prof_gpu_read(p, &v, &sm);
+    fprintf(f, "<h2>GPU utilisation</h2>\n");
+    if (n == 0) {
+        fprintf(f, "<p>No GPU utilisation: ");
+        grt__html_text(f, p->gpu_note);
+        if (sm.error[0]) {
+            fprintf(f, "; ");
+            grt__html_text(f, sm.error);
+        }
+        fprintf(f, "</p>\n");
+        grt_free(v);
+        return;
+    }
+    if (v[n - 1].t - p->t_first > t_end) t_end = v[n - 1].t - p->t_first;
+    if (t_end <= 0) t_end = 1e-3;
+    fprintf(f, "<p>");
+    grt__html_text(f, sm.device_name);
+    fprintf(f, " (driver ");
+    grt__html_text(f, sm.driver);
+    fprintf(f, "): %lld samples every %.0f ms, GPU %.1f%% mean, %.0f%% max; memory controller %.1f%% mean; peak memory used "
+               "%.0f of %.0f MiB%s",
+            (long long)sm.n_samples, sm.interval_s * 1e3, sm.mean_gpu_pct, sm.max_gpu_pct, sm.mean_mem_pct,
+            (double)sm.peak_mem_used / 1048576.0, (double)sm.mem_total / 1048576.0, sm.error[0] ? "; " : "");
+    grt__html_text(f, sm.error);
+    fprintf(f, ". <span style=\"color:#3a9d5d\">GPU %%</span>, <span style=\"color:#8a4fb5\">memory controller %%</span>, "
+               "runs shaded; %.1f ms.</p>\n<svg width=\"%d\" height=\"150\">\n", t_end * 1e3, Wd);
+    for (int r = 0; r < p->n_runs; r++) {
+        const grt_run_rec *rr = &p->runs[r];
+        double x = (rr->t0 - p->t_first) / t_end * (Wd - 20) + 10, w = (rr->t1 - rr->t0) / t_end * (Wd - 20);
+        fprintf(f, "<rect x=\"%.1f\" y=\"20\" width=\"%.2f\" height=\"120\" fill=\"#e3ecf7\"/>\n", x, w < 1 ? 1 : w);
+    }
+    for (int k = 0; k <= 2; k++)
+        fprintf(f, "<line x1=\"10\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#ccc\"/><text x=\"%d\" y=\"%d\" font-size=\"10\">%d%%</text>\n",
+                140 - 60 * k, Wd - 10, 140 - 60 * k, Wd - 40, 138 - 60 * k, 50 * k);
+    grt__html_polyline(f, v, n, 1, p->t_first, t_end, Wd, 140, "stroke=\"#8a4fb5\" stroke-dasharray=\"4 2\"");
+    grt__html_polyline(f, v, n, 0, p->t_first, t_end, Wd, 140, "stroke=\"#3a9d5d\" stroke-width=\"1.5\"");
+    fprintf(f, "</svg>\n");
+    grt_free(v);
 }
 
 gaitrt_status gaitrt_session_write_report(const gaitrt_session *s, const char *path) {
@@ -47,6 +120,7 @@ gaitrt_status gaitrt_session_write_report(const gaitrt_session *s, const char *p
                 (rr->t1 - rr->t0) * 1e3);
     }
     fprintf(f, "</svg>\n");
+    grt__html_gpu(f, p, t_end, Wd);
 
     /* per-layer bars */
     int n_layers = 0;

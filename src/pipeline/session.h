@@ -10,6 +10,7 @@
 typedef struct grt_plan_slot {
     grt_batch_shape bs;
     void *plan;
+    void *bound;     /* the session arena the plan points at (shared plans) */
     uint64_t stamp;
 } grt_plan_slot;
 
@@ -44,6 +45,8 @@ struct gaitrt_session {
     int pad_tolerance;         /* frames by which lengths in one padded batch may differ (0: equal) */
     grt_plan_slot plans[GRT_PLAN_CACHE];
     uint64_t stamp;
+    void *arena;               /* activations of every plan, when the backend shares (plan_shared) */
+    int64_t arena_bytes;
     int64_t frame_budget;      /* frames per batch within the memory budget */
     int64_t bytes_per_frame;   /* activation memory per frame (from the memory plan) */
     int64_t peak_plan_bytes;
