@@ -10,7 +10,9 @@
 #      f16, bf16 — parity with the reference CPU backend first, then timings (median of N,
 #      CUDA events, L2 flushed),
 #   5. if PyTorch is there: the pipeline's GaitBase parity test against PyTorch, which runs on
-#      the CUDA backend at the balanced level (f32, relative L2 <= 1e-5).
+#      the CUDA backend at the balanced level (f32, relative L2 <= 1e-5),
+#   6. the host CPU's bf16 path (aggressive level) when it has avx512_bf16: fidelity on the demo
+#      silhouettes (cosine, rank order) and time against fp32.
 # Results go to $OUT (default bench/results/gpu): run.log, test_cuda_host.log, test_cuda_gpu.log,
 # bench.log, gpu_results.md, gpu_results.json, pytorch_parity.log.
 #
@@ -115,6 +117,36 @@ if [ "$HAVE_TORCH" = 1 ] && [ "${SKIP_PYTORCH:-0}" != 1 ]; then
     say "build of test_gaitbase_parity failed (see run.log)"
     STATUS=1
   fi
+fi
+
+step "host CPU: bf16 (aggressive level) against fp32, if this CPU has avx512_bf16"
+# The development machines' CPUs have no avx512_bf16; the lent machine's host CPU may. The
+# fidelity test checks cosine and rank order on the demo silhouettes (SKIPPED without bf16).
+grep -o -E 'avx512_bf16|amx_bf16|avx512f ' /proc/cpuinfo | sort -u | tr '\n' ' ' | tee -a "$LOG"; say ""
+if cmake --build build-gpu -j "$JOBS" --target test_lowp_fidelity gaitrt_cli >>"$LOG" 2>&1; then
+  (cd build-gpu && timeout 300 ./tests/fast/test_lowp_fidelity "$PWD/../../shared/data" ||
+     timeout 300 ./tests/fast/test_lowp_fidelity "${GRT_SHARED_DATA:-../shared/data}") >"$OUT/cpu_bf16.log" 2>&1
+  tail -4 "$OUT/cpu_bf16.log" | tee -a "$LOG"
+  for lv in balanced aggressive; do
+    for b in 1 8; do
+      build-gpu/gaitrt bench --model GaitBase --frames 30 --batch $b --runs 7 --device cpu --level $lv \
+        --json "$OUT/cpu_${lv}_$b.json" 2>&1 | grep -E 'session|latency|throughput' | cut -c1-240 | tee -a "$LOG"
+    done
+  done
+  python3 - "$OUT" <<'PY' 2>&1 | tee -a "$LOG"
+import json, os, sys
+o = sys.argv[1]
+for b in (1, 8):
+    try:
+        f = json.load(open(os.path.join(o, f"cpu_balanced_{b}.json")))
+        a = json.load(open(os.path.join(o, f"cpu_aggressive_{b}.json")))
+    except OSError:
+        continue
+    print(f"GaitBase {b}x30 on the host CPU: aggressive/balanced time {a['median_ms'] / f['median_ms']:.2f}x "
+          f"({a['median_ms']:.1f} ms vs {f['median_ms']:.1f} ms)")
+PY
+else
+  say "build of test_lowp_fidelity / gaitrt failed (see run.log)"
 fi
 
 step "summary"

@@ -801,10 +801,11 @@ static grt_status grt__check_segments(const grt_fast_plan *fp, const grt_segment
 /* Padded batch: the frames after each item's sequence are zeroed in the buffer a temporal
  * convolution reads (see grt_graph_pad_safe). Graph inputs arrive zero-padded. */
 static void grt__mask_padding(const grt_fast_plan *fp, int buf, const dnnl_memory_desc_t *md, const grt_run_args *a) {
-    if (buf < 0 || fp->buf[buf].input >= 0 || md->ndims != 5) return;
+    if (buf < 0 || fp->buf[buf].input >= 0 || md->ndims < 4) return;
     const int blk = fp->st->blk;
     const int blocked = grt_fast_md_is_blocked(md, blk);
-    const int64_t n = md->dims[0], c = md->dims[1], t = md->dims[2], hw = md->dims[3] * md->dims[4];
+    /* (N, C, T, H, W), or (N, C, T, H*W) for a temporal kernel run as 2-D */
+    const int64_t n = md->dims[0], c = md->dims[1], t = md->dims[2], hw = md->dims[3] * (md->ndims == 5 ? md->dims[4] : 1);
     const size_t elem = md->data_type == dnnl_bf16 ? 2 : 4;
     grt_pad_mask_frames((void *)fp->bufptr[buf], n, blocked ? (c + blk - 1) / blk : c, t, blocked ? hw * blk : hw, elem,
                         a->segments, fp->p->bs.n_seq);

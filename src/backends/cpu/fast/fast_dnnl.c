@@ -98,7 +98,19 @@ static void grt__conv_geom_make(const grt_fast_state *st, const grt_plan *p, int
         gm->wei[1] = ws[1];
         w0 = 2;
     }
-    if (st->conv[i].fold_t) {
+    if (st->conv[i].fold_t == 2) {
+        /* kt x 1 x 1: rows and columns merge into one axis of H*W positions */
+        gm->nd = 4;
+        gm->src[0] = xs[0], gm->src[1] = xs[1], gm->src[2] = xs[2], gm->src[3] = xs[3] * xs[4];
+        gm->dst[0] = ys[0], gm->dst[1] = ys[1], gm->dst[2] = ys[2], gm->dst[3] = ys[3] * ys[4];
+        gm->wei[w0] = ws[2];
+        gm->wei[w0 + 1] = 1;
+        gm->stride[0] = c->s[0], gm->stride[1] = 1;
+        gm->dil[0] = c->d[0] - 1, gm->dil[1] = 0;
+        gm->pl[0] = c->p[0], gm->pl[1] = 0;
+        gm->pr[0] = grt__pad_r(xs[2], ys[2], (int)ws[2], c->s[0], c->d[0], c->p[0]);
+        gm->pr[1] = 0;
+    } else if (st->conv[i].fold_t) {
         /* 1 x 1 in (t, h), no padding there: frames and rows merge into one axis of T*H rows,
          * and row r of the output reads row sh*r of the input (H is a multiple of sh). */
         gm->nd = 4;

@@ -120,7 +120,8 @@ typedef enum grt_fast_conv_path {
 /* One convolution's prepared weights. */
 typedef struct grt_fast_conv {
     grt_fast_conv_path path;
-    int fold_t;                /* 1: run as a 2-D conv over (N, C, T*H, W) (1x1, kt = 1, no pad) */
+    int fold_t;                /* 1: run as a 2-D conv over (N, C, T*H, W) (1x1, kt = 1, no pad);
+                                  2: over (N, C, T, H*W) (kt x 1 x 1, purely temporal: P3D's shortcut) */
     dnnl_memory_desc_t wmd;    /* weights in the layout the primitive wants */
     void *wdata;               /* (Co, Ci/g, kt, kh, kw) reordered into wmd, or Winograd's u; owned */
     size_t wbytes;

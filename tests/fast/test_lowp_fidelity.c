@@ -1,0 +1,125 @@
+/* test_lowp_fidelity.c — reduced precision on the CPU (the aggressive level: bf16 with fp32
+ * accumulation) against fp32 (balanced) on a retrieval set built from the real demo
+ * silhouettes: every embedding's cosine with its fp32 twin >= 0.9995, and every probe ranks
+ * the gallery in the same order (two gallery entries whose fp32 distances are within 0.1% of
+ * each other may swap: that is a tie, not a ranking).
+ *
+ * On a CPU without avx512_bf16 the aggressive level runs fp32 (the session says so) and this
+ * test reports SKIPPED (exit 77) with the CPU's features: there is nothing reduced to check.
+ *
+ * usage: test_lowp_fidelity SHARED_DATA_DIR */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gaitrt.h"
+#include "test_util.h"
+
+#define MAX_SEQ 32
+#define WIN 24 /* frames per retrieval sequence: windows of the demo's ~60-frame sequences */
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: test_lowp_fidelity SHARED_DATA_DIR\n");
+        return 2;
+    }
+    gaitrt_model *m = gaitrt_model_create_random("GaitBase", 21);
+    CHECK_MSG(m != NULL, "%s", gaitrt_last_error());
+    if (!m) return grt_test_finish("test_lowp_fidelity");
+    gaitrt_session_params sp = gaitrt_session_default_params();
+    sp.level = GAITRT_LEVEL_AGGRESSIVE;
+    sp.normalize = 1;
+    gaitrt_session *low = gaitrt_session_create(m, &sp);
+    CHECK_MSG(low != NULL, "%s", gaitrt_last_error());
+    char rep[4096] = "";
+    if (low) gaitrt_session_report(low, rep, sizeof rep);
+    if (!low || !strstr(rep, "bf16 (fp32 accumulation)")) {
+        printf("SKIPPED: the aggressive level runs fp32 on this CPU, no reduced precision to check (%s)\n", rep);
+        gaitrt_session_free(low);
+        gaitrt_model_free(m);
+        return 77;
+    }
+    sp.level = GAITRT_LEVEL_BALANCED;
+    gaitrt_session *f32 = gaitrt_session_create(m, &sp);
+    CHECK_MSG(f32 != NULL, "%s", gaitrt_last_error());
+
+    /* the retrieval set: gallery = windows of the gallery folders, probes = the probe folders' */
+    static const char *const sets[2] = {"gallery", "probe1"};
+    gaitrt_sequence seqs[MAX_SEQ];
+    gaitrt_sequence_data data[8];
+    int is_probe[MAX_SEQ], n = 0, nd = 0;
+    for (int s = 0; s < 2; s++)
+        for (int id = 1; id <= 4 && nd < 8; id++) {
+            char path[1024];
+            snprintf(path, sizeof path, "%s/silhouettes-demo/%s/%03d/undefined", argv[1], sets[s], id);
+            if (gaitrt_sequence_load(m, path, NULL, &data[nd]) != GAITRT_OK) continue; /* probe1 has no 004 */
+            const gaitrt_sequence *q = &data[nd].seq;
+            const size_t frame = (size_t)q->inputs[0].channels * q->inputs[0].height * q->inputs[0].width *
+                                 (q->inputs[0].dtype == GAITRT_DTYPE_U8 ? 1 : sizeof(float));
+            for (int t0 = 0; t0 + WIN <= q->n_frames && n < MAX_SEQ; t0 += WIN / 2) {
+                seqs[n] = *q;
+                seqs[n].n_frames = WIN;
+                seqs[n].inputs[0].data = (const uint8_t *)q->inputs[0].data + (size_t)t0 * frame;
+                is_probe[n++] = s;
+            }
+            nd++;
+        }
+    printf("retrieval set: %d sequences of %d frames from %d demo folders\n", n, WIN, nd);
+    CHECK(n >= 8);
+    gaitrt_model_info info;
+    gaitrt_model_get_info(m, &info);
+    const int C = info.embed_channels, P = info.embed_parts, per = C * P;
+    float *e32 = malloc(sizeof(float) * per * n), *elo = malloc(sizeof(float) * per * n);
+    CHECK(gaitrt_embed(f32, seqs, n, e32, (size_t)per * n) == GAITRT_OK);
+    CHECK(gaitrt_embed(low, seqs, n, elo, (size_t)per * n) == GAITRT_OK);
+    double worst = 1;
+    for (int i = 0; i < n; i++) {
+        double d = 0, a = 0, b = 0;
+        for (int k = 0; k < per; k++) {
+            d += (double)e32[i * per + k] * elo[i * per + k];
+            a += (double)e32[i * per + k] * e32[i * per + k];
+            b += (double)elo[i * per + k] * elo[i * per + k];
+        }
+        double c = d / sqrt(a * b);
+        if (c < worst) worst = c;
+    }
+    printf("worst per-embedding cosine bf16 vs fp32: %.6f\n", worst);
+    CHECK(worst >= 0.9995);
+    /* every probe window against every gallery window */
+    int np = 0, ng = 0, pi[MAX_SEQ], gi[MAX_SEQ];
+    for (int i = 0; i < n; i++) {
+        if (is_probe[i]) pi[np++] = i;
+        else gi[ng++] = i;
+    }
+    float *pr32 = malloc(sizeof(float) * per * np), *g32 = malloc(sizeof(float) * per * ng);
+    float *prlo = malloc(sizeof(float) * per * np), *glo = malloc(sizeof(float) * per * ng);
+    for (int i = 0; i < np; i++) {
+        memcpy(pr32 + i * per, e32 + pi[i] * per, sizeof(float) * per);
+        memcpy(prlo + i * per, elo + pi[i] * per, sizeof(float) * per);
+    }
+    for (int i = 0; i < ng; i++) {
+        memcpy(g32 + i * per, e32 + gi[i] * per, sizeof(float) * per);
+        memcpy(glo + i * per, elo + gi[i] * per, sizeof(float) * per);
+    }
+    float *d32 = malloc(sizeof(float) * np * ng), *dlo = malloc(sizeof(float) * np * ng);
+    CHECK(gaitrt_distance_matrix(pr32, np, g32, ng, C, P, 0, d32) == GAITRT_OK);
+    CHECK(gaitrt_distance_matrix(prlo, np, glo, ng, C, P, 0, dlo) == GAITRT_OK);
+    int swaps = 0, ties = 0;
+    for (int p = 0; p < np; p++)
+        for (int a = 0; a < ng; a++)
+            for (int b = a + 1; b < ng; b++) {
+                float x32 = d32[p * ng + a] - d32[p * ng + b], xlo = dlo[p * ng + a] - dlo[p * ng + b];
+                if ((x32 < 0) == (xlo < 0)) continue;
+                if (fabsf(x32) <= 1e-3f * fmaxf(d32[p * ng + a], d32[p * ng + b])) ties++;
+                else swaps++;
+            }
+    printf("rank order over %d probes x %d gallery: %d pairs swapped, %d near-ties swapped\n", np, ng, swaps, ties);
+    CHECK(swaps == 0);
+    free(pr32), free(g32), free(prlo), free(glo), free(d32), free(dlo), free(e32), free(elo);
+    for (int i = 0; i < nd; i++) gaitrt_sequence_data_free(&data[i]);
+    gaitrt_session_free(f32);
+    gaitrt_session_free(low);
+    gaitrt_model_free(m);
+    return grt_test_finish("test_lowp_fidelity");
+}
