@@ -182,7 +182,8 @@ GAITRT_API gaitrt_status gaitrt_device_list(const gaitrt_model *m, gaitrt_device
 typedef enum gaitrt_level {
     GAITRT_LEVEL_CONSERVATIVE = 0, /* fp32 reference kernels, deterministic */
     GAITRT_LEVEL_BALANCED = 1,     /* fp32 fast kernels, fusions (default) */
-    GAITRT_LEVEL_AGGRESSIVE = 2,   /* bf16/fp16 where the device has it */
+    GAITRT_LEVEL_AGGRESSIVE = 2,   /* reduced precision: bf16/fp16 where the device has it, else relaxed fp32
+                                      (CPU: Winograd F(4x4,3x3)); cosine >= 0.9995 against fp32 */
 } gaitrt_level;
 
 typedef struct gaitrt_session_params {

@@ -25,6 +25,8 @@ typedef enum grt_precision {
     GRT_PREC_BF16,
     GRT_PREC_F16,
     GRT_PREC_INT8,
+    GRT_PREC_F32_RELAXED, /* fp32 data and arithmetic, faster algorithms with larger rounding error
+                             (CPU: Winograd F(4x4, 3x3)); held to the reduced-precision contract */
 } grt_precision;
 
 typedef struct grt_backend_opts {

@@ -60,17 +60,19 @@ static grt_status grt__select_backend(gaitrt_session *s) {
         }
     }
     if (!bk && s->params.level != GAITRT_LEVEL_CONSERVATIVE) {
-        /* aggressive wants bf16; where the CPU lacks it, fp32 fast kernels are the next best */
+        /* aggressive wants bf16; where the CPU lacks it, relaxed fp32 (Winograd F(4x4)), then fp32 */
         const grt_backend_i *fast = grt_backend_cpu_fast();
-        const grt_precision tries[2] = {s->params.level == GAITRT_LEVEL_AGGRESSIVE ? GRT_PREC_BF16 : GRT_PREC_F32, GRT_PREC_F32};
-        for (int k = 0; fast && !bk && k < (tries[0] == tries[1] ? 1 : 2); k++) {
+        const int agg = s->params.level == GAITRT_LEVEL_AGGRESSIVE;
+        const grt_precision tries[3] = {agg ? GRT_PREC_BF16 : GRT_PREC_F32, GRT_PREC_F32_RELAXED, GRT_PREC_F32};
+        static const char *const names[3] = {"bf16", "relaxed fp32", "fp32"};
+        for (int k = 0; fast && !bk && k < (agg ? 3 : 1); k++) {
             o.precision = tries[k];
             if (grt_model_prepared(m, fast, &o, 1, &s->bk_state) == GRT_OK) {
                 bk = fast;
                 fused = 1;
             } else {
-                grt_session_note(s, "fast CPU backend at %s unavailable (%s)%s", tries[k] == GRT_PREC_BF16 ? "bf16" : "fp32",
-                                 gaitrt_last_error(), k == 0 && tries[0] != tries[1] ? "; trying fp32" : "");
+                grt_session_note(s, "fast CPU backend at %s unavailable (%s)%s%s", agg ? names[k] : "fp32", gaitrt_last_error(),
+                                 agg && k < 2 ? "; trying " : "", agg && k < 2 ? names[k + 1] : "");
             }
         }
         if (!fast) grt_session_note(s, "fast CPU backend not built in (%s)", gaitrt_last_error());

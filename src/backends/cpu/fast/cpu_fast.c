@@ -105,13 +105,15 @@ static grt_status grt__prepare_conv(grt_fast_state *st, const grt_plan *p, int i
         fc->fold_t = 2;
     const int64_t ci = xs[1], co = st->g->values[c->weight].shape[0];
     if (st->adt == dnnl_f32 && st->k.isa >= GRT_FAST_ISA_AVX2 && grt_fast_wino_fits(c, ci, co, st->blk)) {
-        /* 2.25x fewer multiplies than oneDNN's direct kernel, within ~1e-7 of it (fast_wino.c) */
-        fc->wbytes = (size_t)(16 * ci * co) * sizeof(float);
+        /* F(2x2): 2.25x fewer multiplies than oneDNN's direct kernel, within ~1e-7 of it;
+         * F(4x4) (relaxed fp32 only): 4x fewer, ~1e-5 per layer (fast_wino.c) */
+        fc->wino_m = st->prec == GRT_PREC_F32_RELAXED ? 4 : 2;
+        fc->wbytes = (size_t)(grt_fast_wino_points(fc->wino_m) * ci * co) * sizeof(float);
         fc->wdata = grt_malloc_aligned(fc->wbytes);
         if (!fc->wdata) return grt_error(GAITRT_ERR_NOMEM, "cpu-fast: out of memory for the weights of layer '%s'", n->name);
-        grt_fast_wino_pack(st->g->values[c->weight].data, ci, co, fc->wdata);
+        grt_fast_wino_pack(st->g->values[c->weight].data, ci, co, fc->wino_m, fc->wdata);
         fc->path = GRT_FAST_CONV_WINO;
-        snprintf(fc->impl, sizeof fc->impl, "winograd F(2x2,3x3):avx2");
+        snprintf(fc->impl, sizeof fc->impl, "winograd F(%dx%d,3x3):avx2", fc->wino_m, fc->wino_m);
         return GRT_OK;
     }
     dnnl_primitive_desc_t pd = NULL;
@@ -169,7 +171,7 @@ static void grt__describe_make(grt_fast_state *st, const grt_fast_plan *fp) {
     size_t len = sizeof st->describe, k = 0;
 #define PUT(...) (k += (size_t)snprintf(b + (k < len ? k : len), k < len ? len - k : 0, __VA_ARGS__))
     PUT("oneDNN %d.%d.%d %s, activations nCdhw%dc end to end", ver->major, ver->minor, ver->patch,
-        st->adt == dnnl_bf16 ? "bf16 (fp32 accumulation)" : "fp32", st->blk);
+        st->adt == dnnl_bf16 ? "bf16 (fp32 accumulation)" : st->prec == GRT_PREC_F32_RELAXED ? "fp32 relaxed" : "fp32", st->blk);
     /* convolutions grouped by implementation */
     const char *seen[16];
     int cnt[16], ns = 0, n_conv = 0, n_fold = 0, n_fold_hw = 0;
@@ -215,9 +217,11 @@ static grt_status grt_fast_prepare(const grt_graph *g, const grt_backend_opts *o
     *state = NULL;
     const grt_precision prec = o ? o->precision : GRT_PREC_F32;
     const grt_cpu_info *ci = grt_cpu_info_get();
-    if (prec != GRT_PREC_F32 && prec != GRT_PREC_BF16)
+    if (prec != GRT_PREC_F32 && prec != GRT_PREC_BF16 && prec != GRT_PREC_F32_RELAXED)
         return grt_error(GAITRT_ERR_UNSUPPORTED, "cpu-fast: precision %d is not supported on the CPU ---> HINT: use fp32, "
                          "or bf16 on a CPU with avx512_bf16", (int)prec);
+    if (prec == GRT_PREC_F32_RELAXED && !ci->avx2)
+        return grt_error(GAITRT_ERR_UNSUPPORTED, "cpu-fast: relaxed fp32 (Winograd F(4x4,3x3)) needs AVX2 ---> HINT: use fp32");
     if (prec == GRT_PREC_BF16 && !ci->avx512_bf16) {
         char feats[160];
         grt_cpu_features_str(ci, feats, sizeof feats);

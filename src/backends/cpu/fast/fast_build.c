@@ -264,8 +264,9 @@ static grt_status grt__wino_node(grt__builder *b, int i) {
     grt_status gs = grt__need(b, n->in[0], &smd, i, &sbuf);
     if (gs == GRT_OK) gs = grt__conv_out(b, i, sbuf, &dmd, &obuf);
     if (gs != GRT_OK) return gs;
-    const int64_t tiles = xv->shape[0] * xv->shape[2] * ((xv->shape[3] + 1) / 2) * ((xv->shape[4] + 1) / 2);
-    int scratch = grt__new_buf(b, grt_fast_wino_scratch_bytes(tiles, xv->shape[1], yv->shape[1], b->st->nt), -1, INT_MAX);
+    const int m = b->st->conv[i].wino_m;
+    const int64_t tiles = xv->shape[0] * xv->shape[2] * ((xv->shape[3] + m - 1) / m) * ((xv->shape[4] + m - 1) / m);
+    int scratch = grt__new_buf(b, grt_fast_wino_scratch_bytes(tiles, xv->shape[1], yv->shape[1], b->st->nt, m), -1, INT_MAX);
     if (scratch < 0) return grt__oom();
     grt_fast_step *s = grt__new_step(b, GRT_FS_WINO, i, "conv(winograd)");
     if (!s) return grt__oom();
@@ -902,7 +903,8 @@ static grt_status grt__run_steps(grt_fast_plan *fp, const grt_run_args *a, int k
             const int64_t *xs = p->v[n->in[0]].shape, *ys = p->v[n->out].shape; /* (N, C, T, H, W) */
             const grt_conv_attr *c = &n->a.conv;
             grt_fast_wino_conv_avx2(x, y, st->conv[s->node].wdata, st->conv[s->node].bias, xs[0], xs[2], xs[3], xs[4],
-                                    xs[1], ys[1], c->residual >= 0, c->act, c->alpha, (float *)fp->bufptr[s->in[1]], nt);
+                                    xs[1], ys[1], c->residual >= 0, c->act, c->alpha, st->conv[s->node].wino_m,
+                                    (float *)fp->bufptr[s->in[1]], nt);
             break;
         }
         }

@@ -70,24 +70,26 @@ void grt_fast_hpp_avx512(const float *x, int64_t s, int64_t c, int64_t hw, int b
 void grt_fast_sepfc_avx512(const float *x, int64_t s, int64_t c, int64_t p, const float *w, int64_t co, float *y,
                            int nt);
 
-/* ---- Winograd F(2x2, 3x3) convolution (fast_wino.c, fast_wino_avx2.c) ----------------- */
+/* ---- Winograd F(m x m, 3x3) convolution, m = 2 or 4 (fast_wino.c, fast_wino_avx2.c) ---- */
 
 #define GRT_WINO_LANES 8 /* channels per block it reads and writes (the AVX2 layout) */
 #define GRT_WINO_TB_MAX 144 /* output tiles per block of work, at most (multiples of the GEMM's 6 rows) */
-#define GRT_WINO_SKEW 16 /* floats between the 16 transformed planes, against 4K aliasing */
+#define GRT_WINO_SKEW 16 /* floats between the transformed planes, against 4K aliasing */
 
 /* 1 when conv c with Ci -> Co channels runs on it: kt = 1, 3x3, stride 1, pad (0, 1, 1), no
  * dilation or groups, Ci % 8 == 0, Co % 16 == 0, activation none / relu / leaky relu. */
 int grt_fast_wino_fits(const grt_conv_attr *c, int64_t ci, int64_t co, int blk);
-/* w (Co, Ci, 1, 3, 3) -> u (16, Co/16, Ci, 16) = G w G^T per channel pair. */
-void grt_fast_wino_pack(const float *w, int64_t ci, int64_t co, float *u);
-/* Output tiles per block of work for a conv of `ntiles` 2x2 tiles on nt threads. */
-int grt_fast_wino_tile_block(int64_t ntiles, int64_t ci, int64_t co, int nt);
-size_t grt_fast_wino_scratch_bytes(int64_t ntiles, int64_t ci, int64_t co, int nt);
+/* Transformed points per tile: (m + 2)^2. */
+static inline int grt_fast_wino_points(int m) { return (m + 2) * (m + 2); }
+/* w (Co, Ci, 1, 3, 3) -> u ((m+2)^2, Co/16, Ci, 16) = G w G^T per channel pair. */
+void grt_fast_wino_pack(const float *w, int64_t ci, int64_t co, int m, float *u);
+/* Output tiles per block of work for a conv of `ntiles` m x m tiles on nt threads. */
+int grt_fast_wino_tile_block(int64_t ntiles, int64_t ci, int64_t co, int nt, int m);
+size_t grt_fast_wino_scratch_bytes(int64_t ntiles, int64_t ci, int64_t co, int nt, int m);
 /* y (N, Co/8, T, H, W, 8) = act(conv3x3(x (N, Ci/8, T, H, W, 8), u) + bias (Co) [+ y when sum]).
- * scratch: grt_fast_wino_scratch_bytes(tiles, ci, co, nt) bytes, tiles = N*T*ceil(H/2)*ceil(W/2). */
+ * scratch: grt_fast_wino_scratch_bytes(tiles, ci, co, nt, m) bytes, tiles = N*T*ceil(H/m)*ceil(W/m). */
 void grt_fast_wino_conv_avx2(const float *x, float *y, const float *u, const float *bias, int64_t n, int64_t t,
-                             int64_t h, int64_t w, int64_t ci, int64_t co, int sum, grt_act act, float alpha,
+                             int64_t h, int64_t w, int64_t ci, int64_t co, int sum, grt_act act, float alpha, int m,
                              float *scratch, int nt);
 
 /* ---- elementwise kernels (portable C; the compiler vectorises them) ------------------- */
@@ -120,6 +122,7 @@ typedef enum grt_fast_conv_path {
 /* One convolution's prepared weights. */
 typedef struct grt_fast_conv {
     grt_fast_conv_path path;
+    int wino_m;                /* GRT_FAST_CONV_WINO: output tile m (2: F(2x2,3x3); 4: F(4x4,3x3), relaxed) */
     int fold_t;                /* 1: run as a 2-D conv over (N, C, T*H, W) (1x1, kt = 1, no pad);
                                   2: over (N, C, T, H*W) (kt x 1 x 1, purely temporal: P3D's shortcut) */
     dnnl_memory_desc_t wmd;    /* weights in the layout the primitive wants */

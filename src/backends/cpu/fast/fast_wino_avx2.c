@@ -1,11 +1,12 @@
 /*
- * fast_wino_avx2.c — Winograd F(2x2, 3x3) convolution, stride 1, padding 1, on our blocked
- * layout with 8 channels per block, AVX2 + FMA. See fast_wino.c for why and when.
+ * fast_wino_avx2.c — Winograd F(m x m, 3x3) convolution (m = 2 or 4), stride 1, padding 1,
+ * on our blocked layout with 8 channels per block, AVX2 + FMA. See fast_wino.c for why and
+ * when. P = m + 2 is the input patch and transformed tile size.
  *
- * Per block of TB output tiles (2x2 outputs each; tiles of all frames in one index space):
- *   1. input transform  V = B^T d B of each 4x4 input patch, vectorised over 8 channels,
+ * Per block of TB output tiles (m x m outputs each; tiles of all frames in one index space):
+ *   1. input transform  V = B^T d B of each P x P input patch, vectorised over 8 channels,
  *      stored as V[xi][Ci/8][TB][8] — which is exactly the packed A operand of the GEMM;
- *   2. 16 GEMMs         M[xi] (TB x Co) = V[xi] (TB x Ci) * U[xi] (Ci x Co), a 6 x 16 register
+ *   2. P*P GEMMs        M[xi] (TB x Co) = V[xi] (TB x Ci) * U[xi] (Ci x Co), a 6 x 16 register
  *                       block (12 accumulators), K split in chunks that keep U's panel in L1;
  *   3. output transform Y = A^T M A, + bias, + what the output holds (residual, oneDNN's
  *      "sum" convention), activation, stored into the blocked output.
@@ -40,6 +41,44 @@ static inline void grt__tf_in(const float *p, long rs, float *v, long vs) {
         _mm256_storeu_ps(v + (8 + j) * vs, _mm256_sub_ps(r[2], r[1]));
         _mm256_storeu_ps(v + (12 + j) * vs, _mm256_sub_ps(r[1], r[3]));
     }
+}
+
+/* One 6-point B^T combination (F(4x4, 3x3)):
+ * B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1] */
+static inline void grt__bt6(const __m256 d[6], __m256 o[6]) {
+    const __m256 four = _mm256_set1_ps(4.0f), mfive = _mm256_set1_ps(-5.0f), mfour = _mm256_set1_ps(-4.0f),
+                 two = _mm256_set1_ps(2.0f);
+    const __m256 d42 = _mm256_sub_ps(d[4], d[2]);
+    o[0] = _mm256_fmadd_ps(four, d[0], _mm256_fmadd_ps(mfive, d[2], d[4]));
+    o[1] = _mm256_fmadd_ps(mfour, _mm256_add_ps(d[1], d[2]), _mm256_add_ps(d[3], d[4]));
+    o[2] = _mm256_fmadd_ps(four, _mm256_sub_ps(d[1], d[2]), _mm256_sub_ps(d[4], d[3]));
+    o[3] = _mm256_fmadd_ps(two, _mm256_sub_ps(d[3], d[1]), d42);
+    o[4] = _mm256_fmadd_ps(two, _mm256_sub_ps(d[1], d[3]), d42);
+    o[5] = _mm256_fmadd_ps(four, d[1], _mm256_fmadd_ps(mfive, d[3], d[5]));
+}
+
+/* V[xi] = (B^T d B)[xi] for the 6x6 patch d of 8-vectors at p (row stride rs floats). */
+static inline void grt__tf_in4(const float *p, long rs, float *v, long vs) {
+    __m256 t[6][6], d[6], o[6];
+    for (int c = 0; c < 6; c++) {
+        for (int a = 0; a < 6; a++) d[a] = _mm256_loadu_ps(p + a * rs + c * 8);
+        grt__bt6(d, o);
+        for (int r = 0; r < 6; r++) t[r][c] = o[r];
+    }
+    for (int r = 0; r < 6; r++) {
+        grt__bt6(t[r], o);
+        for (int j = 0; j < 6; j++) _mm256_storeu_ps(v + (r * 6 + j) * vs, o[j]);
+    }
+}
+
+/* One A^T combination of F(4x4, 3x3): A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1] */
+static inline void grt__at4(const __m256 m[6], __m256 o[4]) {
+    const __m256 s12 = _mm256_add_ps(m[1], m[2]), d12 = _mm256_sub_ps(m[1], m[2]);
+    const __m256 s34 = _mm256_add_ps(m[3], m[4]), d34 = _mm256_sub_ps(m[3], m[4]);
+    o[0] = _mm256_add_ps(_mm256_add_ps(m[0], s12), s34);
+    o[1] = _mm256_fmadd_ps(_mm256_set1_ps(2.0f), d34, d12);
+    o[2] = _mm256_fmadd_ps(_mm256_set1_ps(4.0f), s34, s12);
+    o[3] = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(8.0f), d34, d12), m[5]);
 }
 
 /* c0, c1 (6, 8) (+)= a (kblocks, [TB, 8] with stride astride; rows 0..5) x b (kblocks * 8, 16):
@@ -82,14 +121,15 @@ static inline void grt__gemm6x16(const float *a, long astride, const float *b, l
 }
 
 void grt_fast_wino_conv_avx2(const float *x, float *y, const float *u, const float *bias, int64_t n, int64_t t,
-                             int64_t h, int64_t w, int64_t ci, int64_t co, int sum, grt_act act, float alpha,
+                             int64_t h, int64_t w, int64_t ci, int64_t co, int sum, grt_act act, float alpha, int m,
                              float *scratch, int nt) {
-    const long th = (long)(h + 1) / 2, tw = (long)(w + 1) / 2, tpf = th * tw, ntiles = (long)(n * t) * tpf;
-    const long tb = grt_fast_wino_tile_block(ntiles, ci, co, nt);
+    const int P = m + 2, nx = P * P;
+    const long th = (long)(h + m - 1) / m, tw = (long)(w + m - 1) / m, tpf = th * tw, ntiles = (long)(n * t) * tpf;
+    const long tb = grt_fast_wino_tile_block(ntiles, ci, co, nt, m);
     const long nblk = (ntiles + tb - 1) / tb, cib = (long)ci / 8, cob = (long)co / 8, np = (long)co / 16;
     const long hw8 = (long)(h * w) * 8, xcs = (long)t * hw8; /* channel-block stride of a (N, Cb, T, H, W, 8) tensor */
     const long vs = cib * tb * 8 + GRT_WINO_SKEW;             /* xi stride of V, skewed against 4K aliasing */
-    const size_t per = grt_fast_wino_scratch_bytes(ntiles, ci, co, nt) / sizeof(float) / (size_t)(nt > 0 ? nt : 1);
+    const size_t per = grt_fast_wino_scratch_bytes(ntiles, ci, co, nt, m) / sizeof(float) / (size_t)(nt > 0 ? nt : 1);
     (void)nt;
 #pragma omp parallel num_threads(nt)
     {
@@ -98,7 +138,7 @@ void grt_fast_wino_conv_avx2(const float *x, float *y, const float *u, const flo
 #else
         float *V = scratch;
 #endif
-        float *M = V + (size_t)16 * vs; /* (16, Co/8, TB, 8) */
+        float *M = V + (size_t)nx * vs; /* (P*P, Co/8, TB, 8) */
         long xoff[GRT_WINO_TB_MAX], yoff[GRT_WINO_TB_MAX], th0[GRT_WINO_TB_MAX], tw0[GRT_WINO_TB_MAX];
 #pragma omp for schedule(static)
         for (long bk = 0; bk < nblk; bk++) {
@@ -108,8 +148,8 @@ void grt_fast_wino_conv_avx2(const float *x, float *y, const float *u, const flo
                 const long tile = first + k, f = tile / tpf, r = tile % tpf, fn = f / (long)t, ft = f % (long)t;
                 xoff[k] = (fn * cib * (long)t + ft) * hw8;
                 yoff[k] = (fn * cob * (long)t + ft) * hw8;
-                th0[k] = 2 * (r / tw);
-                tw0[k] = 2 * (r % tw);
+                th0[k] = m * (r / tw);
+                tw0[k] = m * (r % tw);
             }
             /* 1. input transform, channel block outer: each input plane is read as a stream */
             for (long c = 0; c < cib; c++)
@@ -118,32 +158,38 @@ void grt_fast_wino_conv_avx2(const float *x, float *y, const float *u, const flo
                     const float *xp = x + xoff[k] + c * xcs;
                     float *vp = V + (c * tb + k) * 8;
                     if (c + 1 < cib) {
-                        /* the same patch of the next plane: its two new columns, four rows */
-                        const long hp = h0 < 0 ? 0 : h0, wp = w0 + 2 < w ? w0 + 2 : w - 1;
+                        /* the same patch of the next plane: its new columns, every row */
+                        const long hp = h0 < 0 ? 0 : h0, wp = w0 + P - 2 < w ? w0 + P - 2 : w - 1;
                         const float *pp = xp + xcs + (hp * w + (wp < 0 ? 0 : wp)) * 8;
-                        for (int a = 0; a < 4 && hp + a < h; a++) _mm_prefetch((const char *)(pp + a * w * 8), _MM_HINT_T0);
+                        for (int a = 0; a < P && hp + a < h; a++) _mm_prefetch((const char *)(pp + a * w * 8), _MM_HINT_T0);
                     }
-                    if (h0 >= 0 && h0 + 3 < h && w0 >= 0 && w0 + 3 < w) {
-                        grt__tf_in(xp + (h0 * w + w0) * 8, (long)w * 8, vp, vs);
+                    if (h0 >= 0 && h0 + P - 1 < h && w0 >= 0 && w0 + P - 1 < w) {
+                        if (m == 4)
+                            grt__tf_in4(xp + (h0 * w + w0) * 8, (long)w * 8, vp, vs);
+                        else
+                            grt__tf_in(xp + (h0 * w + w0) * 8, (long)w * 8, vp, vs);
                     } else {
                         /* border tile: a zero-padded copy of the patch */
-                        float patch[4 * 4 * 8];
-                        for (int a = 0; a < 4; a++)
-                            for (int b = 0; b < 4; b++) {
+                        float patch[6 * 6 * 8];
+                        for (int a = 0; a < P; a++)
+                            for (int b = 0; b < P; b++) {
                                 const long hh = h0 + a, ww = w0 + b;
                                 const __m256 d = hh >= 0 && hh < h && ww >= 0 && ww < w ? _mm256_loadu_ps(xp + (hh * w + ww) * 8)
                                                                                        : _mm256_setzero_ps();
-                                _mm256_storeu_ps(patch + (a * 4 + b) * 8, d);
+                                _mm256_storeu_ps(patch + (a * P + b) * 8, d);
                             }
-                        grt__tf_in(patch, 32, vp, vs);
+                        if (m == 4)
+                            grt__tf_in4(patch, P * 8, vp, vs);
+                        else
+                            grt__tf_in(patch, P * 8, vp, vs);
                     }
                 }
             /* rows past the last tile up to a multiple of 6: zeros, so the GEMM reads defined data */
             for (long k = nb; k < (nb + 5) / 6 * 6; k++)
-                for (int xi = 0; xi < 16; xi++)
+                for (int xi = 0; xi < nx; xi++)
                     for (long c = 0; c < cib; c++) memset(V + xi * vs + (c * tb + k) * 8, 0, 8 * sizeof(float));
-            /* 2. the 16 GEMMs */
-            for (int xi = 0; xi < 16; xi++)
+            /* 2. the P*P GEMMs */
+            for (int xi = 0; xi < nx; xi++)
                 for (long kb = 0; kb < cib; kb += KB_CHUNK) {
                     const long kc = cib - kb < KB_CHUNK ? cib - kb : KB_CHUNK;
                     for (long p = 0; p < np; p++) {
@@ -154,28 +200,42 @@ void grt_fast_wino_conv_avx2(const float *x, float *y, const float *u, const flo
                                           m0 + (tb + rg) * 8, kb > 0);
                     }
                 }
-            /* 3. output transform, A^T = [1 1 1 0; 0 1 -1 -1] */
+            /* 3. output transform */
             const __m256 zero = _mm256_setzero_ps(), va = _mm256_set1_ps(alpha);
+            const size_t ms = (size_t)cob * tb * 8; /* xi stride of M */
             for (long c = 0; c < cob; c++) {
                 const __m256 bv = bias ? _mm256_loadu_ps(bias + c * 8) : zero;
                 for (long k = 0; k < nb; k++) {
-                    const float *mp = M + (c * tb + k) * 8; /* + xi * Co/8 * TB * 8 */
-                    const size_t ms = (size_t)cob * tb * 8;
-                    __m256 s0[4], s1[4];
-                    for (int b = 0; b < 4; b++) {
-                        const __m256 m0 = _mm256_loadu_ps(mp + (0 + b) * ms), m1 = _mm256_loadu_ps(mp + (4 + b) * ms);
-                        const __m256 m2 = _mm256_loadu_ps(mp + (8 + b) * ms), m3 = _mm256_loadu_ps(mp + (12 + b) * ms);
-                        s0[b] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
-                        s1[b] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
+                    const float *mp = M + (c * tb + k) * 8;
+                    __m256 o[16];
+                    if (m == 4) {
+                        __m256 s[4][6], col[6], r4[4];
+                        for (int b = 0; b < 6; b++) {
+                            for (int a = 0; a < 6; a++) col[a] = _mm256_loadu_ps(mp + (a * 6 + b) * ms);
+                            grt__at4(col, r4);
+                            for (int i = 0; i < 4; i++) s[i][b] = r4[i];
+                        }
+                        for (int i = 0; i < 4; i++) {
+                            grt__at4(s[i], r4);
+                            for (int j = 0; j < 4; j++) o[i * 4 + j] = r4[j];
+                        }
+                    } else {
+                        /* A^T = [1 1 1 0; 0 1 -1 -1] */
+                        __m256 s0[4], s1[4];
+                        for (int b = 0; b < 4; b++) {
+                            const __m256 m0 = _mm256_loadu_ps(mp + (0 + b) * ms), m1 = _mm256_loadu_ps(mp + (4 + b) * ms);
+                            const __m256 m2 = _mm256_loadu_ps(mp + (8 + b) * ms), m3 = _mm256_loadu_ps(mp + (12 + b) * ms);
+                            s0[b] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
+                            s1[b] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
+                        }
+                        o[0] = _mm256_add_ps(_mm256_add_ps(s0[0], s0[1]), s0[2]);
+                        o[1] = _mm256_sub_ps(_mm256_sub_ps(s0[1], s0[2]), s0[3]);
+                        o[2] = _mm256_add_ps(_mm256_add_ps(s1[0], s1[1]), s1[2]);
+                        o[3] = _mm256_sub_ps(_mm256_sub_ps(s1[1], s1[2]), s1[3]);
                     }
-                    __m256 o[4];
-                    o[0] = _mm256_add_ps(_mm256_add_ps(s0[0], s0[1]), s0[2]);
-                    o[1] = _mm256_sub_ps(_mm256_sub_ps(s0[1], s0[2]), s0[3]);
-                    o[2] = _mm256_add_ps(_mm256_add_ps(s1[0], s1[1]), s1[2]);
-                    o[3] = _mm256_sub_ps(_mm256_sub_ps(s1[1], s1[2]), s1[3]);
                     float *yp = y + yoff[k] + c * xcs; /* plane of output channel block c */
-                    for (int q = 0; q < 4; q++) {
-                        const long hh = th0[k] + q / 2, ww = tw0[k] + q % 2;
+                    for (int q = 0; q < m * m; q++) {
+                        const long hh = th0[k] + q / m, ww = tw0[k] + q % m;
                         if (hh >= h || ww >= w) continue;
                         float *dst = yp + (hh * w + ww) * 8;
                         __m256 v = _mm256_add_ps(o[q], bv);
