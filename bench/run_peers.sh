@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The CPU comparison with the peers, in one go: GaitBase 1x30 and 8x30, DeepGaitV2-P3D
 # [1,4,4,1] 1x30, each with `gaitrt bench --peers` (same weights and input for every
-# runtime, medians), written to bench/results/peers-<date>.md with the machine and commands.
+# runtime, medians) at the balanced level (fp32), then gaitrt alone at the aggressive level
+# (bf16, or relaxed fp32 where the CPU has no bf16), written to bench/results/peers-<date>.md
+# with the machine and commands.
 # usage: bench/run_peers.sh [RUNS]   (bench/peers/setup_venv.sh first for the PyPI peers)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +26,10 @@ mkdir -p bench/results
     echo '```'
     echo "\$ $bin bench --model $1 --frames $2 --batch $3 --runs $runs --peers"
     "$bin" bench --model "$1" --frames "$2" --batch "$3" --runs "$runs" --peers --json "/tmp/peers-$1-$3.json" 2>&1
+    echo
+    echo "\$ $bin bench --model $1 --frames $2 --batch $3 --runs $runs --level aggressive"
+    "$bin" bench --model "$1" --frames "$2" --batch "$3" --runs "$runs" --level aggressive 2>&1 | grep -E 'kernels|latency|RSS' |
+      sed -E 's/.*"kernels": "([^"]*)".*/  kernels: \1/'
     echo '```'
     echo
   done
