@@ -116,7 +116,7 @@ int main(int argc, char **argv) {
             return 1;
         }
         printf("validation 1x%d vs reference: relative L2 %.3g, min cosine %.6f\n", t, grt_rel_l2(yf, yr, 256 * 16),
-               fg_min_cosine(yf, yr, 1, 256 * 16));
+               grt_min_cosine(yf, yr, 1, 256 * 16));
         fg_close(&fr);
         fg_close(&rr);
         free(x), free(yr), free(yf);

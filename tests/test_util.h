@@ -4,6 +4,7 @@
 #define GRT_TEST_UTIL_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,22 @@ static inline double grt_rel_l2(const float *a, const float *b, size_t n) {
         den += (double)b[i] * (double)b[i];
     }
     return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+/* Lowest cosine similarity between matching rows (embeddings) of a and b, each (s, d). */
+static inline double grt_min_cosine(const float *a, const float *b, int64_t s, int64_t d) {
+    double worst = 1.0;
+    for (int64_t i = 0; i < s; i++) {
+        double ab = 0, aa = 0, bb = 0;
+        for (int64_t j = 0; j < d; j++) {
+            ab += (double)a[i * d + j] * b[i * d + j];
+            aa += (double)a[i * d + j] * a[i * d + j];
+            bb += (double)b[i * d + j] * b[i * d + j];
+        }
+        double c = ab / (sqrt(aa * bb) + 1e-30);
+        if (c < worst) worst = c;
+    }
+    return worst;
 }
 
 static inline const char *grt_test_env(const char *name, const char *fallback) {

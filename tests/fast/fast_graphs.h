@@ -191,20 +191,5 @@ static inline int fg_run(fg_runner *r, const float *const *inputs, const grt_seg
     return r->bk->run(r->pl, &a) == GRT_OK ? 0 : -1;
 }
 
-/* Lowest cosine similarity between matching rows (embeddings) of a and b, each (S, D). */
-static inline double fg_min_cosine(const float *a, const float *b, int64_t s, int64_t d) {
-    double worst = 1.0;
-    for (int64_t i = 0; i < s; i++) {
-        double ab = 0, aa = 0, bb = 0;
-        for (int64_t j = 0; j < d; j++) {
-            ab += (double)a[i * d + j] * b[i * d + j];
-            aa += (double)a[i * d + j] * a[i * d + j];
-            bb += (double)b[i * d + j] * b[i * d + j];
-        }
-        double c = ab / (sqrt(aa * bb) + 1e-30);
-        if (c < worst) worst = c;
-    }
-    return worst;
-}
 
 #endif

@@ -65,7 +65,7 @@ int main(void) {
         CHECK_MSG(fg_open(&br, fast, g, &bs, GRT_PREC_BF16, 2) == 0, "bf16: %s", gaitrt_last_error());
         CHECK(fg_run(&br, in, seg, yb, NULL) == 0);
         /* the embedding of a sequence is (C, P) = 256 x 16 values */
-        double cmin = fg_min_cosine(yb, yf, 1, out_n);
+        double cmin = grt_min_cosine(yb, yf, 1, out_n);
         printf("bf16 vs fp32: min cosine per embedding %.6f, relative L2 %.3g\n", cmin, grt_rel_l2(yb, yf, out_n));
         CHECK_MSG(cmin >= 0.9995, "bf16 cosine %.6f < 0.9995", cmin);
         fg_close(&br);

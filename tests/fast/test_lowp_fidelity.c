@@ -75,17 +75,7 @@ int main(int argc, char **argv) {
     float *e32 = malloc(sizeof(float) * per * n), *elo = malloc(sizeof(float) * per * n);
     CHECK(gaitrt_embed(f32, seqs, n, e32, (size_t)per * n) == GAITRT_OK);
     CHECK(gaitrt_embed(low, seqs, n, elo, (size_t)per * n) == GAITRT_OK);
-    double worst = 1;
-    for (int i = 0; i < n; i++) {
-        double d = 0, a = 0, b = 0;
-        for (int k = 0; k < per; k++) {
-            d += (double)e32[i * per + k] * elo[i * per + k];
-            a += (double)e32[i * per + k] * e32[i * per + k];
-            b += (double)elo[i * per + k] * elo[i * per + k];
-        }
-        double c = d / sqrt(a * b);
-        if (c < worst) worst = c;
-    }
+    const double worst = grt_min_cosine(elo, e32, n, per);
     printf("worst per-embedding cosine %s vs fp32: %.9f (1 - cosine = %.3g)\n", mode, worst, 1.0 - worst);
     CHECK(worst >= 0.9995);
     /* every probe window against every gallery window */

@@ -253,17 +253,7 @@ int main(void) {
     CHECK(e <= 1e-5);
     gaitrt_session *sagg = session(m, GAITRT_LEVEL_AGGRESSIVE, 8, 0);
     CHECK(gaitrt_embed(sagg, seqs, NS, tmp, NS * per) == GAITRT_OK);
-    double worst = 1;
-    for (int i = 0; i < NS; i++) {
-        double d = 0, na = 0, nb = 0;
-        for (int k = 0; k < per; k++) {
-            d += (double)tmp[i * per + k] * one[i * per + k];
-            na += (double)tmp[i * per + k] * tmp[i * per + k];
-            nb += (double)one[i * per + k] * one[i * per + k];
-        }
-        double c = d / sqrt(na * nb);
-        if (c < worst) worst = c;
-    }
+    double worst = grt_min_cosine(tmp, one, NS, per);
     gaitrt_session_report(sagg, rep, sizeof rep);
     printf("aggressive: worst cosine %.6f (%s)\n", worst, rep);
     CHECK(worst >= 0.9995);
