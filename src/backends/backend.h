@@ -29,6 +29,10 @@ typedef enum grt_precision {
                              (CPU: Winograd F(4x4, 3x3)); held to the reduced-precision contract */
 } grt_precision;
 
+/* A backend that runs a long batch in chunks of frames (cpu-fast, frame-independent models)
+ * makes ceil(frames / GRT_BACKEND_CHUNK_FRAMES) chunks; profilers size their buffers by it. */
+#define GRT_BACKEND_CHUNK_FRAMES 64
+
 typedef struct grt_backend_opts {
     grt_precision precision;
     int n_threads;     /* 0: all cores */

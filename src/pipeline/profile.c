@@ -22,7 +22,14 @@ static double grt__cpu_s(void) {
 grt_status grt_prof_init(grt_profiler *p, const gaitrt_session *s) {
     memset(p, 0, sizeof *p);
     const grt_graph *g = s->fused ? s->model->fused : s->model->graph;
-    p->run.cap = 2 * g->n_nodes + 16;
+    /* events of one run: one per node (and conversion), and again per chunk of frames when a
+     * backend runs a long batch in chunks (ceil(frames / GRT_BACKEND_CHUNK_FRAMES) of them);
+     * bounded, the rest is counted as dropped */
+    int64_t frames = s->frame_budget > s->params.max_frames ? s->frame_budget : s->params.max_frames;
+    if (frames < 720) frames = 720;
+    const int64_t chunks = s->params.profile ? (frames + GRT_BACKEND_CHUNK_FRAMES - 1) / GRT_BACKEND_CHUNK_FRAMES + 1 : 1;
+    const int64_t cap = (int64_t)(2 * g->n_nodes + 16) * chunks;
+    p->run.cap = (int)(cap < 65536 ? cap : 65536);
     p->run.ev = grt_calloc((size_t)p->run.cap, sizeof *p->run.ev);
     if (!p->run.ev) return grt_error(GAITRT_ERR_NOMEM, "out of memory for the profiler");
     p->keep_runs = s->params.profile;

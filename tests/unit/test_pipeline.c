@@ -163,8 +163,19 @@ static void test_chunked_batches(const char *type, gaitrt_level ref_level) {
     float *one = malloc(sizeof(float) * NS * per), *all = malloc(sizeof(float) * NS * per);
     gaitrt_session *s1 = session(m, ref_level, 1, 0);
     for (int i = 0; i < NS; i++) CHECK(gaitrt_embed(s1, &seqs[i], 1, one + i * per, per) == GAITRT_OK);
-    gaitrt_session *sb = session(m, GAITRT_LEVEL_BALANCED, 8, 0);
+    gaitrt_session_params bp = gaitrt_session_default_params();
+    bp.profile = 1; /* every chunk's events fit the profile */
+    gaitrt_session *sb = gaitrt_session_create(m, &bp);
+    CHECK_MSG(sb != NULL, "%s", gaitrt_last_error());
     for (int r = 0; r < 2; r++) CHECK(gaitrt_embed(sb, seqs, NS, all, NS * per) == GAITRT_OK);
+    CHECK(gaitrt_session_write_profile(sb, "test_pipeline_chunks.json") == GAITRT_OK);
+    FILE *pf = fopen("test_pipeline_chunks.json", "r");
+    char pj[1 << 16];
+    size_t pn = pf ? fread(pj, 1, sizeof pj - 1, pf) : 0;
+    if (pf) fclose(pf);
+    pj[pn] = 0;
+    const char *dr = strstr(pj, "\"dropped_events\": ");
+    CHECK_MSG(dr && atoi(dr + 18) == 0, "%s: profile dropped events: %s", type, dr ? dr : "(no dropped_events)");
     char rep[4096];
     gaitrt_session_report(sb, rep, sizeof rep);
     double e = grt_rel_l2(all, one, (size_t)NS * per);

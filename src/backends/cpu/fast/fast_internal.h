@@ -173,7 +173,7 @@ typedef enum grt_fast_step_kind {
 
 #define GRT_FAST_MAX_ARGS 6
 /* Longest run of frames a frame-independent model's batch is computed in (see chunk below). */
-#define GRT_FAST_CHUNK_FRAMES 64
+#define GRT_FAST_CHUNK_FRAMES GRT_BACKEND_CHUNK_FRAMES
 
 typedef struct grt_fast_arg {
     int kind;                  /* DNNL_ARG_* */
