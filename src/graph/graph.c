@@ -444,3 +444,7 @@ void grt_pad_mask_frames(void *x, int64_t n, int64_t cb, int64_t t, int64_t inne
             memset((char *)x + (size_t)(((b * cb + c) * t + end) * inner) * elem, 0, (size_t)((t - end) * inner) * elem);
     }
 }
+
+void grt_pad_mask_value(float *x, const grt_vplan *xv, const grt_segment *seg, int n_seq) {
+    grt_pad_mask_frames(x, xv->shape[0], xv->shape[1], xv->shape[2], xv->shape[3] * xv->shape[4], sizeof(float), seg, n_seq);
+}

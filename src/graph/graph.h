@@ -236,4 +236,7 @@ void grt_plan_free(grt_plan *p);
 
 const char *grt_op_name(grt_op_type op);
 
+/* grt_pad_mask_frames for an fp32 (N, C, T, H, W) value laid out row-major as the plan says. */
+void grt_pad_mask_value(float *x, const grt_vplan *xv, const grt_segment *seg, int n_seq);
+
 #endif /* GRT_GRAPH_H */

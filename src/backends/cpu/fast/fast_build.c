@@ -829,11 +829,8 @@ static grt_status grt__run_steps(grt_fast_plan *fp, const grt_run_args *a, int k
             if (s->kind == GRT_FS_DNNL && !strcmp(s->what, "conv")) {
                 for (int j = 0; j < s->n_args; j++)
                     if (s->arg[j].kind == DNNL_ARG_SRC) grt__mask_padding(fp, s->arg[j].buf, &s->arg[j].md, a);
-            } else if (s->kind == GRT_FS_REF) {
-                const grt_vplan *xv = &p->v[n->in[0]];
-                if (fp->buf[s->in[0]].input < 0)
-                    grt_pad_mask_frames((void *)fp->bufptr[s->in[0]], xv->shape[0], xv->shape[1], xv->shape[2],
-                                        xv->shape[3] * xv->shape[4], sizeof(float), a->segments, p->bs.n_seq);
+            } else if (s->kind == GRT_FS_REF && fp->buf[s->in[0]].input < 0) {
+                grt_pad_mask_value((float *)fp->bufptr[s->in[0]], &p->v[n->in[0]], a->segments, p->bs.n_seq);
             }
         }
         const float *x = s->n_in > 0 ? fp->bufptr[s->in[0]] : NULL;

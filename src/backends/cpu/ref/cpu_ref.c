@@ -205,13 +205,10 @@ static grt_status grt_ref_run(void *plan, const grt_run_args *a) {
             const float *ins[GRT_MAX_IN];
             for (int k = 0; k < n->n_in; k++) ins[k] = VAL(n->in[k]);
             const float *res = n->op == GRT_OP_CONV && n->a.conv.residual >= 0 ? VAL(n->a.conv.residual) : NULL;
-            if (padded && n->op == GRT_OP_CONV && n->a.conv.k[0] > 1 && !g->values[n->in[0]].is_const) {
+            if (padded && n->op == GRT_OP_CONV && n->a.conv.k[0] > 1 && !g->values[n->in[0]].is_const)
                 /* padded frames read as the zeros of the convolution's own padding; only the
                    padding changes, so later readers of this value see the same real frames */
-                const grt_vplan *xv = &p->v[n->in[0]];
-                grt_pad_mask_frames(rp->arena + xv->offset, xv->shape[0], xv->shape[1], xv->shape[2],
-                                    xv->shape[3] * xv->shape[4], sizeof(float), a->segments, p->bs.n_seq);
-            }
+                grt_pad_mask_value(rp->arena + p->v[n->in[0]].offset, &p->v[n->in[0]], a->segments, p->bs.n_seq);
             grt_status st = grt_ref_node(g, p, i, ins, res, y, a->segments, nt);
             if (st != GRT_OK) return st;
         }
