@@ -269,3 +269,18 @@ class Manifest:
 def to_float(x_u8):
     """What the test transform hands the network: uint8 / 255 as float32."""
     return x_u8.to(torch.float32) / 255.0
+
+
+def add_silhouette_cases(man, gen, name, model, cases, levels, as_input):
+    """Cases of a single-input silhouette model: per case, sequences of the given lengths from
+    gen, handed to gaitrt alternately raw (stored width, uint8) and already cut to floats;
+    as_input(net) makes the network's input from the cut float frames [T, 64, 44]."""
+    for case, lengths in cases.items():
+        seqs, outs = [], []
+        for i, t in enumerate(lengths):
+            raw = silhouettes_u8(gen, t)
+            net = to_float(cut(raw, 44))
+            with torch.no_grad():
+                outs.append(model(as_input(net)))
+            seqs.append([(raw, True)] if i % 2 == 0 else [(net, False)])
+        man.case(name, case, levels[case] if isinstance(levels, dict) else levels, seqs, torch.cat(outs, 0))

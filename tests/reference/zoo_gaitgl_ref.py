@@ -10,8 +10,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from zoo_common import (Manifest, SeparateBNNecks, SeparateFCs, count_macs, count_params, count_total, cut,  # noqa: E402
-                        he_init, randomise_bn, silhouettes_u8, to_float)
+from zoo_common import (Manifest, SeparateBNNecks, SeparateFCs, add_silhouette_cases, count_macs, count_params,  # noqa: E402
+                        count_total, cut, he_init, randomise_bn, silhouettes_u8, to_float)
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -130,15 +130,7 @@ def add_model(man, gen, name, cases, levels, **kw):
     man.info(name, type="GaitGL", params=count_params(model, ("Head1", "BNNecks")), total=count_total(model),
              macs=f"{per_frame:.0f}", seq_macs=f"{per_seq:.0f}", embed=f"{model.Head0.fc_bin.shape[2]}x64", temporal=1,
              inputs=1)
-    for case, lengths in cases.items():
-        seqs, outs = [], []
-        for i, t in enumerate(lengths):
-            raw = silhouettes_u8(gen, t)
-            net = to_float(cut(raw, 44))
-            with torch.no_grad():
-                outs.append(model(net.unsqueeze(0)))
-            seqs.append([(raw, True)] if i % 2 == 0 else [(net, False)])
-        man.case(name, case, levels[case] if isinstance(levels, dict) else levels, seqs, torch.cat(outs, 0))
+    add_silhouette_cases(man, gen, name, model, cases, levels, lambda net: net.unsqueeze(0))
 
 
 def main():

@@ -11,8 +11,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gaitbase_ref import BasicConv2d  # noqa: E402
-from zoo_common import (Manifest, SeparateFCs, SetBlockWrapper, count_macs, count_params, count_total, cut, he_init,  # noqa: E402
-                        hpp, silhouettes_u8, to_float)
+from zoo_common import (Manifest, SeparateFCs, SetBlockWrapper, add_silhouette_cases, count_macs, count_params,  # noqa: E402
+                        count_total, he_init, hpp)
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
@@ -126,15 +126,7 @@ def add_model(man, gen, name, cases, levels, **kw):
     per_frame, per_seq = count_macs(model, lambda t: (torch.rand(1, 1, t, 64, 44),), 3, 6)
     man.info(name, type="GaitPart", params=count_params(model), total=count_total(model), macs=f"{per_frame:.0f}",
              seq_macs=f"{per_seq:.0f}", embed=f"{model.Head.fc_bin.shape[2]}x16", temporal=1, inputs=1)
-    for case, lengths in cases.items():
-        seqs, outs = [], []
-        for i, t in enumerate(lengths):
-            raw = silhouettes_u8(gen, t)
-            net = to_float(cut(raw, 44))
-            with torch.no_grad():
-                outs.append(model(net.unsqueeze(0).unsqueeze(0)))
-            seqs.append([(raw, True)] if i % 2 == 0 else [(net, False)])
-        man.case(name, case, levels[case] if isinstance(levels, dict) else levels, seqs, torch.cat(outs, 0))
+    add_silhouette_cases(man, gen, name, model, cases, levels, lambda net: net.unsqueeze(0).unsqueeze(0))
 
 
 def main():
