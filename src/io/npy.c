@@ -202,6 +202,7 @@ grt_status grt_npy_read_mem(const uint8_t *buf, size_t len, const char *name, gr
     }
     grt_status st = grt_tensor_alloc(out, dt, nd, shape);
     if (st) return grt_error_prefix(st, "%s: ", name);
+    if (numel == 0) return GRT_OK; /* an empty dimension may sit beside huge ones: no strides to compute */
     if (!fortran || nd < 2) {
         memcpy(out->data, buf + dstart, nbytes);
         return GRT_OK;
@@ -209,7 +210,7 @@ grt_status grt_npy_read_mem(const uint8_t *buf, size_t len, const char *name, gr
     int64_t stride[GRT_MAX_DIMS], s = 1;
     for (int i = 0; i < nd; i++) {
         stride[i] = s;
-        s *= shape[i] ? shape[i] : 1;
+        s *= shape[i];
     }
     grt_io_gather(out->data, dt, buf + dstart, dt, nd, shape, stride, 0);
     return GRT_OK;

@@ -800,6 +800,7 @@ grt_status grt_pk_ndarray_materialize(const char *file, const grt_pk_ndarray *a,
         return grt_error(GAITRT_ERR_UNSUPPORTED, "%s: numpy array of dtype '%s' is not supported (we read f2/f4/f8, i1-i8, u1, b1) ---> HINT: convert it with a.astype(np.float32)", file, a->dtype ? a->dtype->u.dtype->str : "?");
     grt_status st = grt_tensor_alloc(out, dt, a->ndim, a->shape);
     if (st) return grt_error_prefix(st, "%s: ", file);
+    if (out->nbytes == 0) return GRT_OK; /* an empty dimension may sit beside huge ones: no strides to compute */
     if (!a->fortran || a->ndim < 2) {
         memcpy(out->data, a->data, a->nbytes);
         return GRT_OK;
@@ -809,7 +810,7 @@ grt_status grt_pk_ndarray_materialize(const char *file, const grt_pk_ndarray *a,
     int64_t s = 1;
     for (int i = 0; i < a->ndim; i++) {
         stride[i] = s;
-        s *= a->shape[i] ? a->shape[i] : 1;
+        s *= a->shape[i];
     }
     grt_io_gather(out->data, dt, a->data, dt, a->ndim, a->shape, stride, 0);
     return GRT_OK;
