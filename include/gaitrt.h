@@ -105,7 +105,14 @@ typedef struct gaitrt_model gaitrt_model;
 typedef struct gaitrt_model_params {
     const char *model_type;  /* NULL: inferred from the checkpoint's keys; else e.g. "GaitBase" */
     const char *config_path; /* optional OpenGait YAML; must agree with the checkpoint */
-    int strict;              /* 1 (default): unexpected keys are an error (training heads aside) */
+    int strict;              /* 1 (default): unexpected keys are an error (training heads aside);
+                                0: keys the architecture does not read are ignored */
+    /* The conservative level runs the graph as trained (BatchNorm unfolded); every other level
+     * runs the fused graph. 0 (default): the unfused weights are released once the fused graph
+     * is built and read again from the checkpoint when a conservative session first needs them
+     * (one copy of the weights in memory, not two; an error names the file if it changed or went
+     * away in between). 1: both copies stay in memory. */
+    int keep_reference_weights;
 } gaitrt_model_params;
 
 GAITRT_API gaitrt_model_params gaitrt_model_default_params(void);

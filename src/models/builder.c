@@ -164,7 +164,7 @@ grt_status grt_builder_finish(grt_builder *b, int strict, const char *const *ign
 
 grt_status grt_builder_complete(grt_builder *b, int output, int strict, const char *const *ignore, const char *type,
                                 grt_built_model *out) {
-    grt_status st = grt_builder_finish(b, strict, ignore);
+    grt_status st = grt_builder_finish(b, strict && !out->lenient, ignore);
     if (st == GRT_OK && output < 0)
         st = grt_error_prefix(gaitrt_last_status() ? gaitrt_last_status() : GAITRT_ERR_INTERNAL, "%s: building %s failed: ",
                               b->sd->path ? b->sd->path : "checkpoint", type);

@@ -27,7 +27,8 @@ typedef struct grt_model_config {
 } grt_model_config;
 
 typedef struct grt_built_model {
-    grt_graph *graph;        /* unfused: the reference */
+    int lenient;             /* in: 1 lets keys the architecture does not read pass (the model's strict = 0) */
+    grt_graph *graph;        /* out, unfused: the reference */
     gaitrt_model_info info;
 } grt_built_model;
 
@@ -75,7 +76,7 @@ int grt_builder_conv(grt_builder *b, const char *name, const char *key, int x, c
 /* Ends the build: with strict, unexpected keys not matching any of `ignore` prefixes are
  * problems; every problem found makes this return GAITRT_ERR_MODEL listing them. */
 grt_status grt_builder_finish(grt_builder *b, int strict, const char *const *ignore);
-/* Ends a build: grt_builder_finish's checks, an error if `output` (the embedding value) is
+/* Ends a build: grt_builder_finish's checks (strict unless out->lenient), an error if `output` (the embedding value) is
  * missing, then the graph with its output moves to out->graph and out->info is reset with
  * its type, the graph's temporal mixing and min_frames = 1; the builder is freed either way.
  * The family then fills the rest of the info and counts the costs. */

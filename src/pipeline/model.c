@@ -12,48 +12,158 @@ gaitrt_model_params gaitrt_model_default_params(void) {
     return p;
 }
 
-static gaitrt_model *grt__model_from_sd(const grt_state_dict *sd, const gaitrt_model_params *p, const char *path) {
+/* Builds the unfused graph of family `fam` from sd (and the config at config_path, if any). */
+static grt_status grt__model_build(const grt_model_family *fam, const grt_state_dict *sd, const char *config_path,
+                                   int lenient, grt_built_model *bm) {
+    grt_model_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    if (config_path && *config_path) {
+        grt_status st = grt_config_load(config_path, &cfg);
+        if (st != GRT_OK) return st;
+    }
+    memset(bm, 0, sizeof *bm);
+    bm->lenient = lenient;
+    grt_status st = fam->build(sd, cfg.have ? &cfg : NULL, bm);
+    if (st != GRT_OK) {
+        /* A family may fail after handing over its graph (e.g. counting costs runs out of
+         * memory); bm was zeroed, so this frees exactly what it gave us. */
+        grt_graph_free(bm->graph);
+        bm->graph = NULL;
+    }
+    return st;
+}
+
+/* Checksum of a graph's constants (shapes and bits), 64-bit words through a multiply-xorshift
+ * mix: enough to tell that weights read again are the ones built from the first time. */
+static uint64_t grt__consts_sum(const grt_graph *g) {
+    uint64_t h = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < g->n_values; i++) {
+        const grt_value *v = &g->values[i];
+        if (!v->is_const) continue;
+        size_t n = 1;
+        for (int d = 0; d < v->ndim; d++) {
+            n *= (size_t)v->shape[d];
+            h = (h ^ (uint64_t)v->shape[d]) * 0xff51afd7ed558ccdull;
+        }
+        const uint8_t *b = (const uint8_t *)v->data;
+        size_t bytes = n * sizeof(float), k = 0;
+        for (; k + 8 <= bytes; k += 8) {
+            uint64_t w;
+            memcpy(&w, b + k, 8);
+            h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+            h ^= h >> 29;
+        }
+        for (; k < bytes; k++) h = (h ^ b[k]) * 0x100000001b3ull;
+    }
+    return h;
+}
+
+static void grt__release_consts(grt_graph *g) {
+    for (int i = 0; i < g->n_values; i++)
+        if (g->values[i].is_const) {
+            grt_free_aligned(g->values[i].data);
+            g->values[i].data = NULL;
+        }
+}
+
+/* Builds the model from sd, which it frees as soon as the graph holds the weights (so that
+ * loading holds at most two copies of them: the checkpoint's and the graph's, then the graph's
+ * and the fused graph's). path names the source (it may be sd->path). */
+static gaitrt_model *grt__model_from_sd(grt_state_dict *sd, const gaitrt_model_params *p, const char *path,
+                                        const char *random_variant, uint64_t random_seed, int is_random) {
     const grt_model_family *fam = NULL;
-    grt_status st;
+    const char *config = p && p->config_path ? p->config_path : "";
+    const int lenient = p && !p->strict;
+    gaitrt_model *m = grt_calloc(1, sizeof *m);
+    char *path_c = grt_strdup(path ? path : ""), *config_c = grt_strdup(config);
+    char *variant_c = grt_strdup(random_variant ? random_variant : "");
+    grt_built_model bm;
+    memset(&bm, 0, sizeof bm);
+    grt_graph *fused = NULL;
+    if (!m || !path_c || !config_c || !variant_c) {
+        grt_error(GAITRT_ERR_NOMEM, "%s: out of memory building the model", path);
+        goto fail;
+    }
     if (p && p->model_type && *p->model_type) {
         fam = grt_model_family_find(p->model_type);
         if (!fam) {
             grt_error(GAITRT_ERR_INVALID_ARG, "%s: unknown model type '%s' ---> HINT: see `gaitrt info` for the model types", path,
                       p->model_type);
-            return NULL;
+            goto fail;
         }
-    } else if ((st = grt_model_detect(sd, &fam)) != GRT_OK) {
-        return NULL;
+    } else if (grt_model_detect(sd, &fam) != GRT_OK) {
+        goto fail;
     }
-    grt_model_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    if (p && p->config_path && *p->config_path) {
-        if (grt_config_load(p->config_path, &cfg) != GRT_OK) return NULL;
+    if (grt__model_build(fam, sd, config, lenient, &bm) != GRT_OK) goto fail;
+    grt_state_dict_free(sd);
+    sd = NULL;
+    fused = grt_graph_fuse(bm.graph);
+    if (!fused) {
+        grt_error(GAITRT_ERR_NOMEM, "%s: out of memory building the model", path_c);
+        goto fail;
     }
-    grt_built_model bm;
-    memset(&bm, 0, sizeof bm);
-    if (fam->build(sd, cfg.have ? &cfg : NULL, &bm) != GRT_OK) {
-        /* A family may fail after handing over its graph (e.g. counting costs runs out of
-         * memory); bm was zeroed, so this frees exactly what it gave us. */
-        grt_graph_free(bm.graph);
-        return NULL;
-    }
-    gaitrt_model *m = grt_calloc(1, sizeof *m);
-    grt_graph *fused = grt_graph_fuse(bm.graph);
-    if (!m || !fused) {
-        grt_graph_free(bm.graph);
-        grt_graph_free(fused);
-        grt_free(m);
-        grt_error(GAITRT_ERR_NOMEM, "%s: out of memory building the model", path);
-        return NULL;
-    }
-    snprintf(m->path, sizeof m->path, "%s", path);
+    m->path = path_c;
+    m->ref.config = config_c;
+    m->ref.variant = variant_c;
     m->family = fam;
     m->graph = bm.graph;
     m->fused = fused;
     m->info = bm.info;
+    m->ref.lenient = lenient;
+    m->ref.random = is_random;
+    m->ref.seed = random_seed;
+    if (!(p && p->keep_reference_weights)) {
+        m->ref.sum = grt__consts_sum(m->graph);
+        grt__release_consts(m->graph);
+        m->ref.released = 1;
+    }
     pthread_mutex_init(&m->mu, NULL);
     return m;
+fail:
+    grt_state_dict_free(sd);
+    grt_graph_free(bm.graph);
+    grt_free(m);
+    grt_free(path_c);
+    grt_free(config_c);
+    grt_free(variant_c);
+    return NULL;
+}
+
+/* Reads the unfused weights again (m->mu held): the same source, the same build, the same
+ * checksum, or an error that names the file. */
+static grt_status grt__model_reference_weights(gaitrt_model *m) {
+    if (!m->ref.released) return GRT_OK;
+    grt_state_dict *sd = NULL;
+    grt_status st = m->ref.random ? m->family->random(m->ref.variant[0] ? m->ref.variant : NULL, m->ref.seed, &sd)
+                                  : grt_state_dict_load(m->path, &sd);
+    if (st != GRT_OK)
+        return grt_error_prefix(st, "the conservative level reads the unfused weights again: ");
+    grt_built_model bm;
+    st = grt__model_build(m->family, sd, m->ref.config, m->ref.lenient, &bm);
+    grt_state_dict_free(sd);
+    if (st != GRT_OK)
+        return grt_error_prefix(st, "%s: rebuilding the unfused graph for the conservative level: ", m->path);
+    int same = bm.graph->n_values == m->graph->n_values && grt__consts_sum(bm.graph) == m->ref.sum;
+    for (int i = 0; same && i < m->graph->n_values; i++) {
+        const grt_value *a = &m->graph->values[i], *b = &bm.graph->values[i];
+        same = a->is_const == b->is_const && a->ndim == b->ndim && !memcmp(a->shape, b->shape, sizeof a->shape[0] * (size_t)a->ndim);
+    }
+    if (!same) {
+        grt_graph_free(bm.graph);
+        return grt_error(GAITRT_ERR_MODEL,
+                         "%s: the checkpoint's weights are not the ones loaded (the file changed since); the conservative "
+                         "level reads the unfused weights from it again ---> HINT: load the model again, or load it with "
+                         "keep_reference_weights = 1 to keep them in memory",
+                         m->path);
+    }
+    for (int i = 0; i < m->graph->n_values; i++)
+        if (m->graph->values[i].is_const) {
+            m->graph->values[i].data = bm.graph->values[i].data;
+            bm.graph->values[i].data = NULL;
+        }
+    grt_graph_free(bm.graph);
+    m->ref.released = 0;
+    return GRT_OK;
 }
 
 gaitrt_model *gaitrt_model_load(const char *path, const gaitrt_model_params *p) {
@@ -63,9 +173,7 @@ gaitrt_model *gaitrt_model_load(const char *path, const gaitrt_model_params *p) 
     }
     grt_state_dict *sd = NULL;
     if (grt_state_dict_load(path, &sd) != GRT_OK) return NULL;
-    gaitrt_model *m = grt__model_from_sd(sd, p, path);
-    grt_state_dict_free(sd);
-    return m;
+    return grt__model_from_sd(sd, p, path, NULL, 0, 0);
 }
 
 /* The family and variant named by "Family" or "Family:variant". */
@@ -98,9 +206,7 @@ gaitrt_model *gaitrt_model_create_random(const char *model_type, uint64_t seed) 
     if (fam->random(variant, seed, &sd) != GRT_OK) return NULL;
     gaitrt_model_params p = gaitrt_model_default_params();
     p.model_type = fam->name;
-    gaitrt_model *m = grt__model_from_sd(sd, &p, sd->path);
-    grt_state_dict_free(sd);
-    return m;
+    return grt__model_from_sd(sd, &p, sd->path, variant, seed, 1);
 }
 
 void gaitrt_model_free(gaitrt_model *m) {
@@ -108,6 +214,9 @@ void gaitrt_model_free(gaitrt_model *m) {
     for (int i = 0; i < m->n_prepared; i++) m->prepared[i].bk->release(m->prepared[i].state);
     grt_graph_free(m->graph);
     grt_graph_free(m->fused);
+    grt_free(m->path);
+    grt_free(m->ref.config);
+    grt_free(m->ref.variant);
     pthread_mutex_destroy(&m->mu);
     grt_free(m);
 }
@@ -177,7 +286,8 @@ grt_status grt_model_prepared(gaitrt_model *m, const grt_backend_i *bk, const gr
         st = grt_error(GAITRT_ERR_LIMIT, "too many backend configurations for one model (%d)", GRT_MAX_PREPARED);
     } else {
         void *s = NULL;
-        st = bk->prepare(fused ? m->fused : m->graph, o, &s);
+        st = fused ? GRT_OK : grt__model_reference_weights(m);
+        if (st == GRT_OK) st = bk->prepare(fused ? m->fused : m->graph, o, &s);
         if (st == GRT_OK) {
             grt_prepared *p = &m->prepared[m->n_prepared++];
             p->bk = bk;

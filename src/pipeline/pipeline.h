@@ -18,12 +18,20 @@ typedef struct grt_prepared {
 } grt_prepared;
 
 struct gaitrt_model {
-    char path[512];
+    char *path;         /* the checkpoint (or the random weights' name); owned */
     const grt_model_family *family;
-    grt_graph *graph;   /* unfused: the reference */
+    grt_graph *graph;   /* unfused: the reference; its weights may be released (ref below) */
     grt_graph *fused;   /* BN folded, activations and residuals fused */
     gaitrt_model_info info;
-    pthread_mutex_t mu; /* guards prepared[] */
+    /* Where the unfused weights come from when they were released: the checkpoint at `path`
+     * (with `config`), or the family's random weights (variant, seed); `sum` is their checksum. */
+    struct {
+        int released, lenient, random;
+        char *config;   /* owned; "" when none */
+        char *variant;  /* owned; "" when none */
+        uint64_t seed, sum;
+    } ref;
+    pthread_mutex_t mu; /* guards prepared[] and the reference weights */
     grt_prepared prepared[GRT_MAX_PREPARED];
     int n_prepared;
 };

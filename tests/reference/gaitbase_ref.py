@@ -170,6 +170,10 @@ def main():
     broken["Backbone.forward_block.layer3.0.bn1.running_var"] = torch.ones(7)
     broken["Extra.weight"] = torch.ones(3)
     torch.save({"model": broken}, os.path.join(outdir, "gaitbase_broken.pt"))
+    # the small model's weights plus a key the architecture does not read (strict = 0 loads it)
+    extra = dict(torch.load(os.path.join(outdir, "gaitbase_small.pt"))["model"])
+    extra["Extra.weight"] = torch.ones(3)
+    torch.save({"model": extra}, os.path.join(outdir, "gaitbase_extra.pt"))
     print(f"gaitbase reference written to {outdir}")
 
 

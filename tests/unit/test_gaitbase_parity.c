@@ -148,5 +148,23 @@ int main(int argc, char **argv) {
     CHECK(strstr(e, "layer3.0.bn1.running_var") != NULL);
     CHECK(strstr(e, "unexpected 'Extra.weight'") != NULL);
     gaitrt_model_free(m);
+    /* strict = 0 lets keys the architecture does not read pass, and nothing else */
+    mp.strict = 0;
+    m = gaitrt_model_load(path, &mp);
+    CHECK(m == NULL);
+    e = gaitrt_last_error();
+    CHECK(strstr(e, "missing 'Backbone.forward_block.layer2.0.conv2.weight'") != NULL);
+    CHECK(strstr(e, "Extra.weight") == NULL);
+    snprintf(path, sizeof path, "%s/gaitbase_extra.pt", refdir);
+    if (do_small && exists(path)) {
+        m = gaitrt_model_load(path, &mp);
+        CHECK_MSG(m != NULL, "%s", gaitrt_last_error());
+        if (m) run_case(m, "small", "t7", GAITRT_LEVEL_CONSERVATIVE);
+        gaitrt_model_free(m);
+        mp.strict = 1;
+        m = gaitrt_model_load(path, &mp);
+        CHECK(m == NULL && strstr(gaitrt_last_error(), "unexpected 'Extra.weight'") != NULL);
+        gaitrt_model_free(m);
+    }
     return grt_test_finish("test_gaitbase_parity");
 }

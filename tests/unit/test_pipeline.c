@@ -203,6 +203,64 @@ static void test_chunked_batches(const char *type, gaitrt_level ref_level) {
     gaitrt_model_free(m);
 }
 
+/* The unfused weights are released after fusion and read again from the checkpoint when a
+ * conservative session first needs them: the same bits as keeping them; a checkpoint that
+ * changed or went away in between is an error naming the file, and the other levels go on. */
+static void test_reference_weights(void) {
+    const char *dir = grt_test_env("GRT_BUILD_DIR", ".");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/test_pipeline_ref_weights.safetensors", dir);
+    CHECK_MSG(gaitrt_random_checkpoint_write("GaitBase:small", 11, path) == GAITRT_OK, "%s", gaitrt_last_error());
+    gaitrt_model_params mp = gaitrt_model_default_params();
+    gaitrt_model *lazy = gaitrt_model_load(path, &mp);
+    mp.keep_reference_weights = 1;
+    gaitrt_model *kept = gaitrt_model_load(path, &mp);
+    mp.keep_reference_weights = 0;
+    gaitrt_model *gone = gaitrt_model_load(path, &mp);
+    CHECK_MSG(lazy && kept && gone, "%s", gaitrt_last_error());
+    if (!lazy || !kept || !gone) goto out;
+    float *fr = make_frames(6, 1);
+    gaitrt_sequence q;
+    q.n_frames = 6;
+    q.inputs[0] = (gaitrt_input){GAITRT_DTYPE_F32, 1, H, W, fr, 0};
+    float a[4096], b[4096];
+    gaitrt_model_info info;
+    gaitrt_model_get_info(lazy, &info);
+    const int per = info.embed_channels * info.embed_parts;
+    gaitrt_session *sl = session(lazy, GAITRT_LEVEL_CONSERVATIVE, 1, 0);
+    gaitrt_session *sk = session(kept, GAITRT_LEVEL_CONSERVATIVE, 1, 0);
+    CHECK(sl && sk && gaitrt_embed(sl, &q, 1, a, per) == GAITRT_OK && gaitrt_embed(sk, &q, 1, b, per) == GAITRT_OK);
+    CHECK(memcmp(a, b, (size_t)per * sizeof(float)) == 0);
+    gaitrt_session_free(sl);
+    gaitrt_session_free(sk);
+
+    /* the file changes under a model that released its unfused weights */
+    CHECK(gaitrt_random_checkpoint_write("GaitBase:small", 12, path) == GAITRT_OK);
+    gaitrt_session_params sp = gaitrt_session_default_params();
+    sp.level = GAITRT_LEVEL_CONSERVATIVE;
+    gaitrt_session *sc = gaitrt_session_create(gone, &sp);
+    printf("changed checkpoint: %s\n", sc ? "(no error)" : gaitrt_last_error());
+    CHECK(sc == NULL && gaitrt_last_status() == GAITRT_ERR_MODEL);
+    CHECK(strstr(gaitrt_last_error(), path) != NULL && strstr(gaitrt_last_error(), "changed") != NULL);
+    gaitrt_session_free(sc);
+    /* ... and goes away */
+    remove(path);
+    sc = gaitrt_session_create(gone, &sp);
+    printf("missing checkpoint: %s\n", sc ? "(no error)" : gaitrt_last_error());
+    CHECK(sc == NULL && strstr(gaitrt_last_error(), path) != NULL);
+    gaitrt_session_free(sc);
+    /* the fused graph never depended on the file */
+    gaitrt_session *sbal = session(gone, GAITRT_LEVEL_BALANCED, 1, 0);
+    CHECK(sbal && gaitrt_embed(sbal, &q, 1, a, per) == GAITRT_OK);
+    gaitrt_session_free(sbal);
+    free(fr);
+out:
+    remove(path);
+    gaitrt_model_free(lazy);
+    gaitrt_model_free(kept);
+    gaitrt_model_free(gone);
+}
+
 int main(void) {
     gaitrt_model *m = gaitrt_model_create_random("GaitBase:small", 3);
     CHECK_MSG(m != NULL, "%s", gaitrt_last_error());
@@ -368,6 +426,7 @@ int main(void) {
     test_padded_batches("DeepGaitV2:3d-1111-w8", GAITRT_LEVEL_BALANCED);
     test_padded_batches("DeepGaitV2:p3d-1221", GAITRT_LEVEL_BALANCED);
     test_padding_refused();
+    test_reference_weights();
     test_chunked_batches("GaitBase:small", GAITRT_LEVEL_CONSERVATIVE);
     test_chunked_batches("GaitBase:small", GAITRT_LEVEL_BALANCED);
     test_chunked_batches("GaitSet", GAITRT_LEVEL_BALANCED);

@@ -99,6 +99,7 @@ int grt_cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "--model") && more) model_name = argv[++i];
         else if (!strcmp(a, "--model-type") && more) mp.model_type = argv[++i];
         else if (!strcmp(a, "--config") && more) mp.config_path = argv[++i];
+        else if (!strcmp(a, "--no-strict")) mp.strict = 0;
         else if (!strcmp(a, "--tensor") && more) tensor = argv[++i];
         else if (!strcmp(a, "--frames") && more) frames = atoi(argv[++i]);
         else if (!strcmp(a, "--batch") && more) batch = atoi(argv[++i]);

@@ -33,6 +33,7 @@ int grt_cmd_check(int argc, char **argv) {
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) name = argv[++i];
         else if (!strcmp(argv[i], "--model-type") && i + 1 < argc) mp.model_type = argv[++i];
         else if (!strcmp(argv[i], "--config") && i + 1 < argc) mp.config_path = argv[++i];
+        else if (!strcmp(argv[i], "--no-strict")) mp.strict = 0;
         else if (!strcmp(argv[i], "--frames") && i + 1 < argc) frames = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
         else {

@@ -18,6 +18,7 @@ static void embed_usage(void) {
             "                      [N,T,C,H,W], repeated in OpenGait's ipts order\n"
             "  --normalize         L2-normalise each part's C-vector\n"
             "  --model-type T      model family when the keys are ambiguous;  --config YAML  OpenGait config\n"
+            "  --no-strict         ignore checkpoint keys the architecture does not read (default: an error)\n"
             "  --level L           conservative | balanced (default) | aggressive\n"
             "  --device D          auto (default) | cpu | cuda[:i]\n"
             "  --batch B           sequences per batch (default 8);  --threads N;  --max-frames N (default 720)\n"
@@ -57,6 +58,7 @@ int grt_cmd_embed(int argc, char **argv) {
         } else if (!strcmp(a, "--normalize")) sp.normalize = 1;
         else if (!strcmp(a, "--model-type") && more) mp.model_type = argv[++i];
         else if (!strcmp(a, "--config") && more) mp.config_path = argv[++i];
+        else if (!strcmp(a, "--no-strict")) mp.strict = 0;
         else if (!strcmp(a, "--level") && more) {
             if (!cli_parse_level(argv[++i], &sp.level)) { embed_usage(); free(inputs); return 1; }
         } else if (!strcmp(a, "--device") && more) {

@@ -14,8 +14,9 @@ int grt_cmd_info(int argc, char **argv) {
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) model_name = argv[++i];
         else if (!strcmp(argv[i], "--model-type") && i + 1 < argc) mp.model_type = argv[++i];
         else if (!strcmp(argv[i], "--config") && i + 1 < argc) mp.config_path = argv[++i];
+        else if (!strcmp(argv[i], "--no-strict")) mp.strict = 0;
         else {
-            fprintf(stderr, "usage: gaitrt info [-m CKPT | --model NAME] [--model-type T] [--config YAML]\n");
+            fprintf(stderr, "usage: gaitrt info [-m CKPT | --model NAME] [--model-type T] [--config YAML] [--no-strict]\n");
             return 1;
         }
     }

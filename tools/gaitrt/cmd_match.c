@@ -29,6 +29,7 @@ static int gallery_cmd(int argc, char **argv, int identify) {
         else if (!strcmp(argv[i], "-k") && i + 1 < argc) k = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--model-type") && i + 1 < argc) mp.model_type = argv[++i];
         else if (!strcmp(argv[i], "--config") && i + 1 < argc) mp.config_path = argv[++i];
+        else if (!strcmp(argv[i], "--no-strict")) mp.strict = 0;
         else if (argv[i][0] == '-') { first = -2; break; }
         else if (!identify && !id) id = argv[i];
         else { first = i; break; }
