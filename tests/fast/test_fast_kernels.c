@@ -106,8 +106,10 @@ static void check_isa(grt_fast_isa isa) {
  * and without bias, residual (the output holds it beforehand) and each activation. F(2x2)
  * stays within 3e-6 relative L2 of the reference's own fp32 sums (~1e-7 for narrow layers,
  * ~1.4e-6 over 512 input channels: fp32 parity); F(4x4), the relaxed-fp32 kernel, within 2e-5
- * per layer (~3x F(2x2)'s error; held to the reduced-precision contract at model level). */
-static void check_wino(int m) {
+ * per layer (~3x F(2x2)'s error; held to the reduced-precision contract at model level).
+ * temporal = 1: the temporal F(2, 3) on a (3, 1, 1) kernel over the same shapes (odd and even
+ * frame counts, one frame alone), within F(2x2)'s 3e-6. */
+static void check_wino(int m, int temporal) {
     const grt_cpu_info *ci_ = grt_cpu_info_get();
     if (!ci_->avx2 || !ci_->fma) {
         printf("winograd: no AVX2 here, SKIPPED\n");
@@ -118,12 +120,14 @@ static void check_wino(int m) {
         {1, 7, 11, 7, 24, 16, 1, 1, GRT_ACT_LEAKY_RELU}, {2, 5, 16, 11, 64, 48, 1, 1, GRT_ACT_RELU},
         {1, 2, 64, 44, 32, 32, 1, 0, GRT_ACT_RELU},   {1, 2, 16, 11, 512, 64, 1, 1, GRT_ACT_NONE},
     };
-    const double tol = m == 4 ? 2e-5 : 3e-6;
+    const double tol = m == 4 && !temporal ? 2e-5 : 3e-6;
+    const char *what = temporal ? "temporal F(2,3)" : m == 4 ? "F(4x4,3x3)" : "F(2x2,3x3)";
     grt_rng r = {7};
     double worst = 0;
     for (size_t k = 0; k < sizeof cs / sizeof cs[0]; k++) {
         const int64_t n = cs[k].n, t = cs[k].t, h = cs[k].h, w = cs[k].w, ci = cs[k].ci, co = cs[k].co;
-        const int64_t xs[5] = {n, ci, t, h, w}, ys[5] = {n, co, t, h, w}, ws[5] = {co, ci, 1, 3, 3};
+        const int64_t xs[5] = {n, ci, t, h, w}, ys[5] = {n, co, t, h, w};
+        const int64_t ws[5] = {co, ci, temporal ? 3 : 1, temporal ? 1 : 3, temporal ? 1 : 3};
         const int64_t xn = n * ci * t * h * w, yn = n * co * t * h * w;
         float *x = malloc(xn * sizeof(float)), *wt = malloc(co * ci * 9 * sizeof(float)), *b = malloc(co * sizeof(float));
         float *res = malloc(yn * sizeof(float)), *yr = malloc(yn * sizeof(float));
@@ -133,29 +137,43 @@ static void check_wino(int m) {
         fill(res, yn, &r, 0);
         grt_conv_attr c = {{1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, 1, 0, cs[k].bias ? 0 : -1, cs[k].res ? 0 : -1,
                            cs[k].act, 0.1f};
+        if (temporal) {
+            c.k[0] = 3, c.k[1] = c.k[2] = 1;
+            c.p[0] = 1, c.p[1] = c.p[2] = 0;
+        }
         grt_ref_conv(x, xs, wt, ws, cs[k].bias ? b : NULL, cs[k].res ? res : NULL, yr, ys, &c, 2);
-        CHECK(grt_fast_wino_fits(&c, ci, co, 8));
-        float *u = malloc(grt_fast_wino_points(m) * ci * co * sizeof(float));
-        grt_fast_wino_pack(wt, ci, co, m, u);
+        CHECK(temporal ? grt_fast_wino_t_fits(&c, ci, co, 8) && !grt_fast_wino_fits(&c, ci, co, 8)
+                       : grt_fast_wino_fits(&c, ci, co, 8) && !grt_fast_wino_t_fits(&c, ci, co, 8));
+        float *u = malloc((temporal ? 4 : grt_fast_wino_points(m)) * ci * co * sizeof(float));
+        if (temporal)
+            grt_fast_wino_t_pack(wt, ci, co, u);
+        else
+            grt_fast_wino_pack(wt, ci, co, m, u);
         float *xb = to_blocked(x, n, ci, t * h * w, 8);
         float *yb = cs[k].res ? to_blocked(res, n, co, t * h * w, 8) : calloc(yn, sizeof(float));
-        float *scr = malloc(grt_fast_wino_scratch_bytes(n * t * ((h + m - 1) / m) * ((w + m - 1) / m), ci, co, 2, m));
-        grt_fast_wino_conv_avx2(xb, yb, u, cs[k].bias ? b : NULL, n, t, h, w, ci, co, cs[k].res, cs[k].act, 0.1f, m, scr,
-                                2);
+        float *scr = malloc(temporal ? grt_fast_wino_t_scratch_bytes(n * ((t + 1) / 2) * h * w, ci, co, 2)
+                                     : grt_fast_wino_scratch_bytes(n * t * ((h + m - 1) / m) * ((w + m - 1) / m), ci, co, 2, m));
+        if (temporal)
+            grt_fast_wino_t_conv_avx2(xb, yb, u, cs[k].bias ? b : NULL, n, t, h * w, ci, co, cs[k].res, cs[k].act, 0.1f,
+                                      scr, 2);
+        else
+            grt_fast_wino_conv_avx2(xb, yb, u, cs[k].bias ? b : NULL, n, t, h, w, ci, co, cs[k].res, cs[k].act, 0.1f, m,
+                                    scr, 2);
         float *yrb = to_blocked(yr, n, co, t * h * w, 8);
         double rel = grt_rel_l2(yb, yrb, (size_t)yn);
-        printf("winograd F(%dx%d) N=%lld T=%lld frames %lldx%lld, %lld -> %lld channels: rel L2 %.3g\n", m, m, (long long)n,
+        printf("winograd %s N=%lld T=%lld frames %lldx%lld, %lld -> %lld channels: rel L2 %.3g\n", what, (long long)n,
                (long long)t, (long long)h, (long long)w, (long long)ci, (long long)co, rel);
-        CHECK_MSG(rel <= tol, "winograd F(%dx%d) case %zu: rel L2 %.3g", m, m, k, rel);
+        CHECK_MSG(rel <= tol, "winograd %s case %zu: rel L2 %.3g", what, k, rel);
         if (rel > worst) worst = rel;
         free(x), free(wt), free(b), free(res), free(yr), free(u), free(xb), free(yb), free(scr), free(yrb);
     }
-    printf("winograd F(%dx%d,3x3) avx2: max rel L2 %.3g\n", m, m, worst);
+    printf("winograd %s avx2: max rel L2 %.3g\n", what, worst);
 }
 
 int main(void) {
-    check_wino(2);
-    check_wino(4);
+    check_wino(2, 0);
+    check_wino(4, 0);
+    check_wino(2, 1);
     check_isa(GRT_FAST_ISA_C);
     check_isa(GRT_FAST_ISA_AVX2);
     check_isa(GRT_FAST_ISA_AVX512);

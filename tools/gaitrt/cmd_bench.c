@@ -133,6 +133,7 @@ int grt_cmd_bench(int argc, char **argv) {
         fprintf(stderr, "gaitrt bench: give exactly one of -m CKPT or --model NAME, and positive --frames/--batch/--runs\n");
         return 1;
     }
+    mp.keep_reference_weights = sp.level == GAITRT_LEVEL_CONSERVATIVE; /* it runs the unfused graph at once */
     gaitrt_model *m = ckpt ? gaitrt_model_load(ckpt, &mp) : gaitrt_model_create_random(model_name, 42);
     if (!m) return cli_fail("bench", gaitrt_last_status());
     gaitrt_model_info info;

@@ -45,6 +45,7 @@ int grt_cmd_check(int argc, char **argv) {
         fprintf(stderr, "usage: gaitrt check (-m CKPT | --model NAME) [--frames T] [--batch B]\n");
         return 1;
     }
+    mp.keep_reference_weights = 1; /* every level runs, the conservative one on the unfused graph */
     gaitrt_model *m = ckpt ? gaitrt_model_load(ckpt, &mp) : gaitrt_model_create_random(name, 7);
     if (!m) return cli_fail("check", gaitrt_last_status());
     gaitrt_model_info info;

@@ -103,6 +103,7 @@ int grt_cmd_embed(int argc, char **argv) {
     sp.profile = prof || trace || report;
     int rc = 0;
     gaitrt_status st = GAITRT_OK;
+    mp.keep_reference_weights = sp.level == GAITRT_LEVEL_CONSERVATIVE; /* it runs the unfused graph at once */
     gaitrt_model *m = gaitrt_model_load(ckpt, &mp);
     gaitrt_session *s = NULL;
     gaitrt_sequence *seqs = NULL;

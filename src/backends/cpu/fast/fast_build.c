@@ -265,8 +265,15 @@ static grt_status grt__wino_node(grt__builder *b, int i) {
     if (gs == GRT_OK) gs = grt__conv_out(b, i, sbuf, &dmd, &obuf);
     if (gs != GRT_OK) return gs;
     const int m = b->st->conv[i].wino_m;
-    const int64_t tiles = xv->shape[0] * xv->shape[2] * ((xv->shape[3] + m - 1) / m) * ((xv->shape[4] + m - 1) / m);
-    int scratch = grt__new_buf(b, grt_fast_wino_scratch_bytes(tiles, xv->shape[1], yv->shape[1], b->st->nt, m), -1, INT_MAX);
+    size_t sbytes;
+    if (b->st->conv[i].wino_t) {
+        const int64_t tiles = xv->shape[0] * ((xv->shape[2] + 1) / 2) * xv->shape[3] * xv->shape[4];
+        sbytes = grt_fast_wino_t_scratch_bytes(tiles, xv->shape[1], yv->shape[1], b->st->nt);
+    } else {
+        const int64_t tiles = xv->shape[0] * xv->shape[2] * ((xv->shape[3] + m - 1) / m) * ((xv->shape[4] + m - 1) / m);
+        sbytes = grt_fast_wino_scratch_bytes(tiles, xv->shape[1], yv->shape[1], b->st->nt, m);
+    }
+    int scratch = grt__new_buf(b, sbytes, -1, INT_MAX);
     if (scratch < 0) return grt__oom();
     grt_fast_step *s = grt__new_step(b, GRT_FS_WINO, i, "conv(winograd)");
     if (!s) return grt__oom();
@@ -829,6 +836,10 @@ static grt_status grt__run_steps(grt_fast_plan *fp, const grt_run_args *a, int k
             if (s->kind == GRT_FS_DNNL && !strcmp(s->what, "conv")) {
                 for (int j = 0; j < s->n_args; j++)
                     if (s->arg[j].kind == DNNL_ARG_SRC) grt__mask_padding(fp, s->arg[j].buf, &s->arg[j].md, a);
+            } else if (s->kind == GRT_FS_WINO && fp->buf[s->in[0]].input < 0) {
+                const int64_t *xs = p->v[n->in[0]].shape; /* (N, C, T, H, W), blocked */
+                grt_pad_mask_frames((void *)fp->bufptr[s->in[0]], xs[0], (xs[1] + blk - 1) / blk, xs[2],
+                                    xs[3] * xs[4] * blk, sizeof(float), a->segments, p->bs.n_seq);
             } else if (s->kind == GRT_FS_REF && fp->buf[s->in[0]].input < 0) {
                 grt_pad_mask_value((float *)fp->bufptr[s->in[0]], &p->v[n->in[0]], a->segments, p->bs.n_seq);
             }
@@ -899,9 +910,13 @@ static grt_status grt__run_steps(grt_fast_plan *fp, const grt_run_args *a, int k
         case GRT_FS_WINO: {
             const int64_t *xs = p->v[n->in[0]].shape, *ys = p->v[n->out].shape; /* (N, C, T, H, W) */
             const grt_conv_attr *c = &n->a.conv;
-            grt_fast_wino_conv_avx2(x, y, st->conv[s->node].wdata, st->conv[s->node].bias, xs[0], xs[2], xs[3], xs[4],
-                                    xs[1], ys[1], c->residual >= 0, c->act, c->alpha, st->conv[s->node].wino_m,
-                                    (float *)fp->bufptr[s->in[1]], nt);
+            const grt_fast_conv *fc = &st->conv[s->node];
+            if (fc->wino_t)
+                grt_fast_wino_t_conv_avx2(x, y, fc->wdata, fc->bias, xs[0], xs[2], xs[3] * xs[4], xs[1], ys[1],
+                                          c->residual >= 0, c->act, c->alpha, (float *)fp->bufptr[s->in[1]], nt);
+            else
+                grt_fast_wino_conv_avx2(x, y, fc->wdata, fc->bias, xs[0], xs[2], xs[3], xs[4], xs[1], ys[1],
+                                        c->residual >= 0, c->act, c->alpha, fc->wino_m, (float *)fp->bufptr[s->in[1]], nt);
             break;
         }
         }

@@ -92,6 +92,18 @@ void grt_fast_wino_conv_avx2(const float *x, float *y, const float *u, const flo
                              int64_t h, int64_t w, int64_t ci, int64_t co, int sum, grt_act act, float alpha, int m,
                              float *scratch, int nt);
 
+/* Temporal F(2, 3) (fast_wino_avx2.c): 1 when conv c runs on it: kernel (3, 1, 1), stride 1,
+ * padding (1, 0, 0), no dilation or groups, Ci % 8 == 0, Co % 16 == 0, activation as above. */
+int grt_fast_wino_t_fits(const grt_conv_attr *c, int64_t ci, int64_t co, int blk);
+/* w (Co, Ci, 3, 1, 1) -> u (4, Co/16, Ci, 16) = G w per channel pair. */
+void grt_fast_wino_t_pack(const float *w, int64_t ci, int64_t co, float *u);
+size_t grt_fast_wino_t_scratch_bytes(int64_t ntiles, int64_t ci, int64_t co, int nt);
+/* y (N, Co/8, T, HW, 8) = act(conv3x1x1(x (N, Ci/8, T, HW, 8), u) + bias [+ y when sum]);
+ * scratch: grt_fast_wino_t_scratch_bytes(N * ceil(T/2) * HW, ci, co, nt) bytes. */
+void grt_fast_wino_t_conv_avx2(const float *x, float *y, const float *u, const float *bias, int64_t n, int64_t t,
+                               int64_t hw, int64_t ci, int64_t co, int sum, grt_act act, float alpha, float *scratch,
+                               int nt);
+
 /* ---- elementwise kernels (portable C; the compiler vectorises them) ------------------- */
 
 /* y = act(x * scale[k] + shift[k]) over (outer, K, inner) where k indexes the middle axis.
@@ -116,13 +128,14 @@ void grt_fast_mul(const float *a, const float *b, float *y, int64_t n, int nt);
 typedef enum grt_fast_conv_path {
     GRT_FAST_CONV_DNNL = 0, /* oneDNN, activations blocked */
     GRT_FAST_CONV_REF,      /* reference kernel on row-major data (no oneDNN implementation) */
-    GRT_FAST_CONV_WINO,     /* our Winograd F(2x2, 3x3), activations blocked */
+    GRT_FAST_CONV_WINO,     /* our Winograd F(2x2, 3x3) (or temporal F(2, 3)), activations blocked */
 } grt_fast_conv_path;
 
 /* One convolution's prepared weights. */
 typedef struct grt_fast_conv {
     grt_fast_conv_path path;
     int wino_m;                /* GRT_FAST_CONV_WINO: output tile m (2: F(2x2,3x3); 4: F(4x4,3x3), relaxed) */
+    int wino_t;                /* GRT_FAST_CONV_WINO: 1 = temporal F(2, 3) on a (3, 1, 1) kernel */
     int fold_t;                /* 1: run as a 2-D conv over (N, C, T*H, W) (1x1, kt = 1, no pad);
                                   2: over (N, C, T, H*W) (kt x 1 x 1, purely temporal: P3D's shortcut) */
     dnnl_memory_desc_t wmd;    /* weights in the layout the primitive wants */

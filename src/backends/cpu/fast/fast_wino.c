@@ -13,6 +13,9 @@
  * constants (1/6, 1/24, 4, 8, ...) cost accuracy: ~1e-5 relative per layer. It runs only at
  * the aggressive level on CPUs without bf16 (precision "fp32 relaxed"), where it is held to
  * the reduced-precision contract (cosine >= 0.9995, same rank order), not to fp32 parity.
+ *
+ * The temporal F(2, 3) runs DeepGaitV2-P3D's (3, 1, 1) convolutions: 4 multiplies per two
+ * output frames instead of 6 (1.5x fewer), with F(2x2)'s points, so its accuracy class.
  */
 #include <string.h>
 
@@ -21,6 +24,13 @@
 int grt_fast_wino_fits(const grt_conv_attr *c, int64_t ci, int64_t co, int blk) {
     return blk == GRT_WINO_LANES && c->groups == 1 && c->k[0] == 1 && c->k[1] == 3 && c->k[2] == 3 && c->s[0] == 1 &&
            c->s[1] == 1 && c->s[2] == 1 && c->p[0] == 0 && c->p[1] == 1 && c->p[2] == 1 && c->d[0] == 1 && c->d[1] == 1 &&
+           c->d[2] == 1 && ci % GRT_WINO_LANES == 0 && co % (2 * GRT_WINO_LANES) == 0 &&
+           (c->act == GRT_ACT_NONE || c->act == GRT_ACT_RELU || c->act == GRT_ACT_LEAKY_RELU);
+}
+
+int grt_fast_wino_t_fits(const grt_conv_attr *c, int64_t ci, int64_t co, int blk) {
+    return blk == GRT_WINO_LANES && c->groups == 1 && c->k[0] == 3 && c->k[1] == 1 && c->k[2] == 1 && c->s[0] == 1 &&
+           c->s[1] == 1 && c->s[2] == 1 && c->p[0] == 1 && c->p[1] == 0 && c->p[2] == 0 && c->d[0] == 1 && c->d[1] == 1 &&
            c->d[2] == 1 && ci % GRT_WINO_LANES == 0 && co % (2 * GRT_WINO_LANES) == 0 &&
            (c->act == GRT_ACT_NONE || c->act == GRT_ACT_RELU || c->act == GRT_ACT_LEAKY_RELU);
 }
@@ -49,6 +59,18 @@ void grt_fast_wino_pack(const float *w, int64_t ci, int64_t co, int m, float *u)
         }
 }
 
+void grt_fast_wino_t_pack(const float *w, int64_t ci, int64_t co, float *u) {
+    const int64_t np = co / 16;
+    for (int64_t o = 0; o < co; o++)
+        for (int64_t i = 0; i < ci; i++) {
+            const float *g = w + (o * ci + i) * 3; /* (3): kt */
+            for (int xi = 0; xi < 4; xi++) {
+                const double v = grt__g2[xi][0] * g[0] + grt__g2[xi][1] * g[1] + grt__g2[xi][2] * g[2];
+                u[((xi * np + o / 16) * ci + i) * 16 + o % 16] = (float)v;
+            }
+        }
+}
+
 int grt_fast_wino_tile_block(int64_t ntiles, int64_t ci, int64_t co, int nt, int m) {
     /* wide layers re-read all of U (P*P * Ci * Co floats) once per block: bigger blocks pay
      * for their larger V and M there; narrow layers prefer blocks that stay in L2. We keep at
@@ -60,9 +82,17 @@ int grt_fast_wino_tile_block(int64_t ntiles, int64_t ci, int64_t co, int nt, int
     return tb;
 }
 
-size_t grt_fast_wino_scratch_bytes(int64_t ntiles, int64_t ci, int64_t co, int nt, int m) {
-    /* per thread: V (P*P, Ci/8, TB, 8) with a skewed stride, M (P*P, Co/8, TB, 8) */
-    const int64_t tb = grt_fast_wino_tile_block(ntiles, ci, co, nt, m), nx = grt_fast_wino_points(m);
+static size_t grt__scratch_bytes(int64_t ntiles, int64_t ci, int64_t co, int nt, int m, int64_t nx) {
+    /* per thread: V (nx, Ci/8, TB, 8) with a skewed stride, M (nx, Co/8, TB, 8) */
+    const int64_t tb = grt_fast_wino_tile_block(ntiles, ci, co, nt, m);
     const size_t per = (size_t)nx * (size_t)(ci * tb + GRT_WINO_SKEW) + (size_t)nx * (size_t)(co * tb);
     return per * sizeof(float) * (size_t)(nt > 0 ? nt : 1);
+}
+
+size_t grt_fast_wino_scratch_bytes(int64_t ntiles, int64_t ci, int64_t co, int nt, int m) {
+    return grt__scratch_bytes(ntiles, ci, co, nt, m, grt_fast_wino_points(m));
+}
+
+size_t grt_fast_wino_t_scratch_bytes(int64_t ntiles, int64_t ci, int64_t co, int nt) {
+    return grt__scratch_bytes(ntiles, ci, co, nt, 2, 4);
 }

@@ -120,17 +120,52 @@ static inline void grt__gemm6x16(const float *a, long astride, const float *b, l
     _mm256_storeu_ps(c0 + 40, c50), _mm256_storeu_ps(c1 + 40, c51);
 }
 
+/* Rows past the last tile (nb of them) up to a multiple of 6 are zeroed, so that the GEMM
+ * reads defined data. V is (nx, Ci/8, TB, 8) with xi stride vs. */
+static void grt__wino_zero_rows(float *V, long vs, int nx, long cib, long nb, long tb) {
+    for (long k = nb; k < (nb + 5) / 6 * 6; k++)
+        for (int xi = 0; xi < nx; xi++)
+            for (long c = 0; c < cib; c++) memset(V + xi * vs + (c * tb + k) * 8, 0, 8 * sizeof(float));
+}
+
+/* M[xi] (Co/8, TB, 8) = V[xi] (TB x Ci) * U[xi] (Ci x Co) for the nx transformed points of a
+ * block of nb tiles; U is (nx, Co/16, Ci, 16). */
+static void grt__wino_gemms(const float *V, long vs, float *M, const float *u, int nx, long cib, long cob, long nb,
+                            long tb) {
+    const long np = cob / 2, ci = cib * 8;
+    for (int xi = 0; xi < nx; xi++)
+        for (long kb = 0; kb < cib; kb += KB_CHUNK) {
+            const long kc = cib - kb < KB_CHUNK ? cib - kb : KB_CHUNK;
+            for (long p = 0; p < np; p++) {
+                const float *bp = u + (((size_t)xi * np + p) * ci + kb * 8) * 16;
+                float *m0 = M + (((size_t)xi * cob + 2 * p) * tb) * 8;
+                for (long rg = 0; rg < nb; rg += 6)
+                    grt__gemm6x16(V + xi * vs + (kb * tb + rg) * 8, tb * 8, bp, kc, m0 + rg * 8, m0 + (tb + rg) * 8,
+                                  kb > 0);
+            }
+        }
+}
+
+/* The epilogue of one output vector: + bias, + what dst holds (sum), activation, store. */
+static inline void grt__wino_store(float *dst, __m256 v, __m256 bv, int sum, grt_act act, __m256 va) {
+    const __m256 zero = _mm256_setzero_ps();
+    v = _mm256_add_ps(v, bv);
+    if (sum) v = _mm256_add_ps(v, _mm256_loadu_ps(dst));
+    if (act == GRT_ACT_RELU) v = _mm256_max_ps(v, zero);
+    if (act == GRT_ACT_LEAKY_RELU) v = _mm256_blendv_ps(_mm256_mul_ps(v, va), v, _mm256_cmp_ps(v, zero, _CMP_GT_OQ));
+    _mm256_storeu_ps(dst, v);
+}
+
 void grt_fast_wino_conv_avx2(const float *x, float *y, const float *u, const float *bias, int64_t n, int64_t t,
                              int64_t h, int64_t w, int64_t ci, int64_t co, int sum, grt_act act, float alpha, int m,
                              float *scratch, int nt) {
     const int P = m + 2, nx = P * P;
     const long th = (long)(h + m - 1) / m, tw = (long)(w + m - 1) / m, tpf = th * tw, ntiles = (long)(n * t) * tpf;
     const long tb = grt_fast_wino_tile_block(ntiles, ci, co, nt, m);
-    const long nblk = (ntiles + tb - 1) / tb, cib = (long)ci / 8, cob = (long)co / 8, np = (long)co / 16;
+    const long nblk = (ntiles + tb - 1) / tb, cib = (long)ci / 8, cob = (long)co / 8;
     const long hw8 = (long)(h * w) * 8, xcs = (long)t * hw8; /* channel-block stride of a (N, Cb, T, H, W, 8) tensor */
     const long vs = cib * tb * 8 + GRT_WINO_SKEW;             /* xi stride of V, skewed against 4K aliasing */
     const size_t per = grt_fast_wino_scratch_bytes(ntiles, ci, co, nt, m) / sizeof(float) / (size_t)(nt > 0 ? nt : 1);
-    (void)nt;
 #pragma omp parallel num_threads(nt)
     {
 #ifdef GAITRT_HAVE_OPENMP
@@ -184,27 +219,14 @@ void grt_fast_wino_conv_avx2(const float *x, float *y, const float *u, const flo
                             grt__tf_in(patch, P * 8, vp, vs);
                     }
                 }
-            /* rows past the last tile up to a multiple of 6: zeros, so the GEMM reads defined data */
-            for (long k = nb; k < (nb + 5) / 6 * 6; k++)
-                for (int xi = 0; xi < nx; xi++)
-                    for (long c = 0; c < cib; c++) memset(V + xi * vs + (c * tb + k) * 8, 0, 8 * sizeof(float));
+            grt__wino_zero_rows(V, vs, nx, cib, nb, tb);
             /* 2. the P*P GEMMs */
-            for (int xi = 0; xi < nx; xi++)
-                for (long kb = 0; kb < cib; kb += KB_CHUNK) {
-                    const long kc = cib - kb < KB_CHUNK ? cib - kb : KB_CHUNK;
-                    for (long p = 0; p < np; p++) {
-                        const float *bp = u + (((size_t)xi * np + p) * ci + kb * 8) * 16;
-                        float *m0 = M + (((size_t)xi * cob + 2 * p) * tb) * 8;
-                        for (long rg = 0; rg < nb; rg += 6)
-                            grt__gemm6x16(V + xi * vs + (kb * tb + rg) * 8, tb * 8, bp, kc, m0 + rg * 8,
-                                          m0 + (tb + rg) * 8, kb > 0);
-                    }
-                }
+            grt__wino_gemms(V, vs, M, u, nx, cib, cob, nb, tb);
             /* 3. output transform */
-            const __m256 zero = _mm256_setzero_ps(), va = _mm256_set1_ps(alpha);
+            const __m256 va = _mm256_set1_ps(alpha);
             const size_t ms = (size_t)cob * tb * 8; /* xi stride of M */
             for (long c = 0; c < cob; c++) {
-                const __m256 bv = bias ? _mm256_loadu_ps(bias + c * 8) : zero;
+                const __m256 bv = bias ? _mm256_loadu_ps(bias + c * 8) : _mm256_setzero_ps();
                 for (long k = 0; k < nb; k++) {
                     const float *mp = M + (c * tb + k) * 8;
                     __m256 o[16];
@@ -237,14 +259,78 @@ void grt_fast_wino_conv_avx2(const float *x, float *y, const float *u, const flo
                     for (int q = 0; q < m * m; q++) {
                         const long hh = th0[k] + q / m, ww = tw0[k] + q % m;
                         if (hh >= h || ww >= w) continue;
-                        float *dst = yp + (hh * w + ww) * 8;
-                        __m256 v = _mm256_add_ps(o[q], bv);
-                        if (sum) v = _mm256_add_ps(v, _mm256_loadu_ps(dst));
-                        if (act == GRT_ACT_RELU) v = _mm256_max_ps(v, zero);
-                        if (act == GRT_ACT_LEAKY_RELU)
-                            v = _mm256_blendv_ps(_mm256_mul_ps(v, va), v, _mm256_cmp_ps(v, zero, _CMP_GT_OQ));
-                        _mm256_storeu_ps(dst, v);
+                        grt__wino_store(yp + (hh * w + ww) * 8, o[q], bv, sum, act, va);
                     }
+                }
+            }
+        }
+    }
+}
+
+/* Temporal F(2, 3): a (3, 1, 1) convolution with padding (1, 0, 0) over (N, Ci/8, T, HW, 8).
+ * A tile is two output frames of one position; its four input frames (zeros outside the
+ * sequence) transform as B^T d = (d0 - d2, d1 + d2, d2 - d1, d1 - d3), four GEMMs run as in
+ * 2-D, and A^T m = (m0 + m1 + m2, m1 - m2 - m3) gives the two frames. Tiles are numbered
+ * position-fastest, so a block reads each input plane as a stream. */
+void grt_fast_wino_t_conv_avx2(const float *x, float *y, const float *u, const float *bias, int64_t n, int64_t t,
+                               int64_t hw, int64_t ci, int64_t co, int sum, grt_act act, float alpha, float *scratch,
+                               int nt) {
+    const int nx = 4;
+    const long tp = (long)(t + 1) / 2, ntiles = (long)n * tp * (long)hw;
+    const long tb = grt_fast_wino_tile_block(ntiles, ci, co, nt, 2);
+    const long nblk = (ntiles + tb - 1) / tb, cib = (long)ci / 8, cob = (long)co / 8;
+    const long fs = (long)hw * 8, xcs = (long)t * fs; /* frame and channel-block strides */
+    const long vs = cib * tb * 8 + GRT_WINO_SKEW;
+    const size_t per = grt_fast_wino_t_scratch_bytes(ntiles, ci, co, nt) / sizeof(float) / (size_t)(nt > 0 ? nt : 1);
+#pragma omp parallel num_threads(nt)
+    {
+#ifdef GAITRT_HAVE_OPENMP
+        float *V = scratch + per * (size_t)omp_get_thread_num();
+#else
+        float *V = scratch;
+#endif
+        float *M = V + (size_t)nx * vs;
+        long xoff[GRT_WINO_TB_MAX], yoff[GRT_WINO_TB_MAX], f0[GRT_WINO_TB_MAX];
+#pragma omp for schedule(static)
+        for (long bk = 0; bk < nblk; bk++) {
+            const long first = bk * tb, nb = ntiles - first < tb ? ntiles - first : tb;
+            for (long k = 0; k < nb; k++) {
+                const long tile = first + k, pos = tile % (long)hw, q = tile / (long)hw, pr = q % tp, in = q / tp;
+                f0[k] = 2 * pr;
+                xoff[k] = in * cib * xcs + pos * 8;
+                yoff[k] = in * cob * xcs + pos * 8;
+            }
+            /* 1. input transform */
+            const __m256 zero = _mm256_setzero_ps();
+            for (long c = 0; c < cib; c++)
+                for (long k = 0; k < nb; k++) {
+                    const float *xp = x + xoff[k] + c * xcs;
+                    const long a = f0[k] - 1;
+                    const __m256 d0 = a >= 0 ? _mm256_loadu_ps(xp + a * fs) : zero;
+                    const __m256 d1 = _mm256_loadu_ps(xp + (a + 1) * fs);
+                    const __m256 d2 = a + 2 < t ? _mm256_loadu_ps(xp + (a + 2) * fs) : zero;
+                    const __m256 d3 = a + 3 < t ? _mm256_loadu_ps(xp + (a + 3) * fs) : zero;
+                    float *vp = V + (c * tb + k) * 8;
+                    _mm256_storeu_ps(vp, _mm256_sub_ps(d0, d2));
+                    _mm256_storeu_ps(vp + vs, _mm256_add_ps(d1, d2));
+                    _mm256_storeu_ps(vp + 2 * vs, _mm256_sub_ps(d2, d1));
+                    _mm256_storeu_ps(vp + 3 * vs, _mm256_sub_ps(d1, d3));
+                }
+            grt__wino_zero_rows(V, vs, nx, cib, nb, tb);
+            /* 2. the four GEMMs */
+            grt__wino_gemms(V, vs, M, u, nx, cib, cob, nb, tb);
+            /* 3. output transform */
+            const __m256 va = _mm256_set1_ps(alpha);
+            const size_t ms = (size_t)cob * tb * 8;
+            for (long c = 0; c < cob; c++) {
+                const __m256 bv = bias ? _mm256_loadu_ps(bias + c * 8) : zero;
+                for (long k = 0; k < nb; k++) {
+                    const float *mp = M + (c * tb + k) * 8;
+                    const __m256 m0 = _mm256_loadu_ps(mp), m1 = _mm256_loadu_ps(mp + ms);
+                    const __m256 m2 = _mm256_loadu_ps(mp + 2 * ms), m3 = _mm256_loadu_ps(mp + 3 * ms);
+                    float *yp = y + yoff[k] + c * xcs + f0[k] * fs;
+                    grt__wino_store(yp, _mm256_add_ps(_mm256_add_ps(m0, m1), m2), bv, sum, act, va);
+                    if (f0[k] + 1 < t) grt__wino_store(yp + fs, _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3), bv, sum, act, va);
                 }
             }
         }
