@@ -108,7 +108,8 @@ static void check_isa(grt_fast_isa isa) {
  * ~1.4e-6 over 512 input channels: fp32 parity); F(4x4), the relaxed-fp32 kernel, within 2e-5
  * per layer (~3x F(2x2)'s error; held to the reduced-precision contract at model level).
  * temporal = 1: the temporal F(2, 3) on a (3, 1, 1) kernel over the same shapes (odd and even
- * frame counts, one frame alone), within F(2x2)'s 3e-6. */
+ * frame counts, one frame alone), within F(2x2)'s 3e-6; temporal = 3: a 3x3x3 kernel as three
+ * F(m x m) passes (frame 0 and the last frame see two taps), within the 2-D bounds. */
 static void check_wino(int m, int temporal) {
     const grt_cpu_info *ci_ = grt_cpu_info_get();
     if (!ci_->avx2 || !ci_->fma) {
@@ -120,40 +121,46 @@ static void check_wino(int m, int temporal) {
         {1, 7, 11, 7, 24, 16, 1, 1, GRT_ACT_LEAKY_RELU}, {2, 5, 16, 11, 64, 48, 1, 1, GRT_ACT_RELU},
         {1, 2, 64, 44, 32, 32, 1, 0, GRT_ACT_RELU},   {1, 2, 16, 11, 512, 64, 1, 1, GRT_ACT_NONE},
     };
-    const double tol = m == 4 && !temporal ? 2e-5 : 3e-6;
-    const char *what = temporal ? "temporal F(2,3)" : m == 4 ? "F(4x4,3x3)" : "F(2x2,3x3)";
+    const double tol = m == 4 && temporal != 1 ? 2e-5 : 3e-6;
+    const char *what = temporal == 1 ? "temporal F(2,3)"
+                       : temporal == 3 ? (m == 4 ? "3x3x3 as F(4x4,3x3) x 3" : "3x3x3 as F(2x2,3x3) x 3")
+                                       : m == 4 ? "F(4x4,3x3)" : "F(2x2,3x3)";
+    const int kt = temporal ? 3 : 1, ks = temporal == 1 ? 1 : 3;
     grt_rng r = {7};
     double worst = 0;
     for (size_t k = 0; k < sizeof cs / sizeof cs[0]; k++) {
         const int64_t n = cs[k].n, t = cs[k].t, h = cs[k].h, w = cs[k].w, ci = cs[k].ci, co = cs[k].co;
         const int64_t xs[5] = {n, ci, t, h, w}, ys[5] = {n, co, t, h, w};
-        const int64_t ws[5] = {co, ci, temporal ? 3 : 1, temporal ? 1 : 3, temporal ? 1 : 3};
+        const int64_t ws[5] = {co, ci, kt, ks, ks};
         const int64_t xn = n * ci * t * h * w, yn = n * co * t * h * w;
-        float *x = malloc(xn * sizeof(float)), *wt = malloc(co * ci * 9 * sizeof(float)), *b = malloc(co * sizeof(float));
+        float *x = malloc(xn * sizeof(float)), *wt = malloc(co * ci * 27 * sizeof(float)), *b = malloc(co * sizeof(float));
         float *res = malloc(yn * sizeof(float)), *yr = malloc(yn * sizeof(float));
         fill(x, xn, &r, 0);
-        fill(wt, co * ci * 9, &r, 0);
+        fill(wt, co * ci * kt * ks * ks, &r, 0);
         fill(b, co, &r, 0);
         fill(res, yn, &r, 0);
         grt_conv_attr c = {{1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, 1, 0, cs[k].bias ? 0 : -1, cs[k].res ? 0 : -1,
                            cs[k].act, 0.1f};
-        if (temporal) {
-            c.k[0] = 3, c.k[1] = c.k[2] = 1;
-            c.p[0] = 1, c.p[1] = c.p[2] = 0;
-        }
+        c.k[0] = kt, c.k[1] = c.k[2] = ks;
+        c.p[0] = kt / 2, c.p[1] = c.p[2] = ks / 2;
         grt_ref_conv(x, xs, wt, ws, cs[k].bias ? b : NULL, cs[k].res ? res : NULL, yr, ys, &c, 2);
-        CHECK(temporal ? grt_fast_wino_t_fits(&c, ci, co, 8) && !grt_fast_wino_fits(&c, ci, co, 8)
-                       : grt_fast_wino_fits(&c, ci, co, 8) && !grt_fast_wino_t_fits(&c, ci, co, 8));
-        float *u = malloc((temporal ? 4 : grt_fast_wino_points(m)) * ci * co * sizeof(float));
-        if (temporal)
+        CHECK(grt_fast_wino_fits(&c, ci, co, 8) == (temporal == 0) && grt_fast_wino_t_fits(&c, ci, co, 8) == (temporal == 1) &&
+              grt_fast_wino_3d_fits(&c, ci, co, 8) == (temporal == 3));
+        float *u = malloc((temporal == 1 ? 4 : grt_fast_wino_points(m) * kt) * ci * co * sizeof(float));
+        if (temporal == 1)
             grt_fast_wino_t_pack(wt, ci, co, u);
+        else if (temporal == 3)
+            grt_fast_wino_3d_pack(wt, ci, co, m, u);
         else
             grt_fast_wino_pack(wt, ci, co, m, u);
         float *xb = to_blocked(x, n, ci, t * h * w, 8);
         float *yb = cs[k].res ? to_blocked(res, n, co, t * h * w, 8) : calloc(yn, sizeof(float));
-        float *scr = malloc(temporal ? grt_fast_wino_t_scratch_bytes(n * ((t + 1) / 2) * h * w, ci, co, 2)
+        float *scr = malloc(temporal == 1 ? grt_fast_wino_t_scratch_bytes(n * ((t + 1) / 2) * h * w, ci, co, 2)
                                      : grt_fast_wino_scratch_bytes(n * t * ((h + m - 1) / m) * ((w + m - 1) / m), ci, co, 2, m));
-        if (temporal)
+        if (temporal == 3)
+            grt_fast_wino_3d_conv_avx2(xb, yb, u, cs[k].bias ? b : NULL, n, t, h, w, ci, co, cs[k].res, cs[k].act, 0.1f,
+                                       m, scr, 2);
+        else if (temporal == 1)
             grt_fast_wino_t_conv_avx2(xb, yb, u, cs[k].bias ? b : NULL, n, t, h * w, ci, co, cs[k].res, cs[k].act, 0.1f,
                                       scr, 2);
         else
@@ -174,6 +181,8 @@ int main(void) {
     check_wino(2, 0);
     check_wino(4, 0);
     check_wino(2, 1);
+    check_wino(2, 3);
+    check_wino(4, 3);
     check_isa(GRT_FAST_ISA_C);
     check_isa(GRT_FAST_ISA_AVX2);
     check_isa(GRT_FAST_ISA_AVX512);

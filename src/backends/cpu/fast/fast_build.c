@@ -266,7 +266,7 @@ static grt_status grt__wino_node(grt__builder *b, int i) {
     if (gs != GRT_OK) return gs;
     const int m = b->st->conv[i].wino_m;
     size_t sbytes;
-    if (b->st->conv[i].wino_t) {
+    if (b->st->conv[i].wino_t == 1) {
         const int64_t tiles = xv->shape[0] * ((xv->shape[2] + 1) / 2) * xv->shape[3] * xv->shape[4];
         sbytes = grt_fast_wino_t_scratch_bytes(tiles, xv->shape[1], yv->shape[1], b->st->nt);
     } else {
@@ -911,7 +911,10 @@ static grt_status grt__run_steps(grt_fast_plan *fp, const grt_run_args *a, int k
             const int64_t *xs = p->v[n->in[0]].shape, *ys = p->v[n->out].shape; /* (N, C, T, H, W) */
             const grt_conv_attr *c = &n->a.conv;
             const grt_fast_conv *fc = &st->conv[s->node];
-            if (fc->wino_t)
+            if (fc->wino_t == 3)
+                grt_fast_wino_3d_conv_avx2(x, y, fc->wdata, fc->bias, xs[0], xs[2], xs[3], xs[4], xs[1], ys[1],
+                                           c->residual >= 0, c->act, c->alpha, fc->wino_m, (float *)fp->bufptr[s->in[1]], nt);
+            else if (fc->wino_t == 1)
                 grt_fast_wino_t_conv_avx2(x, y, fc->wdata, fc->bias, xs[0], xs[2], xs[3] * xs[4], xs[1], ys[1],
                                           c->residual >= 0, c->act, c->alpha, (float *)fp->bufptr[s->in[1]], nt);
             else

@@ -92,6 +92,15 @@ void grt_fast_wino_conv_avx2(const float *x, float *y, const float *u, const flo
                              int64_t h, int64_t w, int64_t ci, int64_t co, int sum, grt_act act, float alpha, int m,
                              float *scratch, int nt);
 
+/* 3x3x3, stride 1, padding 1 (the rest as grt_fast_wino_fits) as three 2-D F(m x m) passes,
+ * one per temporal tap: u is three grt_fast_wino_pack blocks (taps 0, 1, 2); scratch as for
+ * the 2-D kernel over N*T frames. */
+int grt_fast_wino_3d_fits(const grt_conv_attr *c, int64_t ci, int64_t co, int blk);
+void grt_fast_wino_3d_pack(const float *w, int64_t ci, int64_t co, int m, float *u);
+void grt_fast_wino_3d_conv_avx2(const float *x, float *y, const float *u, const float *bias, int64_t n, int64_t t,
+                                int64_t h, int64_t w, int64_t ci, int64_t co, int sum, grt_act act, float alpha, int m,
+                                float *scratch, int nt);
+
 /* Temporal F(2, 3) (fast_wino_avx2.c): 1 when conv c runs on it: kernel (3, 1, 1), stride 1,
  * padding (1, 0, 0), no dilation or groups, Ci % 8 == 0, Co % 16 == 0, activation as above. */
 int grt_fast_wino_t_fits(const grt_conv_attr *c, int64_t ci, int64_t co, int blk);
@@ -135,7 +144,8 @@ typedef enum grt_fast_conv_path {
 typedef struct grt_fast_conv {
     grt_fast_conv_path path;
     int wino_m;                /* GRT_FAST_CONV_WINO: output tile m (2: F(2x2,3x3); 4: F(4x4,3x3), relaxed) */
-    int wino_t;                /* GRT_FAST_CONV_WINO: 1 = temporal F(2, 3) on a (3, 1, 1) kernel */
+    int wino_t;                /* GRT_FAST_CONV_WINO: 1 = temporal F(2, 3) on a (3, 1, 1) kernel;
+                                  3 = a 3x3x3 kernel as three F(m x m) passes */
     int fold_t;                /* 1: run as a 2-D conv over (N, C, T*H, W) (1x1, kt = 1, no pad);
                                   2: over (N, C, T, H*W) (kt x 1 x 1, purely temporal: P3D's shortcut) */
     dnnl_memory_desc_t wmd;    /* weights in the layout the primitive wants */

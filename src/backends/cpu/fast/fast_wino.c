@@ -35,6 +35,15 @@ int grt_fast_wino_t_fits(const grt_conv_attr *c, int64_t ci, int64_t co, int blk
            (c->act == GRT_ACT_NONE || c->act == GRT_ACT_RELU || c->act == GRT_ACT_LEAKY_RELU);
 }
 
+static void grt__pack(const float *w, int64_t gs, int64_t ci, int64_t co, int m, float *u);
+
+int grt_fast_wino_3d_fits(const grt_conv_attr *c, int64_t ci, int64_t co, int blk) {
+    grt_conv_attr c2 = *c;
+    if (c->k[0] != 3 || c->p[0] != 1 || c->s[0] != 1 || c->d[0] != 1) return 0;
+    c2.k[0] = 1, c2.p[0] = 0;
+    return grt_fast_wino_fits(&c2, ci, co, blk);
+}
+
 /* G of F(m x m, 3x3): (m + 2) x 3. F(2x2): points 0, +-1, inf; F(4x4): 0, +-1, +-2, inf. */
 static const double grt__g2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
 static const double grt__g4[6][3] = {{1.0 / 4, 0, 0},           {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
@@ -43,13 +52,16 @@ static const double grt__g4[6][3] = {{1.0 / 4, 0, 0},           {-1.0 / 6, -1.0 
 /* w (Co, Ci, 1, 3, 3) -> u (P*P, Co/16, Ci, 16), P = m + 2: for each point of the transformed
  * P x P tile, the weights laid out as the GEMM's B panels (16 outputs per row). The transform
  * is computed in double and rounded once. */
-void grt_fast_wino_pack(const float *w, int64_t ci, int64_t co, int m, float *u) {
+void grt_fast_wino_pack(const float *w, int64_t ci, int64_t co, int m, float *u) { grt__pack(w, 9, ci, co, m, u); }
+
+/* grt_fast_wino_pack for kernels `gs` floats apart (27: one temporal tap of a 3x3x3 kernel). */
+static void grt__pack(const float *w, int64_t gs, int64_t ci, int64_t co, int m, float *u) {
     const int P = m + 2, nx = P * P;
     const double(*G)[3] = m == 4 ? grt__g4 : grt__g2;
     const int64_t np = co / 16;
     for (int64_t o = 0; o < co; o++)
         for (int64_t i = 0; i < ci; i++) {
-            const float *g = w + (o * ci + i) * 9; /* (3, 3): kh, kw */
+            const float *g = w + (o * ci + i) * gs; /* (3, 3): kh, kw */
             double gt[6][3], t[6][6];
             for (int r = 0; r < P; r++) /* G g */
                 for (int c = 0; c < 3; c++) gt[r][c] = G[r][0] * g[c] + G[r][1] * g[3 + c] + G[r][2] * g[6 + c];
@@ -69,6 +81,11 @@ void grt_fast_wino_t_pack(const float *w, int64_t ci, int64_t co, float *u) {
                 u[((xi * np + o / 16) * ci + i) * 16 + o % 16] = (float)v;
             }
         }
+}
+
+void grt_fast_wino_3d_pack(const float *w, int64_t ci, int64_t co, int m, float *u) {
+    const size_t per = (size_t)grt_fast_wino_points(m) * (size_t)(ci * co);
+    for (int dt = 0; dt < 3; dt++) grt__pack(w + dt * 9, 27, ci, co, m, u + (size_t)dt * per);
 }
 
 int grt_fast_wino_tile_block(int64_t ntiles, int64_t ci, int64_t co, int nt, int m) {

@@ -12,6 +12,9 @@
  *      "sum" convention), activation, stored into the blocked output.
  * Threads take blocks; each has its own V and M in the caller's scratch.
  *
+ * The temporal F(2, 3) at the end of this file runs the same three phases on (3, 1, 1)
+ * kernels: tiles of two output frames, four transformed points, the same GEMM.
+ *
  * Not here: other block sizes (an AVX-512 version would use 16), strides, dilation, groups.
  */
 #include <immintrin.h>
@@ -156,14 +159,16 @@ static inline void grt__wino_store(float *dst, __m256 v, __m256 bv, int sum, grt
     _mm256_storeu_ps(dst, v);
 }
 
-void grt_fast_wino_conv_avx2(const float *x, float *y, const float *u, const float *bias, int64_t n, int64_t t,
-                             int64_t h, int64_t w, int64_t ci, int64_t co, int sum, grt_act act, float alpha, int m,
-                             float *scratch, int nt) {
+/* The 2-D convolution over t frames of buffers that hold tbuf frames per (item, channel
+ * block): x and y may point past the buffers' first frame (the 3-D decomposition below). */
+static void grt__wino2d(const float *x, float *y, const float *u, const float *bias, int64_t n, int64_t t, int64_t tbuf,
+                        int64_t h, int64_t w, int64_t ci, int64_t co, int sum, grt_act act, float alpha, int m,
+                        float *scratch, int nt) {
     const int P = m + 2, nx = P * P;
     const long th = (long)(h + m - 1) / m, tw = (long)(w + m - 1) / m, tpf = th * tw, ntiles = (long)(n * t) * tpf;
     const long tb = grt_fast_wino_tile_block(ntiles, ci, co, nt, m);
     const long nblk = (ntiles + tb - 1) / tb, cib = (long)ci / 8, cob = (long)co / 8;
-    const long hw8 = (long)(h * w) * 8, xcs = (long)t * hw8; /* channel-block stride of a (N, Cb, T, H, W, 8) tensor */
+    const long hw8 = (long)(h * w) * 8, xcs = (long)tbuf * hw8; /* channel-block stride of a (N, Cb, T, H, W, 8) tensor */
     const long vs = cib * tb * 8 + GRT_WINO_SKEW;             /* xi stride of V, skewed against 4K aliasing */
     const size_t per = grt_fast_wino_scratch_bytes(ntiles, ci, co, nt, m) / sizeof(float) / (size_t)(nt > 0 ? nt : 1);
 #pragma omp parallel num_threads(nt)
@@ -181,8 +186,8 @@ void grt_fast_wino_conv_avx2(const float *x, float *y, const float *u, const flo
             /* tile coordinates, once per block */
             for (long k = 0; k < nb; k++) {
                 const long tile = first + k, f = tile / tpf, r = tile % tpf, fn = f / (long)t, ft = f % (long)t;
-                xoff[k] = (fn * cib * (long)t + ft) * hw8;
-                yoff[k] = (fn * cob * (long)t + ft) * hw8;
+                xoff[k] = (fn * cib * (long)tbuf + ft) * hw8;
+                yoff[k] = (fn * cob * (long)tbuf + ft) * hw8;
                 th0[k] = m * (r / tw);
                 tw0[k] = m * (r % tw);
             }
@@ -265,6 +270,30 @@ void grt_fast_wino_conv_avx2(const float *x, float *y, const float *u, const flo
             }
         }
     }
+}
+
+void grt_fast_wino_conv_avx2(const float *x, float *y, const float *u, const float *bias, int64_t n, int64_t t,
+                             int64_t h, int64_t w, int64_t ci, int64_t co, int sum, grt_act act, float alpha, int m,
+                             float *scratch, int nt) {
+    grt__wino2d(x, y, u, bias, n, t, t, h, w, ci, co, sum, act, alpha, m, scratch, nt);
+}
+
+/* A 3x3x3 convolution (padding 1 everywhere) as three 2-D F(m x m) convolutions, one per
+ * temporal tap dt, on frames shifted by dt - 1: y[1..T) = conv_0(x[0..T-1)), y[0..T-1) +=
+ * conv_2(x[1..T)), then y += conv_1(x) with the bias and the activation, which thus see the
+ * whole sum. Frame 0 is zeroed first (conv_0 does not reach it) unless y holds a residual. */
+void grt_fast_wino_3d_conv_avx2(const float *x, float *y, const float *u, const float *bias, int64_t n, int64_t t,
+                                int64_t h, int64_t w, int64_t ci, int64_t co, int sum, grt_act act, float alpha, int m,
+                                float *scratch, int nt) {
+    const size_t ustride = (size_t)grt_fast_wino_points(m) * (size_t)(ci * co), fs = (size_t)(h * w) * 8;
+    if (t > 1) {
+        if (!sum)
+            for (int64_t b = 0; b < n * (co / 8); b++) memset(y + (size_t)b * (size_t)t * fs, 0, fs * sizeof(float));
+        grt__wino2d(x, y + fs, u, NULL, n, t - 1, t, h, w, ci, co, sum, GRT_ACT_NONE, 0.0f, m, scratch, nt);
+        grt__wino2d(x + fs, y, u + 2 * ustride, NULL, n, t - 1, t, h, w, ci, co, 1, GRT_ACT_NONE, 0.0f, m, scratch, nt);
+        sum = 1;
+    }
+    grt__wino2d(x, y, u + ustride, bias, n, t, t, h, w, ci, co, sum, act, alpha, m, scratch, nt);
 }
 
 /* Temporal F(2, 3): a (3, 1, 1) convolution with padding (1, 0, 0) over (N, Ci/8, T, HW, 8).
