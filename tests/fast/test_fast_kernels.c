@@ -6,6 +6,8 @@
  * accumulation). ISAs the CPU lacks are reported as skipped. Then our Winograd convolution
  * against the reference convolution.
  */
+#include <math.h>
+
 #include "backends/cpu/fast/fast_internal.h"
 #include "backends/cpu/ref/ref_kernels.h"
 #include "test_util.h"
@@ -177,7 +179,52 @@ static void check_wino(int m, int temporal) {
     printf("winograd %s avx2: max rel L2 %.3g\n", what, worst);
 }
 
+/* Softmax, portable and AVX2, against the reference (double sums): lengths 1, 2 and 5, inner
+ * sizes with a vector tail, logits spread over +-120 so that some exponentials underflow.
+ * Outputs are probabilities: every one within 1e-6 of the reference, and rel L2 within 1e-6
+ * (the float difference x - max rounds where logits reach hundreds; the reference subtracts
+ * in double). */
+static void check_softmax(void) {
+    const grt_cpu_info *ci = grt_cpu_info_get();
+    const struct { int64_t outer, len, inner; } cs[] = {{1, 2, 5419}, {3, 5, 77}, {2, 1, 9}, {1, 2, 8}};
+    grt_rng r = {11};
+    for (int v = 0; v < 2; v++) {
+        if (v == 1 && !(ci->avx2 && ci->fma)) {
+            printf("softmax avx2: no AVX2 here, SKIPPED\n");
+            break;
+        }
+        double worst = 0, worst_l2 = 0;
+        for (size_t k = 0; k < sizeof cs / sizeof cs[0]; k++) {
+            const int64_t n = cs[k].outer * cs[k].len * cs[k].inner;
+            float *x = malloc(n * sizeof(float)), *yr = malloc(n * sizeof(float)), *yf = malloc(n * sizeof(float));
+            fill(x, n, &r, 0);
+            for (int64_t i = 0; i < n; i++) x[i] *= (i % 7 == 0) ? 120.0f : 4.0f;
+            grt_ref_softmax(x, cs[k].outer, cs[k].len, cs[k].inner, yr, 2);
+            if (v == 0) {
+                /* the portable loop: what grt_fast_softmax runs without AVX2 */
+                grt_cpu_info saved = *ci;
+                ((grt_cpu_info *)ci)->avx2 = 0;
+                grt_fast_softmax(x, cs[k].outer, cs[k].len, cs[k].inner, yf, 2);
+                *(grt_cpu_info *)ci = saved;
+            } else {
+                grt_fast_softmax_avx2(x, cs[k].outer, cs[k].len, cs[k].inner, yf, 2);
+            }
+            for (int64_t i = 0; i < n; i++) {
+                const double d = fabs((double)yf[i] - yr[i]);
+                if (d > worst) worst = d;
+            }
+            const double l2 = grt_rel_l2(yf, yr, (size_t)n);
+            if (l2 > worst_l2) worst_l2 = l2;
+            free(x), free(yr), free(yf);
+        }
+        printf("softmax %s: worst element error %.3g, rel L2 %.3g\n", v ? "avx2" : "portable", worst, worst_l2);
+        CHECK_MSG(worst <= 1e-6 && worst_l2 <= 1e-6, "softmax %s: worst element error %.3g, rel L2 %.3g",
+                  v ? "avx2" : "portable", worst, worst_l2);
+    }
+}
+
 int main(void) {
+    check_softmax();
     check_wino(2, 0);
     check_wino(4, 0);
     check_wino(2, 1);

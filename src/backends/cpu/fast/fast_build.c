@@ -792,6 +792,15 @@ static grt_status grt__run_ref(const grt_fast_plan *fp, const grt_fast_step *s, 
     if (n->op == GRT_OP_INPUT || n->op == GRT_OP_RESHAPE) return GRT_OK; /* reshape aliases; input has no step */
     const float *ins[GRT_MAX_IN];
     for (int k = 0; k < n->n_in; k++) ins[k] = fp->bufptr[s->in[k]];
+    if (n->op == GRT_OP_SOFTMAX) {
+        const grt_vplan *xv = &fp->p->v[n->in[0]];
+        const int ax = n->a.softmax.axis;
+        int64_t outer = 1, inner = 1;
+        for (int d = 0; d < ax; d++) outer *= xv->shape[d];
+        for (int d = ax + 1; d < xv->ndim; d++) inner *= xv->shape[d];
+        grt_fast_softmax(ins[0], outer, xv->shape[ax], inner, (float *)fp->bufptr[s->out], fp->st->nt);
+        return GRT_OK;
+    }
     const float *res = n->op == GRT_OP_CONV && n->a.conv.residual >= 0 ? fp->bufptr[s->in[1]] : NULL;
     return grt_ref_node(g, fp->p, s->node, ins, res, (float *)fp->bufptr[s->out], a->segments, fp->st->nt);
 }

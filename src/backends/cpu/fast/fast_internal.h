@@ -128,6 +128,9 @@ void grt_fast_act(const float *x, float *y, int64_t n, grt_act act, float alpha,
 /* y (n) = a (n) + b (n) or a * b; y may equal a or b. */
 void grt_fast_add(const float *a, const float *b, float *y, int64_t n, int nt);
 void grt_fast_mul(const float *a, const float *b, float *y, int64_t n, int nt);
+/* y (outer, len, inner) = softmax of x over the middle axis, in float. */
+void grt_fast_softmax(const float *x, int64_t outer, int64_t len, int64_t inner, float *y, int nt);
+void grt_fast_softmax_avx2(const float *x, int64_t outer, int64_t len, int64_t inner, float *y, int nt);
 
 #ifdef GAITRT_HAVE_DNNL
 #include <dnnl.h>
