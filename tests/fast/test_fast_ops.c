@@ -229,6 +229,25 @@ static void t_movement(void) {
     compare("concat/slice/transpose/reshape", c.g, 1, 3, NULL, 1);
 }
 
+/* Channel concats of three blocked convs: 8 + 16 + 5 channels (whole blocks, then a partial
+ * last one: the blocked copy) and 5 + 8 (a partial block first: the reference kernel). */
+static void t_concat_channels(void) {
+    NEWG(10);
+    int x0 = grt_graph_input(c.g, 1, 10, 8);
+    int a = fg_conv(&c, "ca", x0, 1, 8, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1);
+    int b = fg_conv(&c, "cb", x0, 1, 16, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1);
+    int d = fg_conv(&c, "cd", x0, 1, 5, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1);
+    const int xs[3] = {a, b, d};
+    int y = grt_graph_concat(c.g, "cat3", 3, xs, 1);
+    y = fg_conv(&c, "cy", y, 29, 8, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1);
+    const int zs[2] = {d, a};
+    int z = grt_graph_concat(c.g, "cat2", 2, zs, 1);
+    z = fg_conv(&c, "cz", z, 13, 8, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1);
+    y = grt_graph_add(c.g, "sum", y, z);
+    grt_graph_set_output(c.g, y);
+    compare("channel concats (blocked and reference)", c.g, 2, 3, NULL, 1);
+}
+
 /* A residual that is read again later cannot be overwritten in place: the backend copies it. */
 static void t_shared_residual(void) {
     NEWG(10);
@@ -254,6 +273,7 @@ int main(void) {
     t_head_batch(0);
     t_head_batch(1);
     t_movement();
+    t_concat_channels();
     t_shared_residual();
     printf("max relative L2 over all cases: %.3g\n", worst_rel);
     return grt_test_finish("test_fast_ops");

@@ -464,6 +464,32 @@ static grt_status grt__head_node(grt__builder *b, int i) {
     return GRT_OK;
 }
 
+/* Concat along channels on the blocked layout when every input but the last fills whole
+ * blocks: per item, each input's blocks are one contiguous run of the output's (the last
+ * input's padding lanes land in the output's). Anything else: the reference kernel. */
+static grt_status grt__concat_node(grt__builder *b, int i) {
+    const grt_node *n = &b->g->nodes[i];
+    dnnl_memory_desc_t md;
+    if (n->a.slice.axis != 1 || n->n_in > GRT_MAX_IN || !grt__blocked_md(b, n->out, dnnl_f32, &md)) return grt__ref_node(b, i);
+    for (int k = 0; k + 1 < n->n_in; k++)
+        if (b->p->v[n->in[k]].shape[1] % b->st->blk) return grt__ref_node(b, i);
+    int in[GRT_MAX_IN];
+    for (int k = 0; k < n->n_in; k++) {
+        dnnl_memory_desc_t imd;
+        if (!grt__blocked_md(b, n->in[k], dnnl_f32, &imd)) return grt__ref_node(b, i);
+        grt_status gs = grt__need(b, n->in[k], &imd, i, &in[k]);
+        if (gs != GRT_OK) return gs;
+    }
+    grt_status gs = grt__home(b, n->out, &md, -1);
+    if (gs != GRT_OK) return gs;
+    grt_fast_step *s = grt__new_step(b, GRT_FS_CONCAT_C, i, "concat");
+    if (!s) return grt__oom();
+    memcpy(s->in, in, sizeof(int) * (size_t)n->n_in);
+    s->n_in = n->n_in;
+    s->out = b->fp->val_buf[n->out];
+    return GRT_OK;
+}
+
 static grt_status grt__reshape_node(grt__builder *b, int i) {
     const grt_node *n = &b->g->nodes[i];
     dnnl_memory_desc_t md;
@@ -721,6 +747,7 @@ static grt_status grt__plan_build(const grt_fast_state *st, const grt_batch_shap
         case GRT_OP_HPP:
         case GRT_OP_SEPFC: gs = grt__head_node(&b, i); break;
         case GRT_OP_RESHAPE: gs = grt__reshape_node(&b, i); break;
+        case GRT_OP_CONCAT: gs = grt__concat_node(&b, i); break;
         default: gs = grt__ref_node(&b, i); break;
         }
     }
@@ -916,6 +943,22 @@ static grt_status grt__run_steps(grt_fast_plan *fp, const grt_run_args *a, int k
         case GRT_FS_ADD: grt_fast_add(x, fp->bufptr[s->in[1]], y, (int64_t)(s->bytes / sizeof(float)), nt); break;
         case GRT_FS_MUL: grt_fast_mul(x, fp->bufptr[s->in[1]], y, (int64_t)(s->bytes / sizeof(float)), nt); break;
         case GRT_FS_REF: gs = grt__run_ref(fp, s, a); break; /* the loop stops on an error; threads restored below */
+        case GRT_FS_CONCAT_C: {
+            const grt_vplan *yv = &p->v[n->out];
+            int64_t inner = 1;
+            for (int d = 2; d < yv->ndim; d++) inner *= yv->shape[d];
+            const int64_t cbo = (yv->shape[1] + blk - 1) / blk, run = inner * blk;
+            for (int64_t b = 0; b < yv->shape[0]; b++) {
+                int64_t off = 0;
+                for (int k = 0; k < s->n_in; k++) {
+                    const int64_t cbk = (p->v[n->in[k]].shape[1] + blk - 1) / blk;
+                    memcpy(y + (b * cbo + off) * run, (const float *)fp->bufptr[s->in[k]] + b * cbk * run,
+                           (size_t)(cbk * run) * sizeof(float));
+                    off += cbk;
+                }
+            }
+            break;
+        }
         case GRT_FS_WINO: {
             const int64_t *xs = p->v[n->in[0]].shape, *ys = p->v[n->out].shape; /* (N, C, T, H, W) */
             const grt_conv_attr *c = &n->a.conv;

@@ -195,6 +195,7 @@ typedef enum grt_fast_step_kind {
     GRT_FS_MUL,
     GRT_FS_REF,        /* the reference kernel of the node, row-major buffers */
     GRT_FS_WINO,       /* Winograd convolution: in[0] input, in[1] scratch, out output */
+    GRT_FS_CONCAT_C,   /* concat along channels, blocked, every input but the last whole blocks */
 } grt_fast_step_kind;
 
 #define GRT_FAST_MAX_ARGS 6
