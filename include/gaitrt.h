@@ -108,10 +108,11 @@ typedef struct gaitrt_model_params {
     int strict;              /* 1 (default): unexpected keys are an error (training heads aside);
                                 0: keys the architecture does not read are ignored */
     /* The conservative level runs the graph as trained (BatchNorm unfolded); every other level
-     * runs the fused graph. 0 (default): the unfused weights are released once the fused graph
-     * is built and read again from the checkpoint when a conservative session first needs them
-     * (one copy of the weights in memory, not two; an error names the file if it changed or went
-     * away in between). 1: both copies stay in memory. */
+     * runs the fused graph. 0 (default): a model holds one copy of its weights. The unfused
+     * graph's are released once the fused graph is built, and the fused graph's that the first
+     * prepared backend holds in its own layout once it has them; both are read again from the
+     * checkpoint when another level or device first needs them (an error names the file if it
+     * changed or went away in between). 1: every copy stays in memory. */
     int keep_reference_weights;
 } gaitrt_model_params;
 

@@ -65,6 +65,9 @@ typedef struct grt_backend_i {
     grt_status (*run)(void *plan, const grt_run_args *a);
     /* Describes the kernels chosen for the model (for reports): "oneDNN nChw16c f32, ..." */
     void (*describe)(const void *state, char *buf, size_t len);
+    /* Optional (NULL: no): 1 when the prepared state holds its own copy of constant `value` and
+     * none of its plans or runs reads the graph's, so the model may release the graph's. */
+    int (*owns_constant)(const void *state, int value);
 } grt_backend_i;
 
 /* The backends compiled in. Each returns NULL when it cannot run here (the reason in the

@@ -2,6 +2,9 @@
  * apply and tests can make the N-th allocation fail (see gaitrt_set_allocator). */
 #include <stdlib.h>
 #include <string.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "core.h"
 
@@ -63,4 +66,12 @@ void *grt_malloc_aligned(size_t n) {
 void grt_free_aligned(void *p) {
     if (!p) return;
     grt_free(((void **)p)[-1]);
+}
+
+void grt_mem_trim(void) {
+#if defined(__GLIBC__)
+    /* Weights are freed in pieces smaller than glibc's (dynamic) mmap threshold, so they sit
+     * in the heap: without this, a released copy still counts as resident. */
+    if (!grt__alloc.free_fn) malloc_trim(0);
+#endif
 }

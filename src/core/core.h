@@ -43,6 +43,9 @@ char *grt_strdup(const char *s);
 /* 64-byte aligned block (for SIMD kernels); free with grt_free_aligned. */
 void *grt_malloc_aligned(size_t n);
 void grt_free_aligned(void *p);
+/* After freeing a model's worth of memory: hands libc's free pages back to the system (glibc:
+ * malloc_trim), so that the process's resident memory falls too. No-op with user hooks. */
+void grt_mem_trim(void);
 
 /* Overflow-checked size arithmetic: return 0 on overflow, 1 otherwise. */
 static inline int grt_mul_size(size_t a, size_t b, size_t *out) {

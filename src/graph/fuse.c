@@ -65,42 +65,32 @@ static int grt__producer(const grt_graph *g, const char *dead, int v) {
     return -1;
 }
 
+/* Frees constant v's data when no live node reads it any more. */
+static void grt__drop_if_unread(grt_graph *g, const char *dead, int v) {
+    if (v < 0 || !g->values[v].is_const || v == g->output) return;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (dead[i]) continue;
+        int refs[GRT_NODE_MAX_REFS];
+        const int nr = grt_node_reads(&g->nodes[i], refs);
+        for (int k = 0; k < nr; k++)
+            if (refs[k] == v) return;
+    }
+    grt_free_aligned(g->values[v].data);
+    g->values[v].data = NULL;
+}
+
 /* Frees the data of constants no node reads any more (a folded convolution's original
  * weights, folded BatchNorms' vectors): the fused graph then holds one copy of the weights,
  * not two. Shapes stay, so plans and reports are unchanged. */
 static void grt__drop_unread_constants(grt_graph *g) {
     char *read = grt_calloc((size_t)g->n_values + 1, 1);
     if (!read) return; /* keeping them is correct, only larger */
-#define GRT__MARK(v_)                                         \
-    do {                                                      \
-        if ((v_) >= 0 && (v_) < g->n_values) read[(v_)] = 1;  \
-    } while (0)
     for (int i = 0; i < g->n_nodes; i++) {
-        const grt_node *n = &g->nodes[i];
-        for (int k = 0; k < n->n_in; k++) GRT__MARK(n->in[k]);
-        switch (n->op) {
-        case GRT_OP_CONV:
-            GRT__MARK(n->a.conv.weight);
-            GRT__MARK(n->a.conv.bias);
-            GRT__MARK(n->a.conv.residual);
-            break;
-        case GRT_OP_BATCHNORM:
-            GRT__MARK(n->a.bn.scale);
-            GRT__MARK(n->a.bn.shift);
-            GRT__MARK(n->a.bn.mean);
-            GRT__MARK(n->a.bn.var);
-            GRT__MARK(n->a.bn.gamma);
-            GRT__MARK(n->a.bn.beta);
-            break;
-        case GRT_OP_SEPFC: GRT__MARK(n->a.sepfc.weight); break;
-        case GRT_OP_HPP:
-            if (n->a.hpp.gem) GRT__MARK(n->a.hpp.gem_p);
-            break;
-        case GRT_OP_LABEL_MASK: GRT__MARK(n->a.mask.gamma); break;
-        default: break;
-        }
+        int refs[GRT_NODE_MAX_REFS];
+        const int nr = grt_node_reads(&g->nodes[i], refs);
+        for (int k = 0; k < nr; k++)
+            if (refs[k] < g->n_values) read[refs[k]] = 1;
     }
-#undef GRT__MARK
     for (int v = 0; v < g->n_values; v++)
         if (g->values[v].is_const && !read[v] && v != g->output) {
             grt_free_aligned(g->values[v].data);
@@ -163,7 +153,9 @@ grt_graph *grt_graph_fuse(const grt_graph *src) {
             grt_free(nb);
             if (vb < 0) goto oom;
             n = &g->nodes[i]; /* values may have moved; nodes did not */
+            const int old_w = n->a.conv.weight;
             n->a.conv.weight = vw;
+            grt__drop_if_unread(g, dead, old_w); /* so that fusing never holds three copies */
             n->a.conv.bias = vb;
             n->a.conv.act = m->a.bn.act;
             n->a.conv.alpha = m->a.bn.alpha;

@@ -448,3 +448,35 @@ void grt_pad_mask_frames(void *x, int64_t n, int64_t cb, int64_t t, int64_t inne
 void grt_pad_mask_value(float *x, const grt_vplan *xv, const grt_segment *seg, int n_seq) {
     grt_pad_mask_frames(x, xv->shape[0], xv->shape[1], xv->shape[2], xv->shape[3] * xv->shape[4], sizeof(float), seg, n_seq);
 }
+
+int grt_node_reads(const grt_node *n, int refs[GRT_NODE_MAX_REFS]) {
+    int k = 0;
+#define GRT__REF(v_)                   \
+    do {                               \
+        if ((v_) >= 0) refs[k++] = (v_); \
+    } while (0)
+    for (int i = 0; i < n->n_in && i < GRT_MAX_IN; i++) GRT__REF(n->in[i]);
+    switch (n->op) {
+    case GRT_OP_CONV:
+        GRT__REF(n->a.conv.weight);
+        GRT__REF(n->a.conv.bias);
+        GRT__REF(n->a.conv.residual);
+        break;
+    case GRT_OP_BATCHNORM:
+        GRT__REF(n->a.bn.scale);
+        GRT__REF(n->a.bn.shift);
+        GRT__REF(n->a.bn.mean);
+        GRT__REF(n->a.bn.var);
+        GRT__REF(n->a.bn.gamma);
+        GRT__REF(n->a.bn.beta);
+        break;
+    case GRT_OP_SEPFC: GRT__REF(n->a.sepfc.weight); break;
+    case GRT_OP_HPP:
+        if (n->a.hpp.gem) GRT__REF(n->a.hpp.gem_p);
+        break;
+    case GRT_OP_LABEL_MASK: GRT__REF(n->a.mask.gamma); break;
+    default: break;
+    }
+#undef GRT__REF
+    return k;
+}

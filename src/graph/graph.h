@@ -194,6 +194,10 @@ int grt_pad_any(const grt_segment *seg, int n_seq, int n_items, int t);
 
 /* Number of parameters in the constants (after build, before fusion). */
 int64_t grt_graph_param_count(const grt_graph *g);
+/* The values node n reads: its inputs and the constants its attributes name (weights, bias,
+ * residual, BatchNorm vectors, ...); returns how many were written to refs. */
+#define GRT_NODE_MAX_REFS (GRT_MAX_IN + 6)
+int grt_node_reads(const grt_node *n, int refs[GRT_NODE_MAX_REFS]);
 
 /* ---- passes ---------------------------------------------------------------------- */
 

@@ -39,7 +39,7 @@ static uint64_t grt__consts_sum(const grt_graph *g) {
     uint64_t h = 0x9e3779b97f4a7c15ull;
     for (int i = 0; i < g->n_values; i++) {
         const grt_value *v = &g->values[i];
-        if (!v->is_const) continue;
+        if (!v->is_const || !v->data) continue; /* (the fused graph has dropped what no node reads) */
         size_t n = 1;
         for (int d = 0; d < v->ndim; d++) {
             n *= (size_t)v->shape[d];
@@ -97,6 +97,7 @@ static gaitrt_model *grt__model_from_sd(grt_state_dict *sd, const gaitrt_model_p
     if (grt__model_build(fam, sd, config, lenient, &bm) != GRT_OK) goto fail;
     grt_state_dict_free(sd);
     sd = NULL;
+    grt_mem_trim();
     fused = grt_graph_fuse(bm.graph);
     if (!fused) {
         grt_error(GAITRT_ERR_NOMEM, "%s: out of memory building the model", path_c);
@@ -116,6 +117,9 @@ static gaitrt_model *grt__model_from_sd(grt_state_dict *sd, const gaitrt_model_p
         m->ref.sum = grt__consts_sum(m->graph);
         grt__release_consts(m->graph);
         m->ref.released = 1;
+        grt_mem_trim();
+    } else {
+        m->ref.fused_state = 2;
     }
     pthread_mutex_init(&m->mu, NULL);
     return m;
@@ -129,41 +133,79 @@ fail:
     return NULL;
 }
 
-/* Reads the unfused weights again (m->mu held): the same source, the same build, the same
- * checksum, or an error that names the file. */
-static grt_status grt__model_reference_weights(gaitrt_model *m) {
-    if (!m->ref.released) return GRT_OK;
+/* Reads released weights again (m->mu held): the same source, the same build (and fusion,
+ * for the fused graph's), the same checksum, or an error that names the file. */
+static grt_status grt__model_reload(gaitrt_model *m, int fused) {
+    if (fused ? m->ref.fused_state != 1 : !m->ref.released) return GRT_OK;
+    const char *level = fused ? "a new device or level" : "the conservative level";
     grt_state_dict *sd = NULL;
     grt_status st = m->ref.random ? m->family->random(m->ref.variant[0] ? m->ref.variant : NULL, m->ref.seed, &sd)
                                   : grt_state_dict_load(m->path, &sd);
-    if (st != GRT_OK)
-        return grt_error_prefix(st, "the conservative level reads the unfused weights again: ");
+    if (st != GRT_OK) return grt_error_prefix(st, "%s reads the model's weights again: ", level);
     grt_built_model bm;
     st = grt__model_build(m->family, sd, m->ref.config, m->ref.lenient, &bm);
     grt_state_dict_free(sd);
-    if (st != GRT_OK)
-        return grt_error_prefix(st, "%s: rebuilding the unfused graph for the conservative level: ", m->path);
-    int same = bm.graph->n_values == m->graph->n_values && grt__consts_sum(bm.graph) == m->ref.sum;
-    for (int i = 0; same && i < m->graph->n_values; i++) {
-        const grt_value *a = &m->graph->values[i], *b = &bm.graph->values[i];
+    if (st != GRT_OK) return grt_error_prefix(st, "%s: rebuilding the model's graph for %s: ", m->path, level);
+    grt_graph *g = bm.graph;
+    if (fused) {
+        g = grt_graph_fuse(bm.graph);
+        grt_graph_free(bm.graph);
+        if (!g) return grt_error_prefix(GAITRT_ERR_NOMEM, "%s: fusing the model's graph again for %s: ", m->path, level);
+    }
+    grt_graph *mine = fused ? m->fused : m->graph;
+    int same = g->n_values == mine->n_values && grt__consts_sum(g) == (fused ? m->ref.fused_sum : m->ref.sum);
+    for (int i = 0; same && i < mine->n_values; i++) {
+        const grt_value *a = &mine->values[i], *b = &g->values[i];
         same = a->is_const == b->is_const && a->ndim == b->ndim && !memcmp(a->shape, b->shape, sizeof a->shape[0] * (size_t)a->ndim);
     }
     if (!same) {
-        grt_graph_free(bm.graph);
+        grt_graph_free(g);
         return grt_error(GAITRT_ERR_MODEL,
-                         "%s: the checkpoint's weights are not the ones loaded (the file changed since); the conservative "
-                         "level reads the unfused weights from it again ---> HINT: load the model again, or load it with "
+                         "%s: the checkpoint's weights are not the ones loaded (the file changed since); %s reads "
+                         "released weights from it again ---> HINT: load the model again, or load it with "
                          "keep_reference_weights = 1 to keep them in memory",
-                         m->path);
+                         m->path, level);
     }
-    for (int i = 0; i < m->graph->n_values; i++)
-        if (m->graph->values[i].is_const) {
-            m->graph->values[i].data = bm.graph->values[i].data;
-            bm.graph->values[i].data = NULL;
+    for (int i = 0; i < mine->n_values; i++)
+        if (mine->values[i].is_const && (fused ? m->ref.fused_released[i] : 1) && g->values[i].data) {
+            grt_free_aligned(mine->values[i].data);
+            mine->values[i].data = g->values[i].data;
+            g->values[i].data = NULL;
         }
-    grt_graph_free(bm.graph);
-    m->ref.released = 0;
+    grt_graph_free(g);
+    grt_mem_trim();
+    if (fused)
+        m->ref.fused_state = 2;
+    else
+        m->ref.released = 0;
     return GRT_OK;
+}
+
+/* After the first state prepared on the fused graph (m->mu held): the constants it owns a
+ * copy of are released from the graph, when it is the only fused state so far. */
+static void grt__model_release_owned(gaitrt_model *m, const grt_backend_i *bk, void *state) {
+    if (m->ref.fused_state != 0 || !bk->owns_constant) return;
+    for (int i = 0; i < m->n_prepared; i++)
+        if (m->prepared[i].fused) return;
+    grt_graph *g = m->fused;
+    char *rel = grt_calloc((size_t)g->n_values + 1, 1);
+    if (!rel) return; /* keeping them is correct, only larger */
+    int any = 0;
+    for (int v = 0; v < g->n_values; v++)
+        if (g->values[v].is_const && g->values[v].data && v != g->output && bk->owns_constant(state, v)) rel[v] = 1, any = 1;
+    if (!any) {
+        grt_free(rel);
+        return;
+    }
+    m->ref.fused_sum = grt__consts_sum(g);
+    for (int v = 0; v < g->n_values; v++)
+        if (rel[v]) {
+            grt_free_aligned(g->values[v].data);
+            g->values[v].data = NULL;
+        }
+    m->ref.fused_released = rel;
+    m->ref.fused_state = 1;
+    grt_mem_trim();
 }
 
 gaitrt_model *gaitrt_model_load(const char *path, const gaitrt_model_params *p) {
@@ -217,6 +259,7 @@ void gaitrt_model_free(gaitrt_model *m) {
     grt_free(m->path);
     grt_free(m->ref.config);
     grt_free(m->ref.variant);
+    grt_free(m->ref.fused_released);
     pthread_mutex_destroy(&m->mu);
     grt_free(m);
 }
@@ -270,6 +313,15 @@ size_t gaitrt_model_summary(const gaitrt_model *m, char *buf, size_t len) {
     return k;
 }
 
+grt_status grt_model_graph(gaitrt_model *m, int fused, const grt_graph **g) {
+    pthread_mutex_lock(&m->mu);
+    grt_status st = grt__model_reload(m, fused);
+    if (st == GRT_OK && fused) m->ref.fused_state = 2; /* the caller reads the graph's weights from now on */
+    pthread_mutex_unlock(&m->mu);
+    *g = st == GRT_OK ? (fused ? m->fused : m->graph) : NULL;
+    return st;
+}
+
 grt_status grt_model_prepared(gaitrt_model *m, const grt_backend_i *bk, const grt_backend_opts *o, int fused,
                               void **state) {
     grt_status st = GRT_OK;
@@ -286,9 +338,10 @@ grt_status grt_model_prepared(gaitrt_model *m, const grt_backend_i *bk, const gr
         st = grt_error(GAITRT_ERR_LIMIT, "too many backend configurations for one model (%d)", GRT_MAX_PREPARED);
     } else {
         void *s = NULL;
-        st = fused ? GRT_OK : grt__model_reference_weights(m);
+        st = grt__model_reload(m, fused);
         if (st == GRT_OK) st = bk->prepare(fused ? m->fused : m->graph, o, &s);
         if (st == GRT_OK) {
+            if (fused) grt__model_release_owned(m, bk, s);
             grt_prepared *p = &m->prepared[m->n_prepared++];
             p->bk = bk;
             p->opts = *o;

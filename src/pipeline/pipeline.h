@@ -23,18 +23,27 @@ struct gaitrt_model {
     grt_graph *graph;   /* unfused: the reference; its weights may be released (ref below) */
     grt_graph *fused;   /* BN folded, activations and residuals fused */
     gaitrt_model_info info;
-    /* Where the unfused weights come from when they were released: the checkpoint at `path`
-     * (with `config`), or the family's random weights (variant, seed); `sum` is their checksum. */
+    /* Where released weights come from again: the checkpoint at `path` (with `config`), or the
+     * family's random weights (variant, seed). The unfused graph's are released at load (`sum`
+     * their checksum); the fused graph's that the first fused backend state owns a copy of
+     * (fused_released[v] = 1) when it is prepared, until another fused state is prepared
+     * (fused_state 0: may release, 1: released, 2: never again; fused_sum their checksum). */
     struct {
-        int released, lenient, random;
+        int released, lenient, random, fused_state;
         char *config;   /* owned; "" when none */
         char *variant;  /* owned; "" when none */
-        uint64_t seed, sum;
+        char *fused_released; /* per value of the fused graph; owned, NULL when none */
+        uint64_t seed, sum, fused_sum;
     } ref;
     pthread_mutex_t mu; /* guards prepared[] and the reference weights */
     grt_prepared prepared[GRT_MAX_PREPARED];
     int n_prepared;
 };
+
+/* The model's unfused (fused = 0) or fused graph with every weight in memory: released ones
+ * are read again and stay from then on. For code that runs a graph outside the model's
+ * prepared states (tests of one backend on a model's graph). */
+grt_status grt_model_graph(gaitrt_model *m, int fused, const grt_graph **g);
 
 /* Backend state for (backend, options), prepared once per model and shared by sessions. */
 grt_status grt_model_prepared(gaitrt_model *m, const grt_backend_i *bk, const grt_backend_opts *o, int fused,

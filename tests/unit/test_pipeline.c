@@ -205,7 +205,10 @@ static void test_chunked_batches(const char *type, gaitrt_level ref_level) {
 
 /* The unfused weights are released after fusion and read again from the checkpoint when a
  * conservative session first needs them: the same bits as keeping them; a checkpoint that
- * changed or went away in between is an error naming the file, and the other levels go on. */
+ * changed or went away in between is an error naming the file, and the other levels go on.
+ * Likewise the fused graph's weights the first fast state owns a copy of: a second level
+ * (another prepared state) reads them again, and its numbers are those of a model that kept
+ * every weight. */
 static void test_reference_weights(void) {
     const char *dir = grt_test_env("GRT_BUILD_DIR", ".");
     char path[1024];
@@ -233,10 +236,38 @@ static void test_reference_weights(void) {
     CHECK(memcmp(a, b, (size_t)per * sizeof(float)) == 0);
     gaitrt_session_free(sl);
     gaitrt_session_free(sk);
+    for (int lv = GAITRT_LEVEL_BALANCED; lv <= GAITRT_LEVEL_AGGRESSIVE; lv++) {
+        gaitrt_session *s2 = session(lazy, (gaitrt_level)lv, 1, 0), *s3 = session(kept, (gaitrt_level)lv, 1, 0);
+        CHECK(s2 && s3 && gaitrt_embed(s2, &q, 1, a, per) == GAITRT_OK && gaitrt_embed(s3, &q, 1, b, per) == GAITRT_OK);
+        CHECK_MSG(memcmp(a, b, (size_t)per * sizeof(float)) == 0, "level %d: released and kept weights differ", lv);
+        gaitrt_session_free(s2);
+        gaitrt_session_free(s3);
+    }
+    /* a new batch shape on the first fast state (plans built after the release) */
+    gaitrt_session *sb2 = session(lazy, GAITRT_LEVEL_BALANCED, 4, 0), *sk2 = session(kept, GAITRT_LEVEL_BALANCED, 4, 0);
+    gaitrt_sequence q3[3] = {q, q, q};
+    float a3[3 * 4096], b3[3 * 4096];
+    CHECK(sb2 && sk2 && gaitrt_embed(sb2, q3, 3, a3, 3 * per) == GAITRT_OK && gaitrt_embed(sk2, q3, 3, b3, 3 * per) == GAITRT_OK);
+    CHECK(memcmp(a3, b3, (size_t)(3 * per) * sizeof(float)) == 0);
+    gaitrt_session_free(sb2);
+    gaitrt_session_free(sk2);
 
-    /* the file changes under a model that released its unfused weights */
+    /* the file changes under a model that released its unfused weights, and the fused ones
+     * its balanced state owns */
+    gaitrt_session *sg = session(gone, GAITRT_LEVEL_BALANCED, 1, 0);
+    CHECK(sg && gaitrt_embed(sg, &q, 1, a, per) == GAITRT_OK);
     CHECK(gaitrt_random_checkpoint_write("GaitBase:small", 12, path) == GAITRT_OK);
     gaitrt_session_params sp = gaitrt_session_default_params();
+    sp.level = GAITRT_LEVEL_AGGRESSIVE;
+    gaitrt_session *sa = gaitrt_session_create(gone, &sp);
+    char rep[4096] = "";
+    if (sa) gaitrt_session_report(sa, rep, sizeof rep);
+    printf("changed checkpoint, aggressive: %s\n", sa ? rep : gaitrt_last_error());
+    /* the aggressive level falls back to fp32 (the balanced state it shares), and says why */
+    CHECK(sa != NULL && strstr(rep, "changed") != NULL && strstr(rep, "\"level\": \"aggressive\"") != NULL);
+    gaitrt_session_free(sa);
+    CHECK(gaitrt_embed(sg, &q, 1, b, per) == GAITRT_OK && memcmp(a, b, (size_t)per * sizeof(float)) == 0);
+    gaitrt_session_free(sg);
     sp.level = GAITRT_LEVEL_CONSERVATIVE;
     gaitrt_session *sc = gaitrt_session_create(gone, &sp);
     printf("changed checkpoint: %s\n", sc ? "(no error)" : gaitrt_last_error());

@@ -185,7 +185,9 @@ static gaitrt_status zoo_run_fused_ref(gaitrt_model *m, const gaitrt_sequence *s
     grt_backend_opts o;
     memset(&o, 0, sizeof o);
     void *st = NULL, *pl = NULL;
-    gaitrt_status rc = bk->prepare(m->fused, &o, &st);
+    const grt_graph *fg = NULL;
+    gaitrt_status rc = grt_model_graph(m, 1, &fg);
+    if (rc == GAITRT_OK) rc = bk->prepare(fg, &o, &st);
     if (rc == GAITRT_OK) rc = bk->plan(st, &bs, &pl);
     if (rc == GAITRT_OK) {
         grt_run_args a = {(const float *const *)in, seg, out, NULL};

@@ -344,6 +344,29 @@ static void grt_fast_describe(const void *state, char *buf, size_t len) {
     snprintf(buf, len, "%s", st->describe);
 }
 
+/* Winograd weights are transformed at prepare and read from there only; SEPFC weights are
+ * copied. oneDNN's are reordered too, but a plan for a new batch shape may reorder them again
+ * from the graph or fall back to the reference kernel, so those stay the graph's. */
+static int grt_fast_owns_constant(const void *state, int v) {
+    const grt_fast_state *st = state;
+    const grt_graph *g = st->g;
+    int readers = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const grt_node *n = &g->nodes[i];
+        int refs[GRT_NODE_MAX_REFS];
+        const int nr = grt_node_reads(n, refs);
+        for (int k = 0; k < nr; k++) {
+            if (refs[k] != v) continue;
+            readers++;
+            const int owned = (n->op == GRT_OP_CONV && n->a.conv.weight == v && st->conv[i].path == GRT_FAST_CONV_WINO &&
+                               st->conv[i].wdata) ||
+                              (n->op == GRT_OP_SEPFC && n->a.sepfc.weight == v && st->fcw[i]);
+            if (!owned) return 0;
+        }
+    }
+    return readers > 0;
+}
+
 static const grt_backend_i grt__fast = {
     .name = "cpu-fast",
     .pads = 1,
@@ -356,6 +379,7 @@ static const grt_backend_i grt__fast = {
     .plan_bind = grt_fast_plan_bind,
     .run = grt_fast_run,
     .describe = grt_fast_describe,
+    .owns_constant = grt_fast_owns_constant,
 };
 
 const grt_backend_i *grt_backend_cpu_fast(void) { return &grt__fast; }
