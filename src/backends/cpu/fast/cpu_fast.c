@@ -104,43 +104,39 @@ static grt_status grt__prepare_conv(grt_fast_state *st, const grt_plan *p, int i
         c->p[2] == 0 && c->d[1] == 1 && c->d[2] == 1 && getenv("GAITRT_NO_FOLD_HW") == NULL)
         fc->fold_t = 2;
     const int64_t ci = xs[1], co = st->g->values[c->weight].shape[0];
-    if (st->adt == dnnl_f32 && st->k.isa >= GRT_FAST_ISA_AVX2 && grt_fast_wino_fits(c, ci, co, st->blk)) {
-        /* F(2x2): 2.25x fewer multiplies than oneDNN's direct kernel, within ~1e-7 of it;
-         * F(4x4) (relaxed fp32 only): 4x fewer, ~1e-5 per layer (fast_wino.c) */
-        fc->wino_m = st->prec == GRT_PREC_F32_RELAXED ? 4 : 2;
-        fc->wbytes = (size_t)(grt_fast_wino_points(fc->wino_m) * ci * co) * sizeof(float);
-        fc->wdata = grt_malloc_aligned(fc->wbytes);
-        if (!fc->wdata) return grt_error(GAITRT_ERR_NOMEM, "cpu-fast: out of memory for the weights of layer '%s'", n->name);
-        grt_fast_wino_pack(st->g->values[c->weight].data, ci, co, fc->wino_m, fc->wdata);
-        fc->path = GRT_FAST_CONV_WINO;
-        snprintf(fc->impl, sizeof fc->impl, "winograd F(%dx%d,3x3):avx2", fc->wino_m, fc->wino_m);
-        return GRT_OK;
-    }
-    if (st->adt == dnnl_f32 && st->k.isa >= GRT_FAST_ISA_AVX2 && grt_fast_wino_3d_fits(c, ci, co, st->blk) &&
-        getenv("GAITRT_NO_WINO_3D") == NULL) {
-        /* 3x3x3: three F(m x m) passes, one per temporal tap (2.25x fewer multiplies with F(2x2)) */
-        fc->wino_t = 3;
-        fc->wino_m = st->prec == GRT_PREC_F32_RELAXED ? 4 : 2;
+    /* Our Winograd kernels (fast_wino.c), in this order:
+     * 2-D 3x3 (wino_t 0): F(2x2) does 2.25x fewer multiplies than oneDNN's direct kernel, within
+     *   ~1e-7 of it; F(4x4) (relaxed fp32 only) 4x fewer, ~1e-5 per layer;
+     * 3x3x3 (wino_t 3): three such passes, one per temporal tap;
+     * (3,1,1) (wino_t 1): temporal F(2,3), 1.5x fewer multiplies, F(2x2)'s accuracy. */
+    const int wino_ok = st->adt == dnnl_f32 && st->k.isa >= GRT_FAST_ISA_AVX2;
+    int kind = -1;
+    if (wino_ok && grt_fast_wino_fits(c, ci, co, st->blk))
+        kind = 0;
+    else if (wino_ok && grt_fast_wino_3d_fits(c, ci, co, st->blk) && getenv("GAITRT_NO_WINO_3D") == NULL)
+        kind = 3;
+    else if (wino_ok && grt_fast_wino_t_fits(c, ci, co, st->blk) && getenv("GAITRT_NO_WINO_T") == NULL)
+        kind = 1;
+    if (kind >= 0) {
+        fc->wino_t = kind;
+        fc->wino_m = kind != 1 && st->prec == GRT_PREC_F32_RELAXED ? 4 : 2;
         fc->fold_t = 0;
-        fc->wbytes = (size_t)(3 * grt_fast_wino_points(fc->wino_m) * ci * co) * sizeof(float);
+        const int64_t points = kind == 1 ? 4 : (kind == 3 ? 3 : 1) * grt_fast_wino_points(fc->wino_m);
+        fc->wbytes = (size_t)(points * ci * co) * sizeof(float);
         fc->wdata = grt_malloc_aligned(fc->wbytes);
         if (!fc->wdata) return grt_error(GAITRT_ERR_NOMEM, "cpu-fast: out of memory for the weights of layer '%s'", n->name);
-        grt_fast_wino_3d_pack(st->g->values[c->weight].data, ci, co, fc->wino_m, fc->wdata);
+        const float *w = st->g->values[c->weight].data;
+        if (kind == 0)
+            grt_fast_wino_pack(w, ci, co, fc->wino_m, fc->wdata);
+        else if (kind == 3)
+            grt_fast_wino_3d_pack(w, ci, co, fc->wino_m, fc->wdata);
+        else
+            grt_fast_wino_t_pack(w, ci, co, fc->wdata);
         fc->path = GRT_FAST_CONV_WINO;
-        snprintf(fc->impl, sizeof fc->impl, "winograd F(%dx%d,3x3) x 3 taps:avx2", fc->wino_m, fc->wino_m);
-        return GRT_OK;
-    }
-    if (st->adt == dnnl_f32 && st->k.isa >= GRT_FAST_ISA_AVX2 && grt_fast_wino_t_fits(c, ci, co, st->blk) &&
-        getenv("GAITRT_NO_WINO_T") == NULL) {
-        /* temporal F(2, 3): 1.5x fewer multiplies than oneDNN's kernel, F(2x2)'s accuracy */
-        fc->wino_t = 1;
-        fc->fold_t = 0;
-        fc->wbytes = (size_t)(4 * ci * co) * sizeof(float);
-        fc->wdata = grt_malloc_aligned(fc->wbytes);
-        if (!fc->wdata) return grt_error(GAITRT_ERR_NOMEM, "cpu-fast: out of memory for the weights of layer '%s'", n->name);
-        grt_fast_wino_t_pack(st->g->values[c->weight].data, ci, co, fc->wdata);
-        fc->path = GRT_FAST_CONV_WINO;
-        snprintf(fc->impl, sizeof fc->impl, "winograd F(2,3) over T:avx2");
+        if (kind == 1)
+            snprintf(fc->impl, sizeof fc->impl, "winograd F(2,3) over T:avx2");
+        else
+            snprintf(fc->impl, sizeof fc->impl, "winograd F(%dx%d,3x3)%s:avx2", fc->wino_m, fc->wino_m, kind == 3 ? " x 3 taps" : "");
         return GRT_OK;
     }
     dnnl_primitive_desc_t pd = NULL;

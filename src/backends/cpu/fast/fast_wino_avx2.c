@@ -149,6 +149,16 @@ static void grt__wino_gemms(const float *V, long vs, float *M, const float *u, i
         }
 }
 
+/* This thread's part of the scratch: `per` floats each. */
+static inline float *grt__thread_scratch(float *scratch, size_t per) {
+#ifdef GAITRT_HAVE_OPENMP
+    return scratch + per * (size_t)omp_get_thread_num();
+#else
+    (void)per;
+    return scratch;
+#endif
+}
+
 /* The epilogue of one output vector: + bias, + what dst holds (sum), activation, store. */
 static inline void grt__wino_store(float *dst, __m256 v, __m256 bv, int sum, grt_act act, __m256 va) {
     const __m256 zero = _mm256_setzero_ps();
@@ -173,11 +183,7 @@ static void grt__wino2d(const float *x, float *y, const float *u, const float *b
     const size_t per = grt_fast_wino_scratch_bytes(ntiles, ci, co, nt, m) / sizeof(float) / (size_t)(nt > 0 ? nt : 1);
 #pragma omp parallel num_threads(nt)
     {
-#ifdef GAITRT_HAVE_OPENMP
-        float *V = scratch + per * (size_t)omp_get_thread_num();
-#else
-        float *V = scratch;
-#endif
+        float *V = grt__thread_scratch(scratch, per);
         float *M = V + (size_t)nx * vs; /* (P*P, Co/8, TB, 8) */
         long xoff[GRT_WINO_TB_MAX], yoff[GRT_WINO_TB_MAX], th0[GRT_WINO_TB_MAX], tw0[GRT_WINO_TB_MAX];
 #pragma omp for schedule(static)
@@ -313,11 +319,7 @@ void grt_fast_wino_t_conv_avx2(const float *x, float *y, const float *u, const f
     const size_t per = grt_fast_wino_t_scratch_bytes(ntiles, ci, co, nt) / sizeof(float) / (size_t)(nt > 0 ? nt : 1);
 #pragma omp parallel num_threads(nt)
     {
-#ifdef GAITRT_HAVE_OPENMP
-        float *V = scratch + per * (size_t)omp_get_thread_num();
-#else
-        float *V = scratch;
-#endif
+        float *V = grt__thread_scratch(scratch, per);
         float *M = V + (size_t)nx * vs;
         long xoff[GRT_WINO_TB_MAX], yoff[GRT_WINO_TB_MAX], f0[GRT_WINO_TB_MAX];
 #pragma omp for schedule(static)
