@@ -18,8 +18,9 @@ except ImportError:
     print("SKIPPED: numpy missing", file=sys.stderr)
     sys.exit(77)
 ckpt = os.path.join(refdir, "gaitbase_small.pt")
-pkls = sorted(os.path.join(shared, "opengait-pkl", f) for f in os.listdir(os.path.join(shared, "opengait-pkl"))
-              if f.startswith(("Image02", "Image03")))
+pkl_dir = os.path.join(shared, "opengait-pkl")
+pkls = sorted(os.path.join(pkl_dir, f) for f in os.listdir(pkl_dir)
+              if f.startswith(("Image02", "Image03"))) if os.path.isdir(pkl_dir) else []
 if not os.path.exists(ckpt) or len(pkls) != 2:
     print("SKIPPED: reference checkpoint or shared data missing", file=sys.stderr)
     sys.exit(77)
