@@ -11,12 +11,19 @@
 #      CUDA events, L2 flushed),
 #   5. if PyTorch is there: the pipeline's GaitBase parity test against PyTorch, which runs on
 #      the CUDA backend at the balanced level (f32, relative L2 <= 1e-5),
-#   6. the host CPU's bf16 path (aggressive level) when it has avx512_bf16: fidelity on the demo
-#      silhouettes (cosine, rank order) and time against fp32.
+#   6. if PyTorch is there: gaitrt against PyTorch on the same GPU, host to host (`gaitrt bench
+#      --device cuda --level aggressive --peers`: PyTorch fp32, AMP fp16, AMP bf16, torch.compile
+#      with AMP fp16) for GaitBase, DeepGaitV2-P3D and DeepGaitV2-3D at each batch of BATCHES,
+#   7. the aggressive level's fidelity on the demo silhouettes (cosine, rank order) on the GPU and
+#      on the host CPU (bf16 where oneDNN has kernels for it, else relaxed fp32), and its CPU time.
 # Results go to $OUT (default bench/results/gpu): run.log, test_cuda_host.log, test_cuda_gpu.log,
-# bench.log, gpu_results.md, gpu_results.json, pytorch_parity.log.
+# bench.log, gpu_results.md, gpu_results.json, pytorch_parity.log, peers_*.json, peers.md.
 #
-# Knobs: REPS (20), BATCHES (1,8,64), MODELS (gaitbase,deepgaitv2), PRECISIONS (f32,tf32,f16,bf16),
+# All steps take longer than one 10-minute command: STEPS picks some (default
+# "tests,bench,parity,peers,fidelity"); the peers step alone takes about 6 minutes (torch.compile
+# compiles each shape).
+#
+# Knobs: STEPS, GRT_SHARED_DATA (the sample data folder, default ../shared/data), REPS (20), BATCHES (1,8,64), MODELS (gaitbase,deepgaitv2), PRECISIONS (f32,tf32,f16,bf16),
 # REF_SEQS (3: reference sequences checked per batch larger than that; the CPU reference backend
 # needs seconds per sequence), SKIP_PYTORCH=1,
 # SANITIZE=1 (test_cuda_gpu under compute-sanitizer too), CUDNN_ROOT (a cuDNN with include/ lib/).
@@ -79,6 +86,10 @@ for t in grt_cuda test_cuda_host test_cuda_gpu gaitrt_gpu_bench; do
   fi
 done
 
+STEPS="${STEPS:-tests,bench,parity,peers,fidelity}"
+want() { case ",$STEPS," in *",$1,"*) return 0 ;; esac; return 1; }
+
+if want tests; then
 step "test_cuda_host (no GPU needed)"
 if [ -x build-gpu/tests/cuda/test_cuda_host ]; then
   (cd build-gpu && timeout 300 ./tests/cuda/test_cuda_host) >"$OUT/test_cuda_host.log" 2>&1 || STATUS=1
@@ -98,8 +109,10 @@ if [ -x build-gpu/tests/cuda/test_cuda_gpu ]; then
   fi
 fi
 
+fi
+
 step "parity and timing (gaitrt_gpu_bench)"
-if [ -x build-gpu/gaitrt_gpu_bench ]; then
+if want bench && [ -x build-gpu/gaitrt_gpu_bench ]; then
   timeout 480 build-gpu/gaitrt_gpu_bench --out "$OUT" --reps "${REPS:-20}" --batches "${BATCHES:-1,8,64}" \
     --models "${MODELS:-gaitbase,deepgaitv2}" --precisions "${PRECISIONS:-f32,tf32,f16,bf16}" --ref-seqs "${REF_SEQS:-3}" \
     2>&1 | tee "$OUT/bench.log"
@@ -108,7 +121,7 @@ if [ -x build-gpu/gaitrt_gpu_bench ]; then
   say "gaitrt_gpu_bench exit code: $rc"
 fi
 
-if [ "$HAVE_TORCH" = 1 ] && [ "${SKIP_PYTORCH:-0}" != 1 ]; then
+if want parity && [ "$HAVE_TORCH" = 1 ] && [ "${SKIP_PYTORCH:-0}" != 1 ]; then
   step "pipeline parity against PyTorch (GaitBase, CUDA backend at the balanced level)"
   if cmake --build build-gpu -j "$JOBS" --target test_gaitbase_parity gaitrt_cli >>"$LOG" 2>&1; then
     (cd build-gpu && timeout 900 ctest --output-on-failure -R 'ref_gaitbase_generate|test_gaitbase_parity') >"$OUT/pytorch_parity.log" 2>&1 || STATUS=1
@@ -119,17 +132,47 @@ if [ "$HAVE_TORCH" = 1 ] && [ "${SKIP_PYTORCH:-0}" != 1 ]; then
   fi
 fi
 
-step "host CPU: bf16 (aggressive level) against fp32, if this CPU has avx512_bf16"
-# The development machines' CPUs have no avx512_bf16; the lent machine's host CPU may. The
-# fidelity test checks cosine and rank order on the demo silhouettes (SKIPPED without bf16).
+if want peers && [ "$HAVE_TORCH" = 1 ] && [ "${SKIP_PYTORCH:-0}" != 1 ]; then
+  step "gaitrt (aggressive, f16) against PyTorch on the same GPU, host to host"
+  if cmake --build build-gpu -j "$JOBS" --target gaitrt_cli >>"$LOG" 2>&1; then
+    for m in GaitBase DeepGaitV2:p3d-1441 DeepGaitV2:3d-1441; do
+      for b in $(echo "${BATCHES:-1,8,64}" | tr ',' ' '); do
+        tag=$(echo "${m}_$b" | tr ':' '_')
+        runs=30; [ "$b" -ge 64 ] && runs=15
+        GAITRT_SOURCE_DIR=$PWD timeout 300 build-gpu/gaitrt bench --model "$m" --frames 30 --batch "$b" --device cuda \
+          --level aggressive --runs $runs --peers --json "$OUT/peers_$tag.json" >"$OUT/peers_$tag.log" 2>&1 || STATUS=1
+        grep -E 'latency|^  (PyTorch|torch)|missing' "$OUT/peers_$tag.log" | cut -c1-200 | tee -a "$LOG"
+      done
+    done
+    python3 - "$OUT" <<'PY' 2>&1 | tee "$OUT/peers.md" | tee -a "$LOG"
+import glob, json, os, sys
+print("| model | batch | gaitrt ms | " + " | ".join(["PyTorch fp32", "AMP fp16", "AMP bf16", "torch.compile AMP fp16"]) + " |")
+print("|---|---|---|---|---|---|---|")
+for f in sorted(glob.glob(os.path.join(sys.argv[1], "peers_*.json"))):
+    d = json.load(open(f))
+    cells = [f"{p['median_ms']:.2f} ({p['median_ms'] / d['median_ms']:.2f}x)" if "median_ms" in p else "missing" for p in d["peers"]]
+    print(f"| {d['model']} {d['variant'].split(' ')[0]} | {d['batch']} | {d['median_ms']:.2f} | " + " | ".join(cells) + " |")
+PY
+  else
+    say "build of gaitrt failed (see run.log)"
+    STATUS=1
+  fi
+fi
+
+if want fidelity; then
+step "aggressive level: fidelity on the demo silhouettes (GPU f16; host CPU bf16 or relaxed fp32) and CPU time"
 grep -o -E 'avx512_bf16|amx_bf16|avx512f ' /proc/cpuinfo | sort -u | tr '\n' ' ' | tee -a "$LOG"; say ""
+DATA="${GRT_SHARED_DATA:-$PWD/../shared/data}"
 if cmake --build build-gpu -j "$JOBS" --target test_lowp_fidelity gaitrt_cli >>"$LOG" 2>&1; then
-  (cd build-gpu && timeout 300 ./tests/fast/test_lowp_fidelity "$PWD/../../shared/data" ||
-     timeout 300 ./tests/fast/test_lowp_fidelity "${GRT_SHARED_DATA:-../shared/data}") >"$OUT/cpu_bf16.log" 2>&1
-  tail -4 "$OUT/cpu_bf16.log" | tee -a "$LOG"
+  for dv in cuda cpu; do
+    timeout 300 build-gpu/tests/fast/test_lowp_fidelity "$DATA" $dv >"$OUT/fidelity_$dv.log" 2>&1
+    rc=$?
+    [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && STATUS=1
+    tail -4 "$OUT/fidelity_$dv.log" | cut -c1-300 | tee -a "$LOG"
+  done
   for lv in balanced aggressive; do
     for b in 1 8; do
-      build-gpu/gaitrt bench --model GaitBase --frames 30 --batch $b --runs 7 --device cpu --level $lv \
+      timeout 120 build-gpu/gaitrt bench --model GaitBase --frames 30 --batch $b --runs 7 --device cpu --level $lv \
         --json "$OUT/cpu_${lv}_$b.json" 2>&1 | grep -E 'session|latency|throughput' | cut -c1-240 | tee -a "$LOG"
     done
   done
@@ -147,6 +190,7 @@ for b in (1, 8):
 PY
 else
   say "build of test_lowp_fidelity / gaitrt failed (see run.log)"
+fi
 fi
 
 step "summary"

@@ -6,7 +6,12 @@ The network definitions are our PyTorch references (tests/reference/), which car
 OpenGait's module and key names, so the same state dict loads unchanged.
 
 usage: torch_peer.py --model GaitBase --weights W.safetensors|.pt --input X.npy --mode eager|compile|onnx
-                     [--runs N] [--warmup W] [--threads N] [--expect E.npy]
+                     [--runs N] [--warmup W] [--threads N] [--expect E.npy] [--device cpu|cuda] [--amp fp16|bf16]
+
+On CUDA a run is what gaitrt's run is: the input from host memory to the GPU, the forward pass,
+the embeddings back to host memory (median_ms); device_median_ms is the forward pass alone on an
+input already on the GPU, timed with CUDA events. cuDNN's autotuner is on (PyTorch's fastest
+eager setting); PyTorch's defaults otherwise (its float32 convolutions may use TF32).
 """
 import argparse
 import json
@@ -96,11 +101,15 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--expect", default="")
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--amp", choices=["", "fp16", "bf16"], default="", help="autocast to this type (CUDA)")
     ap.add_argument("--export-only", default="", help="write the ONNX model here and exit")
     a = ap.parse_args()
     if a.mode == "onnx" and not a.export_only:
         return run_onnx(a)
     label = {"eager": "PyTorch", "compile": "PyTorch torch.compile", "onnx": "ONNX Runtime"}[a.mode]
+    if a.device == "cuda":
+        label += " CUDA " + (f"AMP {a.amp}" if a.amp else "fp32")
     try:
         import numpy as np
         import torch
@@ -108,10 +117,16 @@ def main():
         out({"peer": label, "python": sys.executable, "missing": f"torch/numpy not importable: {e}"})
     if a.threads > 0:
         torch.set_num_threads(a.threads)
+    if a.device == "cuda" and not torch.cuda.is_available():
+        out({"peer": label, "python": sys.executable, "missing": f"torch {torch.__version__} sees no CUDA device"})
     sd = load_weights(a.weights, torch, np)
     model = build(a.model, sd).eval()
     x = torch.from_numpy(np.load(a.input))  # [B, T, H, W]
     version = torch.__version__
+    if a.device == "cuda":
+        torch.backends.cudnn.benchmark = True
+        model = model.cuda()
+        version += f" CUDA {torch.version.cuda} cuDNN {torch.backends.cudnn.version()} {torch.cuda.get_device_name()}"
     if a.mode == "compile":
         if not hasattr(torch, "compile"):
             out({"peer": label, "python": sys.executable, "missing": f"torch {version} has no torch.compile"})
@@ -121,13 +136,41 @@ def main():
             torch.onnx.export(model, (x,), a.export_only, input_names=["sils"], output_names=["embeddings"], opset_version=17)
         out({"exported": a.export_only, "torch": version})
 
+    if a.device == "cuda":
+        import contextlib
+        amp = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(a.amp)
+        ctx = (lambda: torch.autocast("cuda", dtype=amp)) if amp else contextlib.nullcontext
+
+        def fwd(xg):
+            with torch.no_grad(), ctx():
+                return model(xg)
+
+        def run():
+            return fwd(x.cuda()).float().cpu().numpy()
+
+        xg = x.cuda()
+        for _ in range(max(a.warmup, 1)):
+            fwd(xg)
+        dev = []
+        for _ in range(a.runs):
+            e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            e0.record()
+            fwd(xg)
+            e1.record()
+            e1.synchronize()
+            dev.append(e0.elapsed_time(e1))
+        dev.sort()
+        extra = {"device_median_ms": dev[len(dev) // 2], "gpu_peak_mib": torch.cuda.max_memory_allocated() / 1048576.0}
+        timed(a, label, version, run, torch.get_num_threads(), extra)
+        return
+
     def run():
         with torch.no_grad():
             return model(x).numpy()
     timed(a, label, version, run, torch.get_num_threads())
 
 
-def timed(a, label, version, run, threads):
+def timed(a, label, version, run, threads, extra=None):
     import numpy as np
     result = None
     for _ in range(a.warmup):
@@ -142,6 +185,7 @@ def timed(a, label, version, run, threads):
     d = {"peer": label, "version": version, "python": sys.executable, "threads": threads,
          "median_ms": med * 1e3, "min_ms": times[0] * 1e3, "max_ms": times[-1] * 1e3,
          "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
+    d.update(extra or {})
     if a.expect:
         e = np.load(a.expect)
         d["rel_l2_vs_gaitrt"] = float(np.linalg.norm(result - e) / max(np.linalg.norm(e), 1e-30))

@@ -68,6 +68,9 @@ typedef struct grt_backend_i {
     /* Optional (NULL: no): 1 when the prepared state holds its own copy of constant `value` and
      * none of its plans or runs reads the graph's, so the model may release the graph's. */
     int (*owns_constant)(const void *state, int value);
+    /* Optional (NULL: not offered): the plan's own host memory (pinned, for a GPU) where input k,
+     * numel floats, may be written before run(); run() skips its copy when inputs[k] is it. */
+    float *(*input_buffer)(void *plan, int k, size_t numel);
 } grt_backend_i;
 
 /* The backends compiled in. Each returns NULL when it cannot run here (the reason in the

@@ -310,28 +310,50 @@ static grt_status grt__run_batch(gaitrt_session *s, const gaitrt_sequence *seqs,
     }
     grt_status st;
     if ((st = grt__grow((void **)&s->segs, &s->segs_cap, (size_t)n * sizeof(grt_segment), 0)) != GRT_OK) return st;
+    void *plan = NULL;
+    if ((st = grt__get_plan(s, &bs, &plan)) != GRT_OK) return st;
     const float *inputs[GAITRT_MAX_INPUTS];
     for (int k = 0; k < mi->n_inputs; k++) {
         const gaitrt_model_input_desc *d = &mi->inputs[k];
-        size_t need = (size_t)bs.n * d->channels * bs.t * d->height * d->width * sizeof(float);
-        if ((st = grt__grow((void **)&s->inbuf[k], &s->inbuf_cap[k], need, 1)) != GRT_OK) return st;
+        const size_t numel = (size_t)bs.n * d->channels * bs.t * d->height * d->width;
+        /* the backend's own (pinned) staging when it offers one, else the session's buffer */
+        float *dst = s->bk->input_buffer ? s->bk->input_buffer(plan, k, numel) : NULL;
+        if (!dst) {
+            if ((st = grt__grow((void **)&s->inbuf[k], &s->inbuf_cap[k], numel * sizeof(float), 1)) != GRT_OK) return st;
+            dst = s->inbuf[k];
+        }
         int t0 = 0;
         for (int i = 0; i < n; i++) {
-            int b = packed ? 0 : i, off = packed ? t0 : 0;
-            if ((st = grt__pack(s, &seqs[idx[i]], idx[i], k, frames[i], s->inbuf[k], b, off, bs.t)) != GRT_OK) return st;
+            s->segs[i] = (grt_segment){packed ? 0 : i, packed ? t0 : 0, frames[i]};
+            t0 += frames[i];
+        }
+        /* sequences in parallel (the copy and the finiteness check are a few ms for 64 x 30 frames);
+         * a failure is repeated on this thread, whose error text the caller reads */
+        int bad = -1;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n > 1) reduction(max : bad)
+#endif
+        for (int i = 0; i < n; i++) {
+            const grt_segment *g = &s->segs[i];
+            if (grt__pack(s, &seqs[idx[i]], idx[i], k, frames[i], dst, g->b, g->t0, bs.t) != GRT_OK) {
+                bad = i > bad ? i : bad;
+                continue;
+            }
             if (!packed && frames[i] < bs.t) { /* padding: zero frames, which the backend keeps zero */
                 const size_t hw = (size_t)d->height * d->width;
                 for (int c = 0; c < d->channels; c++)
-                    memset(s->inbuf[k] + (((size_t)b * d->channels + c) * bs.t + frames[i]) * hw, 0,
+                    memset(dst + (((size_t)g->b * d->channels + c) * bs.t + frames[i]) * hw, 0,
                            (size_t)(bs.t - frames[i]) * hw * sizeof(float));
             }
-            s->segs[i] = (grt_segment){b, off, frames[i]};
-            t0 += frames[i];
         }
-        inputs[k] = s->inbuf[k];
+        if (bad >= 0) {
+            for (int i = 0; i < n; i++)
+                if ((st = grt__pack(s, &seqs[idx[i]], idx[i], k, frames[i], dst, s->segs[i].b, s->segs[i].t0, bs.t)) != GRT_OK)
+                    return st;
+            return grt_error(GAITRT_ERR_INTERNAL, "sequence %d: input %d failed to pack", idx[bad], k);
+        }
+        inputs[k] = dst;
     }
-    void *plan = NULL;
-    if ((st = grt__get_plan(s, &bs, &plan)) != GRT_OK) return st;
     const size_t per = (size_t)mi->embed_channels * mi->embed_parts;
     if ((st = grt__grow((void **)&s->outbuf, &s->outbuf_cap, (size_t)n * per * sizeof(float), 0)) != GRT_OK) return st;
     grt_run_args a = {inputs, s->segs, s->outbuf, s->params.profile ? &s->prof.run : NULL};

@@ -23,7 +23,7 @@
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: test_lowp_fidelity SHARED_DATA_DIR\n");
+        fprintf(stderr, "usage: test_lowp_fidelity SHARED_DATA_DIR [cpu|cuda]\n");
         return 2;
     }
     char demo[1024];
@@ -37,13 +37,22 @@ int main(int argc, char **argv) {
     CHECK_MSG(m != NULL, "%s", gaitrt_last_error());
     if (!m) return grt_test_finish("test_lowp_fidelity");
     gaitrt_session_params sp = gaitrt_session_default_params();
+    /* the CPU's reduced precision by default; "cuda" checks the GPU's aggressive level (f16) the same way */
+    const int on_gpu = argc > 2 && !strcmp(argv[2], "cuda");
+    sp.device = on_gpu ? GAITRT_DEVICE_CUDA : GAITRT_DEVICE_CPU;
     sp.level = GAITRT_LEVEL_AGGRESSIVE;
     sp.normalize = 1;
     gaitrt_session *low = gaitrt_session_create(m, &sp);
+    if (!low && on_gpu) {
+        printf("SKIPPED: no CUDA device (%s)\n", gaitrt_last_error());
+        gaitrt_model_free(m);
+        return 77;
+    }
     CHECK_MSG(low != NULL, "%s", gaitrt_last_error());
     char rep[4096] = "";
     if (low) gaitrt_session_report(low, rep, sizeof rep);
-    const char *mode = strstr(rep, "bf16 (fp32 accumulation)") ? "bf16" : strstr(rep, "fp32 relaxed") ? "relaxed fp32" : NULL;
+    const char *mode = on_gpu ? (strstr(rep, "\"backend\": \"cuda\"") ? "CUDA f16" : NULL)
+                       : strstr(rep, "bf16 (fp32 accumulation)") ? "bf16" : strstr(rep, "fp32 relaxed") ? "relaxed fp32" : NULL;
     if (!low || !mode) {
         printf("SKIPPED: the aggressive level runs plain fp32 on this CPU, no reduced precision to check (%s)\n", rep);
         gaitrt_session_free(low);
@@ -51,6 +60,7 @@ int main(int argc, char **argv) {
         return 77;
     }
     sp.level = GAITRT_LEVEL_BALANCED;
+    sp.device = GAITRT_DEVICE_CPU; /* the float32 side is always the CPU's */
     gaitrt_session *f32 = gaitrt_session_create(m, &sp);
     CHECK_MSG(f32 != NULL, "%s", gaitrt_last_error());
 

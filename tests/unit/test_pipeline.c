@@ -29,8 +29,17 @@ static float *make_frames(int t, int seed) {
     return f;
 }
 
+/* The CPU, also where a GPU is present: padded batches, the release of fused weights and
+ * plans that follow the chunk are the CPU backends' behaviour (the CUDA backend's own tests are
+ * tests/cuda; there, AUTO would choose it and run none of these paths). */
+static gaitrt_session_params cpu_params(void) {
+    gaitrt_session_params p = gaitrt_session_default_params();
+    p.device = GAITRT_DEVICE_CPU;
+    return p;
+}
+
 static gaitrt_session *session(gaitrt_model *m, gaitrt_level level, int max_batch, int64_t budget) {
-    gaitrt_session_params sp = gaitrt_session_default_params();
+    gaitrt_session_params sp = cpu_params();
     sp.level = level;
     sp.max_batch_size = max_batch;
     sp.memory_budget = budget;
@@ -87,7 +96,7 @@ static void test_padded_batches(const char *type, gaitrt_level level) {
     float *one = malloc(sizeof(float) * NS * per), *pad = malloc(sizeof(float) * NS * per);
     gaitrt_session *s1 = session(m, level, 1, 0);
     for (int i = 0; i < NS; i++) CHECK(gaitrt_embed(s1, &seqs[i], 1, one + i * per, per) == GAITRT_OK);
-    gaitrt_session_params sp = gaitrt_session_default_params();
+    gaitrt_session_params sp = cpu_params();
     sp.level = level;
     sp.max_batch_size = 4;
     sp.seq_len_tolerance = 3;
@@ -125,7 +134,7 @@ static void test_padding_refused(void) {
     gaitrt_model_info info;
     gaitrt_model_get_info(m, &info);
     CHECK(info.temporal_mixing && !info.pad_batching);
-    gaitrt_session_params sp = gaitrt_session_default_params();
+    gaitrt_session_params sp = cpu_params();
     sp.seq_len_tolerance = 5;
     gaitrt_session *s = gaitrt_session_create(m, &sp);
     CHECK_MSG(s != NULL, "%s", gaitrt_last_error());
@@ -163,7 +172,7 @@ static void test_chunked_batches(const char *type, gaitrt_level ref_level) {
     float *one = malloc(sizeof(float) * NS * per), *all = malloc(sizeof(float) * NS * per);
     gaitrt_session *s1 = session(m, ref_level, 1, 0);
     for (int i = 0; i < NS; i++) CHECK(gaitrt_embed(s1, &seqs[i], 1, one + i * per, per) == GAITRT_OK);
-    gaitrt_session_params bp = gaitrt_session_default_params();
+    gaitrt_session_params bp = cpu_params();
     bp.profile = 1; /* every chunk's events fit the profile */
     gaitrt_session *sb = gaitrt_session_create(m, &bp);
     CHECK_MSG(sb != NULL, "%s", gaitrt_last_error());
@@ -257,7 +266,7 @@ static void test_reference_weights(void) {
     gaitrt_session *sg = session(gone, GAITRT_LEVEL_BALANCED, 1, 0);
     CHECK(sg && gaitrt_embed(sg, &q, 1, a, per) == GAITRT_OK);
     CHECK(gaitrt_random_checkpoint_write("GaitBase:small", 12, path) == GAITRT_OK);
-    gaitrt_session_params sp = gaitrt_session_default_params();
+    gaitrt_session_params sp = cpu_params();
     sp.level = GAITRT_LEVEL_AGGRESSIVE;
     gaitrt_session *sa = gaitrt_session_create(gone, &sp);
     char rep[4096] = "";
@@ -359,7 +368,7 @@ int main(void) {
     CHECK(worst >= 0.9995);
 
     /* normalisation */
-    gaitrt_session_params sp = gaitrt_session_default_params();
+    gaitrt_session_params sp = cpu_params();
     sp.normalize = 1;
     gaitrt_session *sn = gaitrt_session_create(m, &sp);
     CHECK(gaitrt_embed(sn, seqs, 1, tmp, per) == GAITRT_OK);
@@ -388,7 +397,7 @@ int main(void) {
     CHECK(gaitrt_embed(s1, &seqs[1], 1, tmp, per) == GAITRT_OK);
 
     /* profile JSON and Chrome trace */
-    sp = gaitrt_session_default_params();
+    sp = cpu_params();
     sp.profile = 1;
     gaitrt_session *sprof = gaitrt_session_create(m, &sp);
     CHECK(gaitrt_embed(sprof, seqs, NS, tmp, NS * per) == GAITRT_OK);

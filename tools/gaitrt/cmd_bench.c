@@ -17,13 +17,27 @@
 
 typedef struct peer_spec {
     const char *label;
-    const char *python; /* relative to the source dir when not absolute */
+    const char *python; /* relative to the source dir when not absolute; a bare name is looked up in PATH */
     const char *mode;
+    const char *device; /* "cpu" or "cuda" */
+    const char *amp;    /* "" or an autocast type for CUDA */
 } peer_spec;
+
+/* A bare program name found in PATH (the GPU machines' PyTorch is whatever python3 is there). */
+static int find_in_path(const char *name, char *out, size_t cap) {
+    const char *path = getenv("PATH");
+    while (path && *path) {
+        const char *end = strchr(path, ':');
+        size_t n = end ? (size_t)(end - path) : strlen(path);
+        if (n > 0 && (size_t)snprintf(out, cap, "%.*s/%s", (int)n, path, name) < cap && access(out, X_OK) == 0) return 1;
+        path = end ? end + 1 : NULL;
+    }
+    return 0;
+}
 
 typedef struct peer_result {
     char label[96], version[128], missing[1400];
-    double median_ms, min_ms, max_ms, rss_mib, rel_l2;
+    double median_ms, min_ms, max_ms, rss_mib, rel_l2, device_ms;
     int ok;
 } peer_result;
 
@@ -33,9 +47,14 @@ static void run_peer(const peer_spec *ps, const char *src, const char *model, co
     snprintf(r->label, sizeof r->label, "%s", ps->label);
     r->rel_l2 = -1;
     char py[1024];
-    if (ps->python[0] == '/')
+    const char *env_py = getenv("GAITRT_PEER_PYTHON");
+    if (!strchr(ps->python, '/') && env_py && *env_py)
+        snprintf(py, sizeof py, "%s", env_py);
+    else if (!strchr(ps->python, '/') && !find_in_path(ps->python, py, sizeof py))
+        snprintf(py, sizeof py, "%s (in PATH)", ps->python);
+    else if (ps->python[0] == '/')
         snprintf(py, sizeof py, "%s", ps->python);
-    else
+    else if (strchr(ps->python, '/'))
         snprintf(py, sizeof py, "%s/%s", src, ps->python);
     if (access(py, X_OK) != 0) {
         snprintf(r->missing, sizeof r->missing, "%s not found%s", py,
@@ -44,7 +63,8 @@ static void run_peer(const peer_spec *ps, const char *src, const char *model, co
     }
     char cmd[8192];
     snprintf(cmd, sizeof cmd, "'%s' '%s/bench/peers/torch_peer.py' --model '%s' --weights '%s' --input '%s' --mode %s --runs %d "
-             "--warmup %d --threads %d --expect '%s' 2>&1", py, src, model, weights, input, ps->mode, runs, warmup, threads, expect);
+             "--warmup %d --threads %d --expect '%s' --device %s%s%s 2>&1", py, src, model, weights, input, ps->mode, runs, warmup,
+             threads, expect, ps->device, ps->amp[0] ? " --amp " : "", ps->amp);
     FILE *p = popen(cmd, "r");
     if (!p) {
         snprintf(r->missing, sizeof r->missing, "cannot start %s", py);
@@ -69,6 +89,8 @@ static void run_peer(const peer_spec *ps, const char *src, const char *model, co
         r->min_ms = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "min_ms"));
         r->max_ms = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "max_ms"));
         r->rss_mib = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "peak_rss_mib"));
+        const cJSON *dm = cJSON_GetObjectItem(j, "device_median_ms");
+        r->device_ms = cJSON_IsNumber(dm) ? dm->valuedouble : -1;
         const cJSON *e = cJSON_GetObjectItem(j, "rel_l2_vs_gaitrt");
         if (cJSON_IsNumber(e)) r->rel_l2 = e->valuedouble;
         r->ok = 1;
@@ -252,10 +274,18 @@ int grt_cmd_bench(int argc, char **argv) {
             if (st != GAITRT_OK) {
                 rc = cli_fail("bench", st);
             } else {
-                const peer_spec specs[4] = {{"PyTorch (Debian)", "/usr/bin/python3", "eager"},
-                                            {"PyTorch (PyPI)", "bench/.venv/bin/python", "eager"},
-                                            {"PyTorch (PyPI) torch.compile", "bench/.venv/bin/python", "compile"},
-                                            {"ONNX Runtime", "bench/.venv/bin/python", "onnx"}};
+                /* peers on the session's device: the CPU's against Debian's and PyPI's PyTorch and ONNX
+                 * Runtime; a CUDA session's against PyTorch on the same GPU (GAITRT_PEER_PYTHON or python3) */
+                const int on_gpu = strstr(rep, "\"backend\": \"cuda\"") != NULL;
+                const peer_spec cpu_specs[4] = {{"PyTorch (Debian)", "/usr/bin/python3", "eager", "cpu", ""},
+                                                {"PyTorch (PyPI)", "bench/.venv/bin/python", "eager", "cpu", ""},
+                                                {"PyTorch (PyPI) torch.compile", "bench/.venv/bin/python", "compile", "cpu", ""},
+                                                {"ONNX Runtime", "bench/.venv/bin/python", "onnx", "cpu", ""}};
+                const peer_spec gpu_specs[4] = {{"PyTorch CUDA fp32", "python3", "eager", "cuda", ""},
+                                                {"PyTorch CUDA AMP fp16", "python3", "eager", "cuda", "fp16"},
+                                                {"PyTorch CUDA AMP bf16", "python3", "eager", "cuda", "bf16"},
+                                                {"torch.compile CUDA AMP fp16", "python3", "compile", "cuda", "fp16"}};
+                const peer_spec *specs = on_gpu ? gpu_specs : cpu_specs;
                 printf("peers (same weights and input, %d threads, median of %d runs):\n", threads, runs);
                 printf("  %-30s %-44s %10s %9s %9s %10s %9s\n", "runtime", "version", "median ms", "gaitrt/x", "x/gaitrt", "RSS MiB",
                        "rel L2");
@@ -290,9 +320,9 @@ int grt_cmd_bench(int argc, char **argv) {
             for (int k = 0; k < n_peers; k++) {
                 if (pr[k].ok)
                     fprintf(f, "%s{\"peer\": \"%s\", \"version\": \"%s\", \"median_ms\": %.4f, \"min_ms\": %.4f, \"max_ms\": %.4f, "
-                               "\"peak_rss_mib\": %.1f, \"rel_l2_vs_gaitrt\": %.3g, \"gaitrt_time_ratio\": %.4f}",
+                               "\"peak_rss_mib\": %.1f, \"rel_l2_vs_gaitrt\": %.3g, \"gaitrt_time_ratio\": %.4f, \"device_median_ms\": %.4f}",
                             k ? ", " : "", pr[k].label, pr[k].version, pr[k].median_ms, pr[k].min_ms, pr[k].max_ms, pr[k].rss_mib,
-                            pr[k].rel_l2, med * 1e3 / pr[k].median_ms);
+                            pr[k].rel_l2, med * 1e3 / pr[k].median_ms, pr[k].device_ms);
                 else
                     fprintf(f, "%s{\"peer\": \"%s\", \"missing\": \"%s\"}", k ? ", " : "", pr[k].label, pr[k].missing);
             }

@@ -454,6 +454,15 @@ static int64_t grt_cu_plan_bytes(const void *plan) {
 
 /* ---- run ---------------------------------------------------------------------------------- */
 
+/* The pinned staging of input k: the session packs sequences straight into it (one host copy
+ * fewer per run: 22 MB for 64 sequences of 30 silhouettes). */
+static float *grt_cu_input_buffer(void *plan, int k, size_t numel) {
+    grt_cu_plan *pl = plan;
+    if (!pl || pl->bad || k < 0 || k >= pl->pr.n_inputs || pl->pr.in_t[k] < 0) return NULL;
+    const grt_cu_tensor *t = &pl->pr.t[pl->pr.in_t[k]];
+    return (size_t)t->numel == numel ? (float *)(void *)(pl->hstage + t->off) : NULL;
+}
+
 static grt_status grt_cu_run(void *plan, const grt_run_args *a) {
     grt_cu_plan *pl = plan;
     if (!pl || !a || !a->inputs || !a->output) return grt_error(GAITRT_ERR_INVALID_ARG, "CUDA run: NULL argument");
@@ -466,7 +475,8 @@ static grt_status grt_cu_run(void *plan, const grt_run_args *a) {
         if (pr->in_t[k] < 0) continue;
         if (!a->inputs[k]) return grt_error(GAITRT_ERR_INVALID_ARG, "CUDA run: input %d is NULL", k);
         const grt_cu_tensor *t = &pr->t[pr->in_t[k]];
-        memcpy(pl->hstage + t->off, a->inputs[k], (size_t)t->numel * sizeof(float));
+        if ((const char *)a->inputs[k] != pl->hstage + t->off) /* else packed there by the caller */
+            memcpy(pl->hstage + t->off, a->inputs[k], (size_t)t->numel * sizeof(float));
     }
     if ((st = grt_cu_check(cudaSetDevice(pl->st->device), "device selection")) != GRT_OK) return st;
     const double t0 = a->prof ? grt_now_s() : 0;
@@ -513,6 +523,7 @@ static const grt_backend_i grt__cuda = {
     .plan_release = grt_cu_plan_release,
     .plan_bytes = grt_cu_plan_bytes,
     .run = grt_cu_run,
+    .input_buffer = grt_cu_input_buffer,
     .describe = grt_cu_describe,
 };
 

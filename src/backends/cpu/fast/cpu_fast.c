@@ -292,6 +292,13 @@ static grt_status grt_fast_prepare(const grt_graph *g, const grt_backend_opts *o
 #ifdef GAITRT_HAVE_OPENMP
     omp_set_num_threads(prev_threads);
 #endif
+    /* bf16 only where oneDNN has compiled kernels for it: its reference implementation runs
+     * bf16 convolutions a hundred times slower than fp32 (seen with oneDNN 2.6 on a CPU with
+     * avx512_bf16 that it ran at avx2), so the session takes relaxed fp32 instead */
+    for (int i = 0; gs == GRT_OK && st->adt == dnnl_bf16 && i < g->n_nodes; i++)
+        if (g->nodes[i].op == GRT_OP_CONV && (st->conv[i].path == GRT_FAST_CONV_REF || strstr(st->conv[i].impl, "ref")))
+            gs = grt_error(GAITRT_ERR_UNSUPPORTED, "oneDNN %d.%d has no bf16 convolution kernel for this CPU (layer '%s' would "
+                           "run on '%s')", dnnl_version()->major, dnnl_version()->minor, g->nodes[i].name, st->conv[i].impl);
     if (gs == GRT_OK) {
         grt__mark_lowp(st);
         /* a dry plan at the nominal shape counts the conversions and fallbacks for describe */
