@@ -194,6 +194,16 @@ typedef enum gaitrt_level {
                                       (CPU: Winograd F(4x4,3x3)); cosine >= 0.9995 against fp32 */
 } gaitrt_level;
 
+/* The arithmetic of a session's fused graph, where the level leaves it open. All keep float32
+ * accumulation and a float32 head. */
+typedef enum gaitrt_precision {
+    GAITRT_PRECISION_AUTO = 0, /* the level's: f32 at balanced; at aggressive f16 on a GPU, bf16 or relaxed fp32 on a CPU */
+    GAITRT_PRECISION_F32 = 1,  /* strict float32 (within 1e-5 of the reference) */
+    GAITRT_PRECISION_TF32 = 2, /* GPU: tensor cores on float32 data (about 4e-4 relative); PyTorch's default on GPUs */
+    GAITRT_PRECISION_F16 = 3,  /* GPU: float16 activations and weights */
+    GAITRT_PRECISION_BF16 = 4, /* GPU; CPU with avx512_bf16 where oneDNN has bf16 kernels */
+} gaitrt_precision;
+
 typedef struct gaitrt_session_params {
     gaitrt_device_kind device;
     int device_index;
@@ -208,6 +218,8 @@ typedef struct gaitrt_session_params {
     int max_frames;              /* OpenGait's frames_all_limit: only the first max_frames are used; default 720; 0 = no limit */
     int normalize;               /* 1: L2-normalise each part's C-vector */
     int profile;                 /* 1: collect per-layer timings */
+    gaitrt_precision precision;  /* balanced/aggressive: AUTO (default) or a precision to use instead of the level's;
+                                    one the device cannot run falls back to the level's, noted in the report */
 } gaitrt_session_params;
 
 typedef struct gaitrt_session gaitrt_session;

@@ -45,10 +45,17 @@ static grt_status grt__select_backend(gaitrt_session *s) {
     const grt_backend_i *bk = NULL;
     int fused = 0;
     gaitrt_device_kind dev = s->params.device;
+    const gaitrt_precision want = s->params.precision;
+    static const char *const pnames[5] = {"auto", "f32", "tf32", "f16", "bf16"};
+    if (want != GAITRT_PRECISION_AUTO && s->params.level == GAITRT_LEVEL_CONSERVATIVE)
+        grt_session_note(s, "precision %s ignored: the conservative level runs the float32 reference kernels", pnames[want]);
     if (dev == GAITRT_DEVICE_AUTO || dev == GAITRT_DEVICE_CUDA) {
         const grt_backend_i *cu = grt_backend_cuda();
         if (cu && s->params.level != GAITRT_LEVEL_CONSERVATIVE) {
-            o.precision = s->params.level == GAITRT_LEVEL_AGGRESSIVE ? GRT_PREC_F16 : GRT_PREC_F32;
+            static const grt_precision gpu_prec[5] = {GRT_PREC_F32, GRT_PREC_F32, GRT_PREC_TF32, GRT_PREC_F16, GRT_PREC_BF16};
+            o.precision = want != GAITRT_PRECISION_AUTO              ? gpu_prec[want]
+                          : s->params.level == GAITRT_LEVEL_AGGRESSIVE ? GRT_PREC_F16
+                                                                       : GRT_PREC_F32;
             if (grt_model_prepared(m, cu, &o, 1, &s->bk_state) == GRT_OK) {
                 bk = cu;
                 fused = 1;
@@ -62,7 +69,12 @@ static grt_status grt__select_backend(gaitrt_session *s) {
     if (!bk && s->params.level != GAITRT_LEVEL_CONSERVATIVE) {
         /* aggressive wants bf16; where the CPU lacks it, relaxed fp32 (Winograd F(4x4)), then fp32 */
         const grt_backend_i *fast = grt_backend_cpu_fast();
-        const int agg = s->params.level == GAITRT_LEVEL_AGGRESSIVE;
+        /* a precision asked for: bf16 (else fp32) or fp32; tf32 and f16 are GPU-only */
+        if (want == GAITRT_PRECISION_TF32 || want == GAITRT_PRECISION_F16)
+            grt_session_note(s, "precision %s is GPU-only; the CPU runs the %s level's precision", pnames[want],
+                             s->params.level == GAITRT_LEVEL_AGGRESSIVE ? "aggressive" : "balanced");
+        const int agg = want == GAITRT_PRECISION_BF16 ||
+                        (s->params.level == GAITRT_LEVEL_AGGRESSIVE && want != GAITRT_PRECISION_F32);
         const grt_precision tries[3] = {agg ? GRT_PREC_BF16 : GRT_PREC_F32, GRT_PREC_F32_RELAXED, GRT_PREC_F32};
         static const char *const names[3] = {"bf16", "relaxed fp32", "fp32"};
         for (int k = 0; fast && !bk && k < (agg ? 3 : 1); k++) {
@@ -111,7 +123,8 @@ gaitrt_session *gaitrt_session_create(gaitrt_model *m, const gaitrt_session_para
     }
     gaitrt_session_params prm = p ? *p : gaitrt_session_default_params();
     if (prm.max_batch_size <= 0) prm.max_batch_size = 1;
-    if (prm.max_frames < 0 || prm.n_threads < 0 || prm.memory_budget < 0 || prm.seq_len_tolerance < 0 || (unsigned)prm.level > 2) {
+    if (prm.max_frames < 0 || prm.n_threads < 0 || prm.memory_budget < 0 || prm.seq_len_tolerance < 0 || (unsigned)prm.level > 2 ||
+        (unsigned)prm.precision > GAITRT_PRECISION_BF16) {
         grt_error(GAITRT_ERR_INVALID_ARG, "gaitrt_session_create: invalid parameters (negative count or unknown level)");
         return NULL;
     }

@@ -301,6 +301,47 @@ out:
     gaitrt_model_free(gone);
 }
 
+/* A precision asked for instead of the level's: kept where the device runs it, else the
+ * level's with a note; out-of-range values are refused. On the CPU: f32 at the aggressive
+ * level is exactly the balanced level; tf32 and f16 are GPU-only; bf16 runs where the CPU and
+ * oneDNN have it, else relaxed fp32, said so. */
+static void test_precision(gaitrt_model *m, const gaitrt_sequence *q, int per) {
+    gaitrt_session_params sp = cpu_params();
+    sp.precision = (gaitrt_precision)7;
+    CHECK(gaitrt_session_create(m, &sp) == NULL && gaitrt_last_status() == GAITRT_ERR_INVALID_ARG);
+    float ref[4096], out[4096];
+    gaitrt_session *b = session(m, GAITRT_LEVEL_BALANCED, 1, 0);
+    CHECK(b && gaitrt_embed(b, q, 1, ref, per) == GAITRT_OK);
+    static const struct { gaitrt_level level; gaitrt_precision p; const char *note; int exact; } cases[] = {
+        {GAITRT_LEVEL_AGGRESSIVE, GAITRT_PRECISION_F32, NULL, 1},
+        {GAITRT_LEVEL_BALANCED, GAITRT_PRECISION_F16, "precision f16 is GPU-only", 1},
+        {GAITRT_LEVEL_BALANCED, GAITRT_PRECISION_TF32, "precision tf32 is GPU-only", 1},
+        {GAITRT_LEVEL_BALANCED, GAITRT_PRECISION_BF16, NULL, 0},
+        {GAITRT_LEVEL_CONSERVATIVE, GAITRT_PRECISION_F16, "precision f16 ignored", 0},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        sp = cpu_params();
+        sp.level = cases[k].level;
+        sp.precision = cases[k].p;
+        gaitrt_session *s = gaitrt_session_create(m, &sp);
+        CHECK_MSG(s != NULL, "%s", gaitrt_last_error());
+        if (!s) continue;
+        char rep[4096];
+        CHECK(gaitrt_embed(s, q, 1, out, per) == GAITRT_OK);
+        gaitrt_session_report(s, rep, sizeof rep);
+        double e = grt_rel_l2(out, ref, (size_t)per);
+        printf("precision case %zu: rel L2 %.3g vs balanced; %.200s\n", k, e, strstr(rep, "\"kernels\"") ? strstr(rep, "\"kernels\"") : rep);
+        if (cases[k].note) CHECK_MSG(strstr(rep, cases[k].note) != NULL, "case %zu: no note '%s' in %s", k, cases[k].note, rep);
+        if (cases[k].exact) CHECK_MSG(memcmp(out, ref, (size_t)per * sizeof(float)) == 0, "case %zu: rel L2 %.3g", k, e);
+        if (cases[k].p == GAITRT_PRECISION_BF16)
+            CHECK_MSG(strstr(rep, "bf16 (fp32 accumulation)") || (strstr(rep, "fp32 relaxed") && strstr(rep, "bf16 unavailable")),
+                      "bf16 asked: %s", rep);
+        CHECK(e <= 1e-2);
+        gaitrt_session_free(s);
+    }
+    gaitrt_session_free(b);
+}
+
 int main(void) {
     gaitrt_model *m = gaitrt_model_create_random("GaitBase:small", 3);
     CHECK_MSG(m != NULL, "%s", gaitrt_last_error());
@@ -459,6 +500,7 @@ int main(void) {
     gaitrt_session_free(sagg);
     gaitrt_session_free(sn);
     gaitrt_session_free(sprof);
+    test_precision(m, &seqs[2], per);
     gaitrt_model_free(m);
     for (int i = 0; i < NS; i++) free(frames[i]);
     test_padded_batches("DeepGaitV2:3d-1111-w8", GAITRT_LEVEL_CONSERVATIVE);

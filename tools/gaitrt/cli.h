@@ -21,6 +21,7 @@ int cli_exit_code(gaitrt_status st);
 /* Prints "gaitrt <cmd>: <last error>" and returns the exit code. */
 int cli_fail(const char *cmd, gaitrt_status st);
 int cli_parse_level(const char *s, gaitrt_level *out);
+int cli_parse_precision(const char *s, gaitrt_precision *out);
 int cli_parse_device(const char *s, gaitrt_device_kind *kind, int *index);
 void cli_log_to_stderr(gaitrt_log_level lvl, const char *msg, void *user);
 double cli_now_s(void);

@@ -132,6 +132,8 @@ int grt_cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "--seq-tolerance") && more) sp.seq_len_tolerance = atoi(argv[++i]);
         else if (!strcmp(a, "--level") && more) {
             if (!cli_parse_level(argv[++i], &sp.level)) return 1;
+        } else if (!strcmp(a, "--precision") && more) {
+            if (!cli_parse_precision(argv[++i], &sp.precision)) return 1;
         } else if (!strcmp(a, "--device") && more) {
             if (!cli_parse_device(argv[++i], &sp.device, &sp.device_index)) return 1;
         } else if (!strcmp(a, "--json") && more) json = argv[++i];
@@ -140,7 +142,7 @@ int grt_cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "--one-at-a-time")) one_at_a_time = 1;
         else {
             fprintf(stderr, "usage: gaitrt bench (-m CKPT | --model NAME) [--tensor X.npy | --frames T --batch B] [--runs N] "
-                            "[--warmup W] [--threads N] [--level L] [--device D] [--json OUT] [--peers]\n"
+                            "[--warmup W] [--threads N] [--level L] [--precision P] [--device D] [--json OUT] [--peers]\n"
                             "       [--memory-budget MiB] [--seq-tolerance F]\n"
                             "       [--mixed] (B sequences of 20..120 frames)  [--one-at-a-time] (no batching)\n");
             return 1;

@@ -20,6 +20,7 @@ static void embed_usage(void) {
             "  --model-type T      model family when the keys are ambiguous;  --config YAML  OpenGait config\n"
             "  --no-strict         ignore checkpoint keys the architecture does not read (default: an error)\n"
             "  --level L           conservative | balanced (default) | aggressive\n"
+            "  --precision P       auto (the level's) | f32 | tf32 | f16 | bf16 (tf32, f16: GPU only)\n"
             "  --device D          auto (default) | cpu | cuda[:i]\n"
             "  --batch B           sequences per batch (default 8);  --threads N;  --max-frames N (default 720)\n"
             "  --memory-budget MiB activation memory for a batch (default: a quarter of free RAM, at most 8 GiB)\n"
@@ -61,6 +62,8 @@ int grt_cmd_embed(int argc, char **argv) {
         else if (!strcmp(a, "--no-strict")) mp.strict = 0;
         else if (!strcmp(a, "--level") && more) {
             if (!cli_parse_level(argv[++i], &sp.level)) { embed_usage(); free(inputs); return 1; }
+        } else if (!strcmp(a, "--precision") && more) {
+            if (!cli_parse_precision(argv[++i], &sp.precision)) { embed_usage(); free(inputs); return 1; }
         } else if (!strcmp(a, "--device") && more) {
             if (!cli_parse_device(argv[++i], &sp.device, &sp.device_index)) { embed_usage(); free(inputs); return 1; }
         } else if (!strcmp(a, "--batch") && more) sp.max_batch_size = atoi(argv[++i]);

@@ -149,6 +149,17 @@ int cli_parse_level(const char *s, gaitrt_level *out) {
     return 1;
 }
 
+int cli_parse_precision(const char *s, gaitrt_precision *out) {
+    static const char *const names[5] = {"auto", "f32", "tf32", "f16", "bf16"};
+    for (int k = 0; k < 5; k++)
+        if (!strcmp(s, names[k])) {
+            *out = (gaitrt_precision)k;
+            return 1;
+        }
+    fprintf(stderr, "gaitrt: unknown precision '%s' (auto, f32, tf32, f16 or bf16)\n", s);
+    return 0;
+}
+
 int cli_parse_device(const char *s, gaitrt_device_kind *kind, int *index) {
     *index = 0;
     if (!strcmp(s, "auto")) *kind = GAITRT_DEVICE_AUTO;
