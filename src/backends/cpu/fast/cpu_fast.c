@@ -52,25 +52,47 @@ static void grt__state_free(grt_fast_state *st) {
 
 /* The channel block oneDNN's fastest convolutions use on this CPU (8 on AVX2, 16 on AVX-512),
  * read from the layout it picks for a typical 3x3x3 convolution. */
-static int grt__probe_block(const grt_fast_state *st) {
+/* The channel block of the activations: 16 where oneDNN prefers it, else 8. Asking oneDNN for
+ * its preferred layout is not enough: with AVX-512 and AMX it prefers channels-last for the
+ * probe (brgemm kernels), and 8-channel blocks then leave it its AVX2 kernels and no bf16
+ * kernel at all (seen with oneDNN 2.6 on a Xeon with AMX). GAITRT_FAST_BLOCK=8|16 overrides
+ * the choice (tests run the 16-block path on AVX2 CPUs that way). */
+static int grt__try_block(const grt_fast_state *st, dnnl_format_tag_t tag, char *impl, size_t cap) {
     dnnl_memory_desc_t src, wei, dst;
     dnnl_dims_t sd = {1, 64, 4, 16, 16}, wd = {64, 64, 3, 3, 3}, st1 = {1, 1, 1}, p1 = {1, 1, 1};
-    dnnl_memory_desc_init_by_tag(&src, 5, sd, st->adt, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&src, 5, sd, st->adt, tag);
     dnnl_memory_desc_init_by_tag(&wei, 5, wd, st->adt, dnnl_format_tag_any);
-    dnnl_memory_desc_init_by_tag(&dst, 5, sd, st->adt, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&dst, 5, sd, st->adt, tag);
     dnnl_convolution_desc_t cd;
     dnnl_primitive_desc_t pd = NULL;
-    int blk = 8;
+    int blk = 0;
     if (dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &src, &wei, NULL, &dst,
                                            st1, p1, p1) == dnnl_success &&
         dnnl_primitive_desc_create(&pd, &cd, NULL, st->eng, NULL) == dnnl_success) {
         const dnnl_memory_desc_t *m = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+        const char *name = NULL;
+        dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name);
+        snprintf(impl, cap, "%s", name ? name : "?");
         if (m->format_kind == dnnl_blocked && m->format_desc.blocking.inner_nblks == 1 &&
-            m->format_desc.blocking.inner_idxs[0] == 1 && m->format_desc.blocking.inner_blks[0] == 16)
-            blk = 16;
+            m->format_desc.blocking.inner_idxs[0] == 1)
+            blk = (int)m->format_desc.blocking.inner_blks[0];
         dnnl_primitive_desc_destroy(pd);
     }
     return blk;
+}
+
+static int grt__probe_block(const grt_fast_state *st) {
+    const char *env = getenv("GAITRT_FAST_BLOCK");
+    if (env && (!strcmp(env, "8") || !strcmp(env, "16"))) return atoi(env);
+    char impl[64] = "";
+    if (grt__try_block(st, dnnl_format_tag_any, impl, sizeof impl) == 16) return 16;
+    /* bf16 on AVX-512: 16-channel blocks when oneDNN has a compiled AVX-512 kernel for them (it has
+     * no bf16 kernel for 8-channel blocks). fp32 keeps 8-channel blocks there, with our AVX2
+     * Winograd kernels, until the 16-block path has been timed on such a CPU. */
+    if (st->adt == dnnl_bf16 && grt_cpu_info_get()->avx512f && grt__try_block(st, dnnl_nCdhw16c, impl, sizeof impl) == 16 &&
+        strstr(impl, "avx512"))
+        return 16;
+    return 8;
 }
 
 /* bf16 mode: a value may be stored in bf16 when every reader takes bf16 (convolutions as

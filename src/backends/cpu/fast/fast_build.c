@@ -842,17 +842,41 @@ static grt_status grt__check_segments(const grt_fast_plan *fp, const grt_segment
     return GRT_OK;
 }
 
-/* Padded batch: the frames after each item's sequence are zeroed in the buffer a temporal
- * convolution reads (see grt_graph_pad_safe). Graph inputs arrive zero-padded. */
-static void grt__mask_padding(const grt_fast_plan *fp, int buf, const dnnl_memory_desc_t *md, const grt_run_args *a) {
-    if (buf < 0 || fp->buf[buf].input >= 0 || md->ndims < 4) return;
+/* Padded batch: the frames after each item's sequences are zeroed in the buffer a temporal
+ * convolution reads (see grt_graph_pad_safe). Graph inputs arrive zero-padded. The buffer is
+ * in our blocked layout, or in whatever layout oneDNN chose for the convolution's input
+ * (channels-last, another channel block): then element by element through its strides. */
+static grt_status grt__mask_padding(const grt_fast_plan *fp, int buf, const dnnl_memory_desc_t *md, const grt_run_args *a) {
+    if (buf < 0 || fp->buf[buf].input >= 0 || md->ndims < 4) return GRT_OK;
     const int blk = fp->st->blk;
-    const int blocked = grt_fast_md_is_blocked(md, blk);
     /* (N, C, T, H, W), or (N, C, T, H*W) for a temporal kernel run as 2-D */
     const int64_t n = md->dims[0], c = md->dims[1], t = md->dims[2], hw = md->dims[3] * (md->ndims == 5 ? md->dims[4] : 1);
     const size_t elem = md->data_type == dnnl_bf16 ? 2 : 4;
-    grt_pad_mask_frames((void *)fp->bufptr[buf], n, blocked ? (c + blk - 1) / blk : c, t, blocked ? hw * blk : hw, elem,
-                        a->segments, fp->p->bs.n_seq);
+    if (grt_fast_md_is_blocked(md, blk)) {
+        grt_pad_mask_frames((void *)fp->bufptr[buf], n, (c + blk - 1) / blk, t, hw * blk, elem, a->segments, fp->p->bs.n_seq);
+        return GRT_OK;
+    }
+    const dnnl_blocking_desc_t *bd = &md->format_desc.blocking;
+    if (md->format_kind != dnnl_blocked || bd->inner_nblks > 1 || (bd->inner_nblks == 1 && bd->inner_idxs[0] != 1))
+        return grt_error(GAITRT_ERR_INTERNAL, "cpu-fast: cannot zero the padded frames of a convolution input in this layout "
+                         "---> HINT: set seq_len_tolerance to 0 (equal lengths per batch)");
+    const int64_t ib = bd->inner_nblks == 1 ? bd->inner_blks[0] : 1;
+    const int64_t h = md->dims[3], w = md->ndims == 5 ? md->dims[4] : 1, sw = md->ndims == 5 ? bd->strides[4] : 0;
+    char *base = (char *)fp->bufptr[buf] + (size_t)md->offset0 * elem;
+    for (int64_t b = 0; b < n; b++) {
+        int64_t end = 0;
+        for (int q = 0; q < fp->p->bs.n_seq; q++)
+            if (a->segments[q].b == b && a->segments[q].t0 + a->segments[q].len > end) end = a->segments[q].t0 + a->segments[q].len;
+        for (int64_t ch = 0; ch < c; ch++)
+            for (int64_t f = end; f < t; f++)
+                for (int64_t y = 0; y < h; y++)
+                    for (int64_t x = 0; x < w; x++) {
+                        const int64_t off = b * bd->strides[0] + (ch / ib) * bd->strides[1] + f * bd->strides[2] +
+                                            y * bd->strides[3] + x * sw + ch % ib;
+                        memset(base + (size_t)off * elem, 0, elem);
+                    }
+    }
+    return GRT_OK;
 }
 
 /* Steps [k0, k1) of a run. In frame chunks, temporal max reduces the chunk's segments (n_cseg
@@ -871,7 +895,7 @@ static grt_status grt__run_steps(grt_fast_plan *fp, const grt_run_args *a, int k
         if (padded && n->op == GRT_OP_CONV && n->a.conv.k[0] > 1) {
             if (s->kind == GRT_FS_DNNL && !strcmp(s->what, "conv")) {
                 for (int j = 0; j < s->n_args; j++)
-                    if (s->arg[j].kind == DNNL_ARG_SRC) grt__mask_padding(fp, s->arg[j].buf, &s->arg[j].md, a);
+                    if (s->arg[j].kind == DNNL_ARG_SRC && gs == GRT_OK) gs = grt__mask_padding(fp, s->arg[j].buf, &s->arg[j].md, a);
             } else if (s->kind == GRT_FS_WINO && fp->buf[s->in[0]].input < 0) {
                 const int64_t *xs = p->v[n->in[0]].shape; /* (N, C, T, H, W), blocked */
                 grt_pad_mask_frames((void *)fp->bufptr[s->in[0]], xs[0], (xs[1] + blk - 1) / blk, xs[2],
