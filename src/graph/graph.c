@@ -422,23 +422,24 @@ int grt_graph_pad_safe(const grt_graph *g) {
     return ok;
 }
 
+int64_t grt_pad_item_end(const grt_segment *seg, int n_seq, int64_t b) {
+    int64_t end = 0;
+    for (int s = 0; s < n_seq; s++)
+        if (seg[s].b == b && seg[s].t0 + seg[s].len > end) end = seg[s].t0 + seg[s].len;
+    return end;
+}
+
 int grt_pad_any(const grt_segment *seg, int n_seq, int n_items, int t) {
     if (!seg) return 0;
-    for (int b = 0; b < n_items; b++) {
-        int end = 0;
-        for (int s = 0; s < n_seq; s++)
-            if (seg[s].b == b && seg[s].t0 + seg[s].len > end) end = seg[s].t0 + seg[s].len;
-        if (end < t) return 1;
-    }
+    for (int b = 0; b < n_items; b++)
+        if (grt_pad_item_end(seg, n_seq, b) < t) return 1;
     return 0;
 }
 
 void grt_pad_mask_frames(void *x, int64_t n, int64_t cb, int64_t t, int64_t inner, size_t elem, const grt_segment *seg,
                          int n_seq) {
     for (int64_t b = 0; b < n; b++) {
-        int64_t end = 0;
-        for (int s = 0; s < n_seq; s++)
-            if (seg[s].b == b && seg[s].t0 + seg[s].len > end) end = seg[s].t0 + seg[s].len;
+        const int64_t end = grt_pad_item_end(seg, n_seq, b);
         if (end >= t) continue;
         for (int64_t c = 0; c < cb; c++)
             memset((char *)x + (size_t)(((b * cb + c) * t + end) * inner) * elem, 0, (size_t)((t - end) * inner) * elem);

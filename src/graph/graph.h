@@ -189,6 +189,8 @@ int grt_graph_pad_safe(const grt_graph *g);
  * by backends before a temporal convolution when a batch is padded. */
 void grt_pad_mask_frames(void *x, int64_t n, int64_t cb, int64_t t, int64_t inner, size_t elem, const grt_segment *seg,
                          int n_seq);
+/* The frame after the last of item b's sequences. */
+int64_t grt_pad_item_end(const grt_segment *seg, int n_seq, int64_t b);
 /* 1 when some item of the batch has frames after its sequences' end. */
 int grt_pad_any(const grt_segment *seg, int n_seq, int n_items, int t);
 

@@ -325,6 +325,8 @@ static grt_status grt__run_batch(gaitrt_session *s, const gaitrt_sequence *seqs,
     if ((st = grt__grow((void **)&s->segs, &s->segs_cap, (size_t)n * sizeof(grt_segment), 0)) != GRT_OK) return st;
     void *plan = NULL;
     if ((st = grt__get_plan(s, &bs, &plan)) != GRT_OK) return st;
+    for (int i = 0, t0 = 0; i < n; t0 += frames[i], i++)
+        s->segs[i] = (grt_segment){packed ? 0 : i, packed ? t0 : 0, frames[i]};
     const float *inputs[GAITRT_MAX_INPUTS];
     for (int k = 0; k < mi->n_inputs; k++) {
         const gaitrt_model_input_desc *d = &mi->inputs[k];
@@ -334,11 +336,6 @@ static grt_status grt__run_batch(gaitrt_session *s, const gaitrt_sequence *seqs,
         if (!dst) {
             if ((st = grt__grow((void **)&s->inbuf[k], &s->inbuf_cap[k], numel * sizeof(float), 1)) != GRT_OK) return st;
             dst = s->inbuf[k];
-        }
-        int t0 = 0;
-        for (int i = 0; i < n; i++) {
-            s->segs[i] = (grt_segment){packed ? 0 : i, packed ? t0 : 0, frames[i]};
-            t0 += frames[i];
         }
         /* sequences in parallel (the copy and the finiteness check are a few ms for 64 x 30 frames);
          * a failure is repeated on this thread, whose error text the caller reads */

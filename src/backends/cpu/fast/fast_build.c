@@ -864,9 +864,7 @@ static grt_status grt__mask_padding(const grt_fast_plan *fp, int buf, const dnnl
     const int64_t h = md->dims[3], w = md->ndims == 5 ? md->dims[4] : 1, sw = md->ndims == 5 ? bd->strides[4] : 0;
     char *base = (char *)fp->bufptr[buf] + (size_t)md->offset0 * elem;
     for (int64_t b = 0; b < n; b++) {
-        int64_t end = 0;
-        for (int q = 0; q < fp->p->bs.n_seq; q++)
-            if (a->segments[q].b == b && a->segments[q].t0 + a->segments[q].len > end) end = a->segments[q].t0 + a->segments[q].len;
+        const int64_t end = grt_pad_item_end(a->segments, fp->p->bs.n_seq, b);
         for (int64_t ch = 0; ch < c; ch++)
             for (int64_t f = end; f < t; f++)
                 for (int64_t y = 0; y < h; y++)
