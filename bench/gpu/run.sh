@@ -14,13 +14,15 @@
 #   6. if PyTorch is there: gaitrt against PyTorch on the same GPU, host to host (`gaitrt bench
 #      --device cuda --level aggressive --peers`: PyTorch fp32, AMP fp16, AMP bf16, torch.compile
 #      with AMP fp16) for GaitBase, DeepGaitV2-P3D and DeepGaitV2-3D at each batch of BATCHES,
-#   7. the aggressive level's fidelity on the demo silhouettes (cosine, rank order) on the GPU and
+#   7. overlap: 256 sequences in runs of 64 with and without GAITRT_NO_OVERLAP (the session packs
+#      one batch and downloads the one before while the GPU computes),
+#   8. the aggressive level's fidelity on the demo silhouettes (cosine, rank order) on the GPU and
 #      on the host CPU (bf16 where oneDNN has kernels for it, else relaxed fp32), and its CPU time.
 # Results go to $OUT (default bench/results/gpu): run.log, test_cuda_host.log, test_cuda_gpu.log,
 # bench.log, gpu_results.md, gpu_results.json, pytorch_parity.log, peers_*.json, peers.md.
 #
 # All steps take longer than one 10-minute command: STEPS picks some (default
-# "tests,bench,parity,peers,fidelity"); the peers step alone takes about 6 minutes (torch.compile
+# "tests,bench,parity,peers,overlap,fidelity"); the peers step alone takes about 6 minutes (torch.compile
 # compiles each shape).
 #
 # Knobs: STEPS, GRT_SHARED_DATA (the sample data folder, default ../shared/data), REPS (20), BATCHES (1,8,64), MODELS (gaitbase,deepgaitv2), PRECISIONS (f32,tf32,f16,bf16),
@@ -86,7 +88,7 @@ for t in grt_cuda test_cuda_host test_cuda_gpu gaitrt_gpu_bench; do
   fi
 done
 
-STEPS="${STEPS:-tests,bench,parity,peers,fidelity}"
+STEPS="${STEPS:-tests,bench,parity,peers,overlap,fidelity}"
 want() { case ",$STEPS," in *",$1,"*) return 0 ;; esac; return 1; }
 
 if want tests; then
@@ -153,6 +155,24 @@ for f in sorted(glob.glob(os.path.join(sys.argv[1], "peers_*.json"))):
     cells = [f"{p['median_ms']:.2f} ({p['median_ms'] / d['median_ms']:.2f}x)" if "median_ms" in p else "missing" for p in d["peers"]]
     print(f"| {d['model']} {d['variant'].split(' ')[0]} | {d['batch']} | {d['median_ms']:.2f} | " + " | ".join(cells) + " |")
 PY
+  else
+    say "build of gaitrt failed (see run.log)"
+    STATUS=1
+  fi
+fi
+
+if want overlap; then
+  step "overlap: many batches per call, packing and download of one batch beside the next one's compute"
+  if cmake --build build-gpu -j "$JOBS" --target gaitrt_cli >>"$LOG" 2>&1; then
+    for m in GaitBase DeepGaitV2:p3d-1441; do
+      for ov in 1 0; do
+        tag=$(echo "${m}_ov$ov" | tr ':' '_')
+        no=""; [ "$ov" = 0 ] && no=1
+        GAITRT_NO_OVERLAP=$no timeout 240 build-gpu/gaitrt bench --model "$m" --frames 30 --batch 256 --max-batch 64 \
+          --device cuda --level aggressive --runs 15 --json "$OUT/overlap_$tag.json" >"$OUT/overlap_$tag.log" 2>&1 || STATUS=1
+        say "$m 256 x 30 in runs of 64, overlap $ov: $(grep -E 'latency' "$OUT/overlap_$tag.log" | head -1 | cut -c1-160)"
+      done
+    done
   else
     say "build of gaitrt failed (see run.log)"
     STATUS=1

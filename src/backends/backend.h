@@ -71,7 +71,18 @@ typedef struct grt_backend_i {
     /* Optional (NULL: not offered): the plan's own host memory (pinned, for a GPU) where input k,
      * numel floats, may be written before run(); run() skips its copy when inputs[k] is it. */
     float *(*input_buffer)(void *plan, int k, size_t numel);
+    /* Optional (NULL: run() only): run() in two halves, so that the caller prepares the next
+     * batch while the device computes this one. submit() enqueues a run and returns; collect()
+     * waits for the oldest submitted run not yet collected and writes its output where its
+     * args said (the args' arrays may be reused as soon as submit returns). At most
+     * GRT_BACKEND_IN_FLIGHT runs of a plan are submitted and not collected; input_buffer()
+     * gives the staging of the next submit. Profiled runs go through run(). After an error
+     * of either, the plan is unusable (collect() of the others still returns). */
+    grt_status (*submit)(void *plan, const grt_run_args *a);
+    grt_status (*collect)(void *plan);
 } grt_backend_i;
+
+#define GRT_BACKEND_IN_FLIGHT 2
 
 /* The backends compiled in. Each returns NULL when it cannot run here (the reason in the
  * thread's error text): e.g. the CUDA backend without a driver. */

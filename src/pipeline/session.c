@@ -3,6 +3,7 @@
  * transforms the inputs, runs cached plans, and records what it did (fallbacks included). */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pipeline/pipeline.h"
@@ -139,6 +140,10 @@ gaitrt_session *gaitrt_session_create(gaitrt_model *m, const gaitrt_session_para
         grt_free(s);
         return NULL;
     }
+    const char *no = getenv("GAITRT_NO_OVERLAP");
+    s->no_overlap = no && *no && strcmp(no, "0") != 0;
+    if (s->no_overlap && s->bk->submit)
+        grt_session_note(s, "GAITRT_NO_OVERLAP: each batch runs to the end before the next is packed");
     if (grt_session_size_budget(s) != GRT_OK || grt_prof_init(&s->prof, s) != GRT_OK) {
         gaitrt_session_free(s);
         return NULL;
@@ -152,7 +157,7 @@ void gaitrt_session_free(gaitrt_session *s) {
         if (s->plans[i].plan) s->bk->plan_release(s->plans[i].plan);
     grt_free_aligned(s->arena);
     for (int k = 0; k < GAITRT_MAX_INPUTS; k++) grt_free_aligned(s->inbuf[k]);
-    grt_free(s->outbuf);
+    for (int k = 0; k < GRT_BACKEND_IN_FLIGHT; k++) grt_free(s->outbuf[k]);
     grt_free(s->segs);
     grt_free(s->order);
     grt_prof_release(&s->prof);
@@ -304,9 +309,38 @@ static grt_status grt__pack(const gaitrt_session *s, const gaitrt_sequence *q, i
     return GRT_OK;
 }
 
-/* Runs one batch: sequences order[0..n) (indices into seqs), frames[] each. */
-static grt_status grt__run_batch(gaitrt_session *s, const gaitrt_sequence *seqs, const int *idx, const int *frames, int n,
-                                 float *out) {
+/* Brings batch r's output to the caller's array (waiting for the device when it was
+ * submitted), L2-normalised per part when the session asks. */
+static grt_status grt__finish(gaitrt_session *s, grt_batch_rec *r, float *out) {
+    if (!r->plan) return GRT_OK;
+    grt_status st = r->async ? s->bk->collect(r->plan) : GRT_OK;
+    r->plan = NULL;
+    if (st != GRT_OK) return st;
+    const gaitrt_model_info *mi = &s->model->info;
+    const size_t per = (size_t)mi->embed_channels * mi->embed_parts;
+    for (int i = 0; i < r->n; i++) {
+        float *dst = out + (size_t)r->idx[i] * per;
+        memcpy(dst, s->outbuf[r->slot] + (size_t)i * per, per * sizeof(float));
+        if (s->params.normalize) {
+            const int C = mi->embed_channels, P = mi->embed_parts;
+            for (int p = 0; p < P; p++) {
+                double ss = 0;
+                for (int c = 0; c < C; c++) ss += (double)dst[c * P + p] * dst[c * P + p];
+                double nrm = sqrt(ss);
+                float inv = (float)(1.0 / (nrm > 1e-12 ? nrm : 1e-12));
+                for (int c = 0; c < C; c++) dst[c * P + p] *= inv;
+            }
+        }
+    }
+    return GRT_OK;
+}
+
+/* Starts one batch: sequences idx[0..n) (indices into seqs), frames[] each. A backend that
+ * submits (a GPU) computes it while this thread finishes the batch before it and packs the
+ * next one; the batch in flight (s->flight) is finished here once this one is on its way, or
+ * first when this one needs another plan (plans may share memory, and the cache may evict). */
+static grt_status grt__start_batch(gaitrt_session *s, const gaitrt_sequence *seqs, const int *idx, const int *frames, int n,
+                                   float *out) {
     const gaitrt_model_info *mi = &s->model->info;
     const int packed = !mi->temporal_mixing;
     grt_batch_shape bs;
@@ -322,6 +356,10 @@ static grt_status grt__run_batch(gaitrt_session *s, const gaitrt_sequence *seqs,
         for (int i = 0; i < n; i++) bs.t = frames[i] > bs.t ? frames[i] : bs.t;
     }
     grt_status st;
+    grt_batch_rec *prev = &s->flight;
+    if (prev->plan && (prev->bs.n != bs.n || prev->bs.t != bs.t || prev->bs.n_seq != bs.n_seq) &&
+        (st = grt__finish(s, prev, out)) != GRT_OK)
+        return st;
     if ((st = grt__grow((void **)&s->segs, &s->segs_cap, (size_t)n * sizeof(grt_segment), 0)) != GRT_OK) return st;
     void *plan = NULL;
     if ((st = grt__get_plan(s, &bs, &plan)) != GRT_OK) return st;
@@ -365,27 +403,30 @@ static grt_status grt__run_batch(gaitrt_session *s, const gaitrt_sequence *seqs,
         inputs[k] = dst;
     }
     const size_t per = (size_t)mi->embed_channels * mi->embed_parts;
-    if ((st = grt__grow((void **)&s->outbuf, &s->outbuf_cap, (size_t)n * per * sizeof(float), 0)) != GRT_OK) return st;
-    grt_run_args a = {inputs, s->segs, s->outbuf, s->params.profile ? &s->prof.run : NULL};
-    grt_prof_begin_run(&s->prof, s->bk, bs.n, bs.t, n);
-    st = s->bk->run(plan, &a);
-    grt_prof_end_run(&s->prof, s->bk, bs.t);
-    if (st != GRT_OK) return st;
-    for (int i = 0; i < n; i++) {
-        float *dst = out + (size_t)idx[i] * per;
-        memcpy(dst, s->outbuf + (size_t)i * per, per * sizeof(float));
-        if (s->params.normalize) {
-            const int C = mi->embed_channels, P = mi->embed_parts;
-            for (int p = 0; p < P; p++) {
-                double ss = 0;
-                for (int c = 0; c < C; c++) ss += (double)dst[c * P + p] * dst[c * P + p];
-                double nrm = sqrt(ss);
-                float inv = (float)(1.0 / (nrm > 1e-12 ? nrm : 1e-12));
-                for (int c = 0; c < C; c++) dst[c * P + p] *= inv;
-            }
-        }
+    const int slot = prev->plan ? prev->slot ^ 1 : 0;
+    if ((st = grt__grow((void **)&s->outbuf[slot], &s->outbuf_cap[slot], (size_t)n * per * sizeof(float), 0)) != GRT_OK)
+        return st;
+    grt_run_args a = {inputs, s->segs, s->outbuf[slot], s->params.profile ? &s->prof.run : NULL};
+    const int async = s->bk->submit && !s->params.profile && !s->no_overlap;
+    if (async) {
+        st = s->bk->submit(plan, &a);
+    } else {
+        grt_prof_begin_run(&s->prof, s->bk, bs.n, bs.t, n);
+        st = s->bk->run(plan, &a);
+        grt_prof_end_run(&s->prof, s->bk, bs.t);
     }
-    return GRT_OK;
+    if (st != GRT_OK) return st;
+    grt_batch_rec done = *prev;
+    *prev = (grt_batch_rec){.plan = plan, .bs = bs, .async = async, .slot = slot, .n = n};
+    memcpy(prev->idx, idx, (size_t)n * sizeof(int));
+    return grt__finish(s, &done, out);
+}
+
+/* An internal or device error leaves the session unusable: later calls say why. */
+static void grt__poison_on(gaitrt_session *s, grt_status st) {
+    if (st != GAITRT_ERR_INTERNAL && st != GAITRT_ERR_DEVICE) return;
+    s->poisoned = 1;
+    snprintf(s->poison_reason, sizeof s->poison_reason, "%s", gaitrt_last_error());
 }
 
 gaitrt_status gaitrt_embed(gaitrt_session *s, const gaitrt_sequence *seqs, int n, float *out, size_t out_len) {
@@ -430,7 +471,7 @@ gaitrt_status gaitrt_embed(gaitrt_session *s, const gaitrt_sequence *seqs, int n
             tot = newtot;
             cnt++;
         }
-        st = grt__run_batch(s, seqs, bidx, bfr, cnt, out);
+        st = grt__start_batch(s, seqs, bidx, bfr, cnt, out);
         while (st == GAITRT_ERR_NOMEM && cnt > 1) {
             /* out of memory: halve the batch and retry, and say so */
             int half = cnt / 2;
@@ -438,18 +479,25 @@ gaitrt_status gaitrt_embed(gaitrt_session *s, const gaitrt_sequence *seqs, int n
             s->fallbacks++;
             if (s->frame_budget > 1) s->frame_budget /= 2;
             cnt = half;
-            st = grt__run_batch(s, seqs, bidx, bfr, cnt, out);
+            st = grt__start_batch(s, seqs, bidx, bfr, cnt, out);
         }
         if (st != GRT_OK) {
-            if (st == GAITRT_ERR_INTERNAL || st == GAITRT_ERR_DEVICE) {
-                s->poisoned = 1;
-                snprintf(s->poison_reason, sizeof s->poison_reason, "%s", gaitrt_last_error());
+            /* the batch still in flight is collected (its plan is left idle), its error reported
+               only when it is the first */
+            if (s->flight.plan) {
+                char first[512];
+                snprintf(first, sizeof first, "%s", gaitrt_last_error());
+                grt__poison_on(s, grt__finish(s, &s->flight, out));
+                grt_error(st, "%s", first);
             }
+            grt__poison_on(s, st);
             return st;
         }
         s->n_batches++;
         s->n_sequences += cnt;
         i += cnt;
     }
-    return GAITRT_OK;
+    st = grt__finish(s, &s->flight, out);
+    grt__poison_on(s, st);
+    return st;
 }

@@ -14,6 +14,16 @@ typedef struct grt_plan_slot {
     uint64_t stamp;
 } grt_plan_slot;
 
+/* A batch handed to the backend whose output is not yet in the caller's array. */
+typedef struct grt_batch_rec {
+    void *plan;                /* NULL: none */
+    grt_batch_shape bs;
+    int async;                 /* submitted (collect() pending), else run to the end already */
+    int slot;                  /* its output buffer */
+    int n;
+    int idx[256];              /* the sequences, as indices into the caller's array */
+} grt_batch_rec;
+
 /* One run (batch) as the profiler keeps it. */
 typedef struct grt_run_rec {
     double t0, t1;
@@ -52,8 +62,10 @@ struct gaitrt_session {
     int64_t peak_plan_bytes;
     float *inbuf[GAITRT_MAX_INPUTS];
     size_t inbuf_cap[GAITRT_MAX_INPUTS];
-    float *outbuf;
-    size_t outbuf_cap;
+    float *outbuf[GRT_BACKEND_IN_FLIGHT]; /* a batch's output, one per batch in flight */
+    size_t outbuf_cap[GRT_BACKEND_IN_FLIGHT];
+    int no_overlap;            /* GAITRT_NO_OVERLAP set: a submitting backend runs each batch to the end (for A/B) */
+    grt_batch_rec flight;      /* the batch submitted and not yet collected (plan NULL: none) */
     grt_segment *segs;
     size_t segs_cap;
     int *order;

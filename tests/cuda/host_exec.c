@@ -125,10 +125,11 @@ grt_status grt_hx_run(const grt_graph *g, const grt_batch_shape *bs, const grt_h
         h.arena = malloc((size_t)pr.arena_bytes + 1);
         h.stage = malloc((size_t)pr.stage_bytes + 1);
         h.blob = malloc(wp.bytes + 1);
-        h.seg = malloc((size_t)bs->n_seq * 3 * sizeof(int32_t));
+        h.seg = malloc((size_t)GRT_CU_SEG_INTS(bs->n_seq, bs->n) * sizeof(int32_t));
         if (!h.arena || !h.stage || !h.blob || !h.seg) st = grt_error(GAITRT_ERR_NOMEM, "host exec: out of memory");
     }
-    if (st == GRT_OK) st = grt_cu_segments(seg, bs->n_seq, bs->n, bs->t, h.seg);
+    int padded = 0;
+    if (st == GRT_OK) st = grt_cu_segments(seg, bs->n_seq, bs->n, bs->t, h.seg, &padded);
     if (st == GRT_OK) {
         memset(h.arena, 0xff, (size_t)pr.arena_bytes); /* NaN in every storage type */
         grt_cu_wpack_fill(g, &wp, h.blob);
@@ -136,7 +137,15 @@ grt_status grt_hx_run(const grt_graph *g, const grt_batch_shape *bs, const grt_h
             const grt_cu_tensor *t = &pr.t[pr.in_t[k]];
             memcpy(h.stage + t->off, inputs[k], (size_t)t->numel * sizeof(float));
         }
-        for (int j = 0; j < pr.nop; j++) run_op(&h, &pr.op[j], o->gemm_kernel);
+        for (int j = 0; j < pr.nop; j++) {
+            const grt_cu_op *op = &pr.op[j];
+            if (padded && op->pad_mask) { /* as the backend does in front of a temporal convolution */
+                const grt_cu_conv_desc *d = &op->d.conv;
+                grt_cu_padmask_desc pm = {d->N * d->T * d->H * d->W * d->Ci, d->T, d->H * d->W * d->Ci, d->xdt};
+                for (int64_t i = 0; i < pm.n; i++) grt_cu_padmask_at(&pm, tp(&h, op->in[0]), h.seg + 3 * bs->n_seq, i);
+            }
+            run_op(&h, op, o->gemm_kernel);
+        }
         memcpy(out, tp(&h, pr.out_t), (size_t)pr.t[pr.out_t].numel * sizeof(float));
     }
     free(h.arena);

@@ -134,13 +134,18 @@ static void test_helpers(void) {
 
     /* segments */
     grt_segment ok[2] = {{0, 0, 3}, {1, 2, 3}}, bad1[1] = {{2, 0, 1}}, bad2[1] = {{0, 3, 3}}, bad3[1] = {{0, 0, 0}};
-    int32_t rows[6];
-    CHECK(grt_cu_segments(ok, 2, 2, 5, rows) == GRT_OK && rows[3] == 1 && rows[4] == 2 && rows[5] == 3);
-    CHECK(grt_cu_segments(bad1, 1, 2, 5, rows) == GAITRT_ERR_INPUT);
-    CHECK(grt_cu_segments(bad2, 1, 2, 5, rows) == GAITRT_ERR_INPUT);
+    int32_t rows[GRT_CU_SEG_INTS(2, 2)];
+    int padded = -1;
+    /* item 0 ends at frame 3 (two padded frames), item 1 at 5 */
+    CHECK(grt_cu_segments(ok, 2, 2, 5, rows, &padded) == GRT_OK && rows[3] == 1 && rows[4] == 2 && rows[5] == 3);
+    CHECK(rows[6] == 3 && rows[7] == 5 && padded == 1);
+    grt_segment full[2] = {{0, 0, 5}, {1, 1, 4}};
+    CHECK(grt_cu_segments(full, 2, 2, 5, rows, &padded) == GRT_OK && rows[6] == 5 && rows[7] == 5 && padded == 0);
+    CHECK(grt_cu_segments(bad1, 1, 2, 5, rows, &padded) == GAITRT_ERR_INPUT);
+    CHECK(grt_cu_segments(bad2, 1, 2, 5, rows, &padded) == GAITRT_ERR_INPUT);
     CHECK(strstr(gaitrt_last_error(), "outside the batch") != NULL);
-    CHECK(grt_cu_segments(bad3, 1, 2, 5, rows) == GAITRT_ERR_INPUT);
-    CHECK(grt_cu_segments(NULL, 1, 2, 5, rows) != GRT_OK);
+    CHECK(grt_cu_segments(bad3, 1, 2, 5, rows, &padded) == GAITRT_ERR_INPUT);
+    CHECK(grt_cu_segments(NULL, 1, 2, 5, rows, &padded) != GRT_OK);
 
     /* copy simplification keeps the mapping: random shapes, a permuted destination */
     grt_rng r = {11};
@@ -494,10 +499,17 @@ static void test_parity(void) {
     grt_graph_free(f);
     grt_graph_free(g);
 
+    /* padded: item 1's sequence ends two frames before the batch's; its padded frames are
+       zeroed in front of every temporal convolution, as the reference backend does */
+    grt_segment segp[2] = {{0, 0, 5}, {1, 0, 3}};
     c = tiny(GRT_BB_P3D, 2, 2);
     g = grt_bb_build(&c, 22);
     f = grt_graph_fuse(g);
     parity("DeepGaitV2-P3D-shaped fused", f, &b2, seg2, 3);
+    parity("DeepGaitV2-P3D-shaped padded", f, &b2, segp, 7);
+    grt_cu_prog pr = lower(f, &b2, GRT_CU_F16, 1);
+    CHECK_MSG(pr.n_pad_mask > 0, "P3D: %d masked convolutions", pr.n_pad_mask);
+    grt_cu_prog_free(&pr);
     grt_graph_free(f);
     grt_graph_free(g);
 
@@ -505,6 +517,7 @@ static void test_parity(void) {
     g = grt_bb_build(&c, 23);
     f = grt_graph_fuse(g);
     parity("DeepGaitV2-3D-shaped fused", f, &b2, seg2, 4);
+    parity("DeepGaitV2-3D-shaped padded", f, &b2, segp, 8);
     grt_graph_free(f);
     grt_graph_free(g);
 

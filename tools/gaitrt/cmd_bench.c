@@ -113,7 +113,7 @@ int grt_cmd_bench(int argc, char **argv) {
     gaitrt_model_params mp = gaitrt_model_default_params();
     gaitrt_session_params sp = gaitrt_session_default_params();
     const char *ckpt = NULL, *model_name = NULL, *json = NULL, *tensor = NULL;
-    int frames = 30, batch = 1, runs = 10, warmup = 2, peers = 0, mixed = 0, one_at_a_time = 0;
+    int frames = 30, batch = 1, runs = 10, warmup = 2, peers = 0, mixed = 0, one_at_a_time = 0, max_batch = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc;
@@ -125,6 +125,7 @@ int grt_cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "--tensor") && more) tensor = argv[++i];
         else if (!strcmp(a, "--frames") && more) frames = atoi(argv[++i]);
         else if (!strcmp(a, "--batch") && more) batch = atoi(argv[++i]);
+        else if (!strcmp(a, "--max-batch") && more) max_batch = atoi(argv[++i]);
         else if (!strcmp(a, "--runs") && more) runs = atoi(argv[++i]);
         else if (!strcmp(a, "--warmup") && more) warmup = atoi(argv[++i]);
         else if (!strcmp(a, "--threads") && more) sp.n_threads = atoi(argv[++i]);
@@ -143,7 +144,7 @@ int grt_cmd_bench(int argc, char **argv) {
         else {
             fprintf(stderr, "usage: gaitrt bench (-m CKPT | --model NAME) [--tensor X.npy | --frames T --batch B] [--runs N] "
                             "[--warmup W] [--threads N] [--level L] [--precision P] [--device D] [--json OUT] [--peers]\n"
-                            "       [--memory-budget MiB] [--seq-tolerance F]\n"
+                            "       [--memory-budget MiB] [--seq-tolerance F] [--max-batch M] (runs of at most M sequences)\n"
                             "       [--mixed] (B sequences of 20..120 frames)  [--one-at-a-time] (no batching)\n");
             return 1;
         }
@@ -153,8 +154,8 @@ int grt_cmd_bench(int argc, char **argv) {
         fprintf(stderr, "gaitrt bench: --mixed cannot be combined with --peers or --tensor\n");
         return 1;
     }
-    if ((!ckpt) == (!model_name) || frames <= 0 || batch <= 0 || runs <= 0 || warmup < 0) {
-        fprintf(stderr, "gaitrt bench: give exactly one of -m CKPT or --model NAME, and positive --frames/--batch/--runs\n");
+    if ((!ckpt) == (!model_name) || frames <= 0 || batch <= 0 || runs <= 0 || warmup < 0 || max_batch < 0) {
+        fprintf(stderr, "gaitrt bench: give exactly one of -m CKPT or --model NAME, and positive --frames/--batch/--runs/--max-batch\n");
         return 1;
     }
     mp.keep_reference_weights = sp.level == GAITRT_LEVEL_CONSERVATIVE; /* it runs the unfused graph at once */
@@ -162,7 +163,7 @@ int grt_cmd_bench(int argc, char **argv) {
     if (!m) return cli_fail("bench", gaitrt_last_status());
     gaitrt_model_info info;
     gaitrt_model_get_info(m, &info);
-    sp.max_batch_size = batch > sp.max_batch_size ? batch : sp.max_batch_size;
+    sp.max_batch_size = max_batch ? max_batch : batch > sp.max_batch_size ? batch : sp.max_batch_size;
     gaitrt_session *s = gaitrt_session_create(m, &sp);
     if (!s) {
         gaitrt_model_free(m);

@@ -29,7 +29,7 @@ typedef struct grt_cu_state {
     void *dweights;              /* the packed weights (wp.bytes) */
     pthread_mutex_t mu;          /* guards algos, report and notes: sessions plan concurrently */
     grt_cu_algo_cache algos;
-    char report[320];            /* what the latest plan chose */
+    char report[512];            /* what the latest plan chose */
     char notes[320];             /* fallbacks so far */
 } grt_cu_state;
 
@@ -63,10 +63,13 @@ typedef struct grt_cu_plan {
     size_t blas_ws_bytes;
     void *dws;                   /* cuDNN workspace (sized after the algorithms are chosen) */
     size_t ws_bytes;
-    void *hmem;                  /* pinned host memory: staging | segments | output */
-    char *hstage;
-    int32_t *hseg;
-    float *hout;
+    void *hmem;                  /* pinned host memory: per run in flight, staging | segments | output */
+    char *hstage[GRT_BACKEND_IN_FLIGHT];
+    int32_t *hseg[GRT_BACKEND_IN_FLIGHT];
+    float *hout[GRT_BACKEND_IN_FLIGHT];
+    float *dst[GRT_BACKEND_IN_FLIGHT];          /* where collect() writes each run's output */
+    cudaEvent_t done[GRT_BACKEND_IN_FLIGHT];    /* recorded after each run's download */
+    int next, pending;           /* the slot of the next submit; runs submitted, not collected */
     int64_t dbytes, hbytes;
     cublasHandle_t blas;         /* NULL without cuBLAS: FCs run on our kernel */
     int fc_direct;               /* cuBLAS refused a GEMM in the trial run: FCs run on our kernel */
@@ -74,8 +77,11 @@ typedef struct grt_cu_plan {
     cudnnHandle_t dnn;
 #endif
     grt_cu_conv_rt *conv;        /* per op (convolutions only) */
-    cudaGraph_t graph;
+    cudaGraph_t graph, graph_pad;
     cudaGraphExec_t exec;        /* NULL: ops are launched one by one */
+    cudaGraphExec_t exec_pad;    /* the same with the padded frames zeroed in front of temporal convs
+                                    (models with n_pad_mask > 0; used for padded batches) */
+    int masking;                 /* ops enqueued now zero padded frames (pad_mask convs) */
     cudaEvent_t *ev;             /* profiling: before each op, and one after the last */
     int nev;
     int bad;                     /* a device error happened: the plan is unusable */

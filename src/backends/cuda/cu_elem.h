@@ -474,6 +474,21 @@ GRT_CU_HD void grt_cu_label_mask_at(const grt_cu_mask_desc *d, const void *x, vo
     grt_cu_st(y, i, d->dt, in ? d->gamma : 1.0f - d->gamma);
 }
 
+/* Padded batches: zeroes the frames of item b at and after ends[b] (the end of its
+ * sequences) in an (N, T, inner) tensor stored packed (a convolution's NTHWC input, inner =
+ * H * W * C), in front of a temporal convolution, so that they read as its zero padding.
+ * Element i; the other elements are left as they are. */
+typedef struct grt_cu_padmask_desc {
+    int64_t n;        /* N * T * inner */
+    int64_t T, inner;
+    int dt;
+} grt_cu_padmask_desc;
+
+GRT_CU_HD void grt_cu_padmask_at(const grt_cu_padmask_desc *d, void *x, const int32_t *ends, int64_t i) {
+    const int64_t f = i / d->inner;
+    if (f % d->T >= ends[f / d->T]) grt_cu_st(x, i, d->dt, 0.0f);
+}
+
 /* ---- head ------------------------------------------------------------------------------ */
 
 /* L2 normalisation of each (s, p) column over C of an (S, C, P) tensor in any layout;

@@ -40,6 +40,8 @@ int grt_cu_launch_pool(const grt_cu_pool_desc *d, const void *x, void *y, cudaSt
 int grt_cu_launch_reduce(const grt_cu_reduce_desc *d, const void *x, float *y, cudaStream_t s);
 int grt_cu_launch_softmax(const grt_cu_softmax_desc *d, const void *x, void *y, cudaStream_t s);
 int grt_cu_launch_mul_bcast(const grt_cu_bcast_desc *d, const void *a, const void *b, void *y, cudaStream_t s);
+/* zeroes item b's frames from ends[b] on (ends: N int32 on the device) */
+int grt_cu_launch_padmask(const grt_cu_padmask_desc *d, void *x, const int32_t *ends, cudaStream_t s);
 int grt_cu_launch_label_mask(const grt_cu_mask_desc *d, const void *x, void *y, cudaStream_t s);
 /* y (S, C, H, W) float32; seg (S, 3) int32 on the device */
 int grt_cu_launch_tmax(const grt_cu_tmax_desc *d, const void *x, const int32_t *seg, float *y, cudaStream_t s);

@@ -121,6 +121,7 @@ typedef struct grt_cu_op {
     int out;
     int w, b;             /* value ids: conv weight / bias; BN scale / shift; FC weight (w) */
     int conv2d;           /* conv with kt = 1 over N*T frames (2-D descriptors) */
+    int pad_mask;         /* temporal conv: in a padded batch its input's padded frames are zeroed first */
     grt_cu_conv_path path;
     double flops, bytes;
     union {
@@ -152,6 +153,7 @@ typedef struct grt_cu_prog {
     int64_t arena_bytes;     /* activation arena */
     int64_t stage_bytes;     /* input staging */
     int n_convert;           /* layout changes the lowering inserted (not counting inputs/output) */
+    int n_pad_mask;          /* convolutions with pad_mask */
 } grt_cu_prog;
 
 /* Lowers graph g (normally the fused one) for the shapes in plan p. Convolutions get
@@ -167,8 +169,11 @@ const char *grt_cu_op_name(const grt_graph *g, const grt_cu_op *op);
  * size-1 dims (fewer divisions per element); the copy it describes is unchanged. */
 void grt_cu_copy_simplify(grt_cu_copy_desc *d);
 
-/* Checks a segment table against the batch shape; writes (b, t0, len) int32 rows. */
-grt_status grt_cu_segments(const grt_segment *seg, int n_seq, int n, int t, int32_t *rows);
+/* Checks a segment table against the batch shape; writes (b, t0, len) int32 rows, then the
+ * end of each item's sequences (n int32: the frame after its last; padded frames follow it):
+ * GRT_CU_SEG_INTS(n_seq, n) in all. Returns in *padded whether some item ends before t. */
+#define GRT_CU_SEG_INTS(n_seq, n) (3 * (int64_t)(n_seq) + (int64_t)(n))
+grt_status grt_cu_segments(const grt_segment *seg, int n_seq, int n, int t, int32_t *rows, int *padded);
 
 /* cuDNN tensor dims and strides of a conv operand in NCHW / NCDHW order as cuDNN wants
  * them (the data itself is NTHWC): nd = 4 for a 2-D conv over N*T frames, else 5.

@@ -178,7 +178,15 @@ static grt_status grt__run_op(grt_cu_plan *pl, int j) {
     int e = 0;
     switch (op->kind) {
     case GRT_CU_OP_COPY: e = grt_cu_launch_copy(&op->d.copy, x, y, s); break;
-    case GRT_CU_OP_CONV: return grt_cu_conv_run(pl, j);
+    case GRT_CU_OP_CONV:
+        if (pl->masking && op->pad_mask) {
+            const grt_cu_conv_desc *d = &op->d.conv;
+            const grt_cu_padmask_desc pm = {d->N * d->T * d->H * d->W * d->Ci, d->T, d->H * d->W * d->Ci, d->xdt};
+            grt_status ms = grt_cu_check((cudaError_t)grt_cu_launch_padmask(&pm, grt_cu_tptr(pl, op->in[0]), pl->dseg + 3 * pl->pr.n_seq, s),
+                                         "padded-frame mask");
+            if (ms != GRT_OK) return ms;
+        }
+        return grt_cu_conv_run(pl, j);
     case GRT_CU_OP_SCALE_SHIFT:
         e = grt_cu_launch_scale_shift(&op->d.ew, x, y, grt_cu_wptr(pl, st->wp.f32[op->w]), grt_cu_wptr(pl, st->wp.f32[op->b]), s);
         break;
@@ -200,21 +208,34 @@ static grt_status grt__run_op(grt_cu_plan *pl, int j) {
     return grt_cu_check((cudaError_t)e, grt_cu_kind_name(op->kind));
 }
 
-/* Enqueues the forward pass: io adds the input/segment uploads and the output download;
- * trial synchronises after every op, checks it, and falls back where a library refuses;
- * prof records an event before each op. */
-static grt_status grt__enqueue(grt_cu_plan *pl, int io, int trial, int prof) {
+/* Enqueues the upload of slot's inputs and segment table. */
+static grt_status grt__upload(grt_cu_plan *pl, int slot) {
+    const grt_cu_prog *pr = &pl->pr;
+    grt_status st;
+    if (pr->stage_bytes &&
+        (st = grt_cu_check(cudaMemcpyAsync(pl->stage, pl->hstage[slot], (size_t)pr->stage_bytes, cudaMemcpyHostToDevice, pl->stream),
+                           "input upload")) != GRT_OK)
+        return st;
+    return grt_cu_check(cudaMemcpyAsync(pl->dseg, pl->hseg[slot], (size_t)GRT_CU_SEG_INTS(pr->n_seq, pl->gp->bs.n) * sizeof(int32_t),
+                                        cudaMemcpyHostToDevice, pl->stream),
+                        "segment upload");
+}
+
+/* Enqueues the download of the output to slot's pinned buffer. */
+static grt_status grt__download(grt_cu_plan *pl, int slot) {
+    const grt_cu_prog *pr = &pl->pr;
+    return grt_cu_check(cudaMemcpyAsync(pl->hout[slot], grt_cu_tptr(pl, pr->out_t), (size_t)pr->t[pr->out_t].numel * sizeof(float),
+                                        cudaMemcpyDeviceToHost, pl->stream),
+                        "output download");
+}
+
+/* Enqueues the ops of the forward pass (device memory to device memory): trial synchronises
+ * after every op, checks it, and falls back where a library refuses; prof records an event
+ * before each op. */
+static grt_status grt__enqueue(grt_cu_plan *pl, int trial, int prof) {
     const grt_cu_prog *pr = &pl->pr;
     const cudaStream_t s = pl->stream;
     grt_status st;
-    if (io) {
-        if (pr->stage_bytes &&
-            (st = grt_cu_check(cudaMemcpyAsync(pl->stage, pl->hstage, (size_t)pr->stage_bytes, cudaMemcpyHostToDevice, s), "input upload")) != GRT_OK)
-            return st;
-        if ((st = grt_cu_check(cudaMemcpyAsync(pl->dseg, pl->hseg, (size_t)pr->n_seq * 3 * sizeof(int32_t), cudaMemcpyHostToDevice, s),
-                               "segment upload")) != GRT_OK)
-            return st;
-    }
     for (int j = 0; j < pr->nop; j++) {
         grt_cu_op *op = &pl->pr.op[j];
         if (prof && (st = grt_cu_check(cudaEventRecord(pl->ev[j], s), "event record")) != GRT_OK) return st;
@@ -235,23 +256,33 @@ static grt_status grt__enqueue(grt_cu_plan *pl, int io, int trial, int prof) {
         if (trial && op->kind == GRT_CU_OP_CONV) grt_cu_conv_remember(pl, j);
     }
     if (prof && (st = grt_cu_check(cudaEventRecord(pl->ev[pr->nop], s), "event record")) != GRT_OK) return st;
-    if (io)
-        return grt_cu_check(cudaMemcpyAsync(pl->hout, grt_cu_tptr(pl, pr->out_t), (size_t)pr->t[pr->out_t].numel * sizeof(float),
-                                            cudaMemcpyDeviceToHost, s),
-                            "output download");
     return GRT_OK;
 }
 
-/* Records the whole forward pass (uploads, ops, download) as one CUDA graph. Failing that,
- * runs keep launching op by op, which is correct, only slower. */
-static void grt__capture(grt_cu_plan *pl) {
+/* Enqueues a whole run on slot's host buffers: upload, the graph (or the ops), download. A
+ * padded batch of a model with temporal convolutions takes the graph that masks. */
+static grt_status grt__forward(grt_cu_plan *pl, int slot, int padded) {
+    grt_status st = grt__upload(pl, slot);
+    padded = padded && pl->pr.n_pad_mask > 0;
+    cudaGraphExec_t exec = padded ? pl->exec_pad : pl->exec;
+    pl->masking = padded;
+    if (st == GRT_OK) st = exec ? grt_cu_check(cudaGraphLaunch(exec, pl->stream), "graph launch") : grt__enqueue(pl, 0, 0);
+    if (st == GRT_OK) st = grt__download(pl, slot);
+    return st;
+}
+
+/* Records the ops of the forward pass as one CUDA graph (masking: the variant for padded
+ * batches); the copies stay outside it, so that each run takes the pinned buffers of its own
+ * slot. Failing that, runs keep launching op by op, which is correct, only slower. */
+static void grt__capture(grt_cu_plan *pl, int masking, cudaGraph_t *graph, cudaGraphExec_t *exec) {
     cudaError_t e = cudaStreamBeginCapture(pl->stream, cudaStreamCaptureModeThreadLocal);
     if (e != cudaSuccess) {
         (void)cudaGetLastError();
         grt_cu_note(pl, "CUDA graph capture unavailable (%s): ops launched one by one", cudaGetErrorString(e));
         return;
     }
-    grt_status st = grt__enqueue(pl, 1, 0, 0);
+    pl->masking = masking;
+    grt_status st = grt__enqueue(pl, 0, 0);
     cudaGraph_t g = NULL;
     e = cudaStreamEndCapture(pl->stream, &g);
     if (st != GRT_OK || e != cudaSuccess || !g) {
@@ -261,15 +292,15 @@ static void grt__capture(grt_cu_plan *pl) {
         if (g) (void)cudaGraphDestroy(g);
         return;
     }
-    e = cudaGraphInstantiate(&pl->exec, g, 0);
+    e = cudaGraphInstantiate(exec, g, 0);
     if (e != cudaSuccess) {
         (void)cudaGetLastError();
-        pl->exec = NULL;
+        *exec = NULL;
         (void)cudaGraphDestroy(g);
         grt_cu_note(pl, "CUDA graph instantiation failed (%s): ops launched one by one", cudaGetErrorString(e));
         return;
     }
-    pl->graph = g;
+    *graph = g;
 }
 
 /* ---- plan ------------------------------------------------------------------------------ */
@@ -281,8 +312,12 @@ static void grt_cu_plan_release(void *plan) {
     if (pl->stream) (void)cudaStreamSynchronize(pl->stream);
     if (pl->exec) (void)cudaGraphExecDestroy(pl->exec);
     if (pl->graph) (void)cudaGraphDestroy(pl->graph);
+    if (pl->exec_pad) (void)cudaGraphExecDestroy(pl->exec_pad);
+    if (pl->graph_pad) (void)cudaGraphDestroy(pl->graph_pad);
     for (int i = 0; i < pl->nev; i++)
         if (pl->ev[i]) (void)cudaEventDestroy(pl->ev[i]);
+    for (int i = 0; i < GRT_BACKEND_IN_FLIGHT; i++)
+        if (pl->done[i]) (void)cudaEventDestroy(pl->done[i]);
     if (pl->conv)
         for (int j = 0; j < pl->pr.nop; j++)
             if (pl->pr.op[j].kind == GRT_CU_OP_CONV) grt_cu_conv_release(pl, j);
@@ -323,10 +358,11 @@ static void grt__summarise(grt_cu_plan *pl) {
     pthread_mutex_lock(&s->mu);
     snprintf(s->report, sizeof s->report,
              "cuda %s (sm_%d%d), %s, NTHWC; convs: %d cuDNN fused, %d cuDNN + epilogue, %d direct%s%s%s; FCs: %s; "
-             "%d layout changes; %s",
+             "%d layout changes; %s%s",
              s->dev_name, s->cc_major, s->cc_minor, grt__prec_name(s->opts.precision), fused, split, direct, k ? " (" : "", algos,
              k ? ")" : "", pl->blas && !pl->fc_direct ? "cuBLAS strided-batched GEMM" : "direct kernel", pl->pr.n_convert,
-             pl->exec ? "one CUDA graph per run" : "op-by-op launches");
+             pl->exec ? "one CUDA graph per run" : "op-by-op launches",
+             pl->pr.n_pad_mask ? "; padded batches masked" : "");
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -351,9 +387,11 @@ static grt_status grt_cu_plan_make(void *state, const grt_batch_shape *bs, void 
     if ((st = grt_cu_check(cudaStreamCreateWithFlags(&pl->stream, cudaStreamNonBlocking), "stream creation")) != GRT_OK) goto fail;
     for (int i = 0; i < pl->nev; i++)
         if ((st = grt_cu_check(cudaEventCreate(&pl->ev[i]), "event creation")) != GRT_OK) goto fail;
+    for (int i = 0; i < GRT_BACKEND_IN_FLIGHT; i++)
+        if ((st = grt_cu_check(cudaEventCreateWithFlags(&pl->done[i], cudaEventDisableTiming), "event creation")) != GRT_OK) goto fail;
 
     /* memory: one device block, one pinned host block */
-    const int64_t out_bytes = pr->t[pr->out_t].numel * 4, seg_bytes = (int64_t)pr->n_seq * 3 * 4;
+    const int64_t out_bytes = pr->t[pr->out_t].numel * 4, seg_bytes = GRT_CU_SEG_INTS(pr->n_seq, bs->n) * 4;
     pl->blas_ws_bytes = s->libs.have_cublas ? GRT_CU_BLAS_WS : 0;
     const int64_t a_b = grt__al(pr->arena_bytes > 0 ? pr->arena_bytes : 256), s_b = grt__al(pr->stage_bytes), g_b = grt__al(seg_bytes);
     pl->dbytes = a_b + s_b + g_b + (int64_t)pl->blas_ws_bytes;
@@ -365,19 +403,23 @@ static grt_status grt_cu_plan_make(void *state, const grt_batch_shape *bs, void 
     pl->stage = pl->arena + a_b;
     pl->dseg = (int32_t *)(pl->stage + s_b);
     pl->blas_ws = pl->blas_ws_bytes ? (char *)pl->dseg + g_b : NULL;
-    pl->hbytes = s_b + g_b + grt__al(out_bytes);
+    const int64_t slot_b = s_b + g_b + grt__al(out_bytes);
+    pl->hbytes = slot_b * GRT_BACKEND_IN_FLIGHT;
     if ((st = grt_cu_check(cudaHostAlloc(&pl->hmem, (size_t)pl->hbytes, cudaHostAllocDefault), "pinned host allocation")) != GRT_OK) goto fail;
     memset(pl->hmem, 0, (size_t)pl->hbytes); /* touch every page now, not during the first run */
-    pl->hstage = pl->hmem;
-    pl->hseg = (int32_t *)(pl->hstage + s_b);
-    pl->hout = (float *)((char *)pl->hseg + g_b);
+    for (int i = 0; i < GRT_BACKEND_IN_FLIGHT; i++) {
+        pl->hstage[i] = (char *)pl->hmem + i * slot_b;
+        pl->hseg[i] = (int32_t *)(pl->hstage[i] + s_b);
+        pl->hout[i] = (float *)((char *)pl->hseg[i] + g_b);
+    }
     /* zeros in the arena: the algorithm search and the trial run read finite numbers */
     if ((st = grt_cu_check(cudaMemsetAsync(pl->dmem, 0, (size_t)pl->dbytes, pl->stream), "arena clear")) != GRT_OK) goto fail;
-    for (int q = 0; q < pr->n_seq; q++) { /* a valid segment table for the trial run */
-        pl->hseg[3 * q] = q % bs->n;
-        pl->hseg[3 * q + 1] = 0;
-        pl->hseg[3 * q + 2] = bs->t;
+    for (int q = 0; q < pr->n_seq; q++) { /* a valid segment table for the trial run (slot 0), nothing padded */
+        pl->hseg[0][3 * q] = q % bs->n;
+        pl->hseg[0][3 * q + 1] = 0;
+        pl->hseg[0][3 * q + 2] = bs->t;
     }
+    for (int b = 0; b < bs->n; b++) pl->hseg[0][3 * pr->n_seq + b] = bs->t;
 
     /* libraries: per plan, so that sessions in different threads never share a handle */
     if (s->libs.have_cublas) {
@@ -431,14 +473,16 @@ static grt_status grt_cu_plan_make(void *state, const grt_batch_shape *bs, void 
             goto fail;
     }
     /* the trial run: every op once, checked one by one; then the graph */
-    if ((st = grt__enqueue(pl, 1, 1, 0)) != GRT_OK) goto fail;
+    pl->masking = pr->n_pad_mask > 0; /* the mask kernels run too (nothing is padded here) */
+    if ((st = grt__upload(pl, 0)) != GRT_OK || (st = grt__enqueue(pl, 1, 0)) != GRT_OK || (st = grt__download(pl, 0)) != GRT_OK)
+        goto fail;
     if ((st = grt_cu_check(cudaStreamSynchronize(pl->stream), "trial run")) != GRT_OK) goto fail;
-    grt__capture(pl);
-    if (pl->exec) {
-        if ((st = grt_cu_check(cudaGraphLaunch(pl->exec, pl->stream), "graph launch")) != GRT_OK ||
-            (st = grt_cu_check(cudaStreamSynchronize(pl->stream), "graph replay")) != GRT_OK)
+    grt__capture(pl, 0, &pl->graph, &pl->exec);
+    if (pl->exec && pr->n_pad_mask > 0) grt__capture(pl, 1, &pl->graph_pad, &pl->exec_pad);
+    for (int padded = 0; padded <= (pr->n_pad_mask > 0); padded++)
+        if ((padded ? pl->exec_pad : pl->exec) &&
+            ((st = grt__forward(pl, 0, padded)) != GRT_OK || (st = grt_cu_check(cudaStreamSynchronize(pl->stream), "graph replay")) != GRT_OK))
             goto fail;
-    }
     grt__summarise(pl);
     *out = pl;
     return GRT_OK;
@@ -454,56 +498,115 @@ static int64_t grt_cu_plan_bytes(const void *plan) {
 
 /* ---- run ---------------------------------------------------------------------------------- */
 
-/* The pinned staging of input k: the session packs sequences straight into it (one host copy
- * fewer per run: 22 MB for 64 sequences of 30 silhouettes). */
+/* The pinned staging of input k for the next submit: the session packs sequences straight
+ * into it (one host copy fewer per run: 22 MB for 64 sequences of 30 silhouettes). */
 static float *grt_cu_input_buffer(void *plan, int k, size_t numel) {
     grt_cu_plan *pl = plan;
-    if (!pl || pl->bad || k < 0 || k >= pl->pr.n_inputs || pl->pr.in_t[k] < 0) return NULL;
+    if (!pl || pl->bad || pl->pending >= GRT_BACKEND_IN_FLIGHT || k < 0 || k >= pl->pr.n_inputs || pl->pr.in_t[k] < 0) return NULL;
     const grt_cu_tensor *t = &pl->pr.t[pl->pr.in_t[k]];
-    return (size_t)t->numel == numel ? (float *)(void *)(pl->hstage + t->off) : NULL;
+    return (size_t)t->numel == numel ? (float *)(void *)(pl->hstage[pl->next] + t->off) : NULL;
 }
 
-static grt_status grt_cu_run(void *plan, const grt_run_args *a) {
-    grt_cu_plan *pl = plan;
-    if (!pl || !a || !a->inputs || !a->output) return grt_error(GAITRT_ERR_INVALID_ARG, "CUDA run: NULL argument");
-    if (pl->bad)
-        return grt_error(GAITRT_ERR_BAD_STATE, "CUDA plan unusable after an earlier device error ---> HINT: create a new session");
+/* Fills slot's pinned segment table and staging from the run's arguments. */
+static grt_status grt__stage(grt_cu_plan *pl, int slot, const grt_run_args *a, int *padded) {
     const grt_cu_prog *pr = &pl->pr;
-    grt_status st = grt_cu_segments(a->segments, pr->n_seq, pl->gp->bs.n, pl->gp->bs.t, pl->hseg);
+    grt_status st = grt_cu_segments(a->segments, pr->n_seq, pl->gp->bs.n, pl->gp->bs.t, pl->hseg[slot], padded);
     if (st != GRT_OK) return st;
     for (int k = 0; k < pr->n_inputs; k++) {
         if (pr->in_t[k] < 0) continue;
         if (!a->inputs[k]) return grt_error(GAITRT_ERR_INVALID_ARG, "CUDA run: input %d is NULL", k);
         const grt_cu_tensor *t = &pr->t[pr->in_t[k]];
-        if ((const char *)a->inputs[k] != pl->hstage + t->off) /* else packed there by the caller */
-            memcpy(pl->hstage + t->off, a->inputs[k], (size_t)t->numel * sizeof(float));
+        if ((const char *)a->inputs[k] != pl->hstage[slot] + t->off) /* else packed there by the caller */
+            memcpy(pl->hstage[slot] + t->off, a->inputs[k], (size_t)t->numel * sizeof(float));
     }
+    return GRT_OK;
+}
+
+static grt_status grt__usable(const grt_cu_plan *pl, const grt_run_args *a) {
+    if (!pl || !a || !a->inputs || !a->output) return grt_error(GAITRT_ERR_INVALID_ARG, "CUDA run: NULL argument");
+    if (pl->bad)
+        return grt_error(GAITRT_ERR_BAD_STATE, "CUDA plan unusable after an earlier device error ---> HINT: create a new session");
+    return GRT_OK;
+}
+
+/* Enqueues a run on the next slot (copies, graph, download, then the slot's event) and
+ * returns: the caller packs the next batch while the device computes this one. */
+static grt_status grt_cu_submit(void *plan, const grt_run_args *a) {
+    grt_cu_plan *pl = plan;
+    grt_status st = grt__usable(pl, a);
+    if (st != GRT_OK) return st;
+    if (pl->pending >= GRT_BACKEND_IN_FLIGHT)
+        return grt_error(GAITRT_ERR_BAD_STATE, "CUDA submit: %d runs already in flight on this plan; collect one first", pl->pending);
+    const int slot = pl->next;
+    int padded = 0;
+    if ((st = grt__stage(pl, slot, a, &padded)) != GRT_OK) return st; /* a bad segment table: nothing enqueued, the plan stays usable */
     if ((st = grt_cu_check(cudaSetDevice(pl->st->device), "device selection")) != GRT_OK) return st;
-    const double t0 = a->prof ? grt_now_s() : 0;
-    if (a->prof || !pl->exec)
-        st = grt__enqueue(pl, 1, 0, a->prof != NULL);
-    else
-        st = grt_cu_check(cudaGraphLaunch(pl->exec, pl->stream), "graph launch");
+    if ((st = grt__forward(pl, slot, padded)) == GRT_OK) st = grt_cu_check(cudaEventRecord(pl->done[slot], pl->stream), "event record");
+    if (st != GRT_OK) {
+        pl->bad = 1; /* a failed launch may leave the context unusable: never run this plan again */
+        return st;
+    }
+    pl->dst[slot] = a->output;
+    pl->next = (slot + 1) % GRT_BACKEND_IN_FLIGHT;
+    pl->pending++;
+    return GRT_OK;
+}
+
+/* Waits for the oldest run submitted and not collected, and copies its output out. */
+static grt_status grt_cu_collect(void *plan) {
+    grt_cu_plan *pl = plan;
+    if (!pl) return grt_error(GAITRT_ERR_INVALID_ARG, "CUDA collect: NULL plan");
+    if (pl->pending <= 0) return grt_error(GAITRT_ERR_BAD_STATE, "CUDA collect: no run in flight");
+    const int slot = (pl->next - pl->pending + GRT_BACKEND_IN_FLIGHT) % GRT_BACKEND_IN_FLIGHT;
+    pl->pending--;
+    (void)cudaSetDevice(pl->st->device);
+    grt_status st = grt_cu_check(cudaEventSynchronize(pl->done[slot]), "forward pass");
+    if (st != GRT_OK) {
+        pl->bad = 1;
+        return st;
+    }
+    memcpy(pl->dst[slot], pl->hout[slot], (size_t)pl->pr.t[pl->pr.out_t].numel * sizeof(float));
+    return GRT_OK;
+}
+
+static grt_status grt_cu_run(void *plan, const grt_run_args *a) {
+    grt_cu_plan *pl = plan;
+    grt_status st;
+    if (!a || !a->prof) {
+        if ((st = grt_cu_submit(plan, a)) != GRT_OK) return st;
+        return grt_cu_collect(plan);
+    }
+    /* profiled: op by op with an event before each, on a plan with nothing in flight */
+    if ((st = grt__usable(pl, a)) != GRT_OK) return st;
+    if (pl->pending) return grt_error(GAITRT_ERR_BAD_STATE, "CUDA run: %d submitted runs not collected", pl->pending);
+    const grt_cu_prog *pr = &pl->pr;
+    const int slot = pl->next;
+    int padded = 0;
+    if ((st = grt__stage(pl, slot, a, &padded)) != GRT_OK) return st;
+    if ((st = grt_cu_check(cudaSetDevice(pl->st->device), "device selection")) != GRT_OK) return st;
+    const double t0 = grt_now_s();
+    pl->masking = padded && pr->n_pad_mask > 0;
+    st = grt__upload(pl, slot);
+    if (st == GRT_OK) st = grt__enqueue(pl, 0, 1);
+    if (st == GRT_OK) st = grt__download(pl, slot);
     grt_status sy = grt_cu_check(cudaStreamSynchronize(pl->stream), "forward pass");
     if (st == GRT_OK) st = sy;
     if (st != GRT_OK) {
-        pl->bad = 1; /* a failed kernel may leave the context unusable: never run this plan again */
+        pl->bad = 1;
         return st;
     }
-    memcpy(a->output, pl->hout, (size_t)pr->t[pr->out_t].numel * sizeof(float));
-    if (a->prof) {
-        /* per-op device times, placed on the host clock from the start of the enqueue */
-        for (int j = 0; j < pr->nop; j++) {
-            float ms0 = 0, ms1 = 0;
-            if (cudaEventElapsedTime(&ms0, pl->ev[0], pl->ev[j]) != cudaSuccess ||
-                cudaEventElapsedTime(&ms1, pl->ev[0], pl->ev[j + 1]) != cudaSuccess) {
-                (void)cudaGetLastError();
-                break;
-            }
-            const grt_cu_op *op = &pr->op[j];
-            const char *opname = op->node >= 0 ? grt_op_name(pl->st->g->nodes[op->node].op) : "convert";
-            grt_prof_add(a->prof, grt_cu_op_name(pl->st->g, op), opname, op->node, t0 + ms0 * 1e-3, t0 + ms1 * 1e-3, op->flops, op->bytes);
+    memcpy(a->output, pl->hout[slot], (size_t)pr->t[pr->out_t].numel * sizeof(float));
+    /* per-op device times, placed on the host clock from the start of the enqueue */
+    for (int j = 0; j < pr->nop; j++) {
+        float ms0 = 0, ms1 = 0;
+        if (cudaEventElapsedTime(&ms0, pl->ev[0], pl->ev[j]) != cudaSuccess ||
+            cudaEventElapsedTime(&ms1, pl->ev[0], pl->ev[j + 1]) != cudaSuccess) {
+            (void)cudaGetLastError();
+            break;
         }
+        const grt_cu_op *op = &pr->op[j];
+        const char *opname = op->node >= 0 ? grt_op_name(pl->st->g->nodes[op->node].op) : "convert";
+        grt_prof_add(a->prof, grt_cu_op_name(pl->st->g, op), opname, op->node, t0 + ms0 * 1e-3, t0 + ms1 * 1e-3, op->flops, op->bytes);
     }
     return GRT_OK;
 }
@@ -517,6 +620,7 @@ static void grt_cu_describe(const void *state, char *buf, size_t len) {
 
 static const grt_backend_i grt__cuda = {
     .name = "cuda",
+    .pads = 1,
     .prepare = grt_cu_prepare,
     .release = grt_cu_release,
     .plan = grt_cu_plan_make,
@@ -524,6 +628,8 @@ static const grt_backend_i grt__cuda = {
     .plan_bytes = grt_cu_plan_bytes,
     .run = grt_cu_run,
     .input_buffer = grt_cu_input_buffer,
+    .submit = grt_cu_submit,
+    .collect = grt_cu_collect,
     .describe = grt_cu_describe,
 };
 
@@ -559,7 +665,7 @@ grt_status grt_cuda_plan_time(void *plan, int reps, int flush_l2, float *ms) {
     for (int r = 0; r < reps && st == GRT_OK; r++) {
         if (junk) st = grt_cu_check(cudaMemsetAsync(junk, r & 0xff, junk_bytes, pl->stream), "L2 flush");
         if (st == GRT_OK) st = grt_cu_check(cudaEventRecord(a, pl->stream), "event record");
-        if (st == GRT_OK) st = pl->exec ? grt_cu_check(cudaGraphLaunch(pl->exec, pl->stream), "graph launch") : grt__enqueue(pl, 1, 0, 0);
+        if (st == GRT_OK) st = grt__forward(pl, 0, 0);
         if (st == GRT_OK) st = grt_cu_check(cudaEventRecord(b, pl->stream), "event record");
         if (st == GRT_OK) st = grt_cu_check(cudaEventSynchronize(b), "timed replay");
         if (st == GRT_OK) st = grt_cu_check(cudaEventElapsedTime(&ms[r], a, b), "event time");

@@ -345,6 +345,9 @@ static grt_status grt__lower_node(grt__lctx *c, int i) {
         op->w = a->weight;
         op->b = a->bias;
         op->conv2d = a->k[0] == 1 && a->s[0] == 1 && a->p[0] == 0 && a->d[0] == 1;
+        /* as the reference backend: a temporal kernel over an activation of a model that mixes frames */
+        op->pad_mask = g->temporal_mixing && a->k[0] > 1 && !g->values[n->in[0]].is_const;
+        pr->n_pad_mask += op->pad_mask;
         op->path = !c->have_cudnn ? GRT_CU_CONV_DIRECT
                    : (a->act == GRT_ACT_RELU && a->bias >= 0) ? GRT_CU_CONV_FUSED
                                                                : GRT_CU_CONV_SPLIT;
@@ -862,7 +865,7 @@ grt_status grt_cu_lower(const grt_graph *g, const grt_plan *p, int cdt, int have
 
 /* ---- segment checks and cuDNN dims, used by the backend ---------------------------------- */
 
-grt_status grt_cu_segments(const grt_segment *seg, int n_seq, int n, int t, int32_t *rows) {
+grt_status grt_cu_segments(const grt_segment *seg, int n_seq, int n, int t, int32_t *rows, int *padded) {
     if (!seg) return grt_error(GAITRT_ERR_INVALID_ARG, "CUDA backend: no segment table for %d sequences", n_seq);
     for (int s = 0; s < n_seq; s++) {
         const grt_segment *q = &seg[s];
@@ -873,6 +876,12 @@ grt_status grt_cu_segments(const grt_segment *seg, int n_seq, int n, int t, int3
         rows[3 * s] = q->b;
         rows[3 * s + 1] = q->t0;
         rows[3 * s + 2] = q->len;
+    }
+    int32_t *ends = rows + 3 * n_seq;
+    *padded = 0;
+    for (int b = 0; b < n; b++) {
+        ends[b] = (int32_t)grt_pad_item_end(seg, n_seq, b);
+        *padded |= ends[b] < t;
     }
     return GRT_OK;
 }
