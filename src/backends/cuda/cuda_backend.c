@@ -618,6 +618,15 @@ static void grt_cu_describe(const void *state, char *buf, size_t len) {
     pthread_mutex_unlock(&s->mu);
 }
 
+/* Every constant packed into the device blob is read from there only (plans take shapes from
+ * the graph, and constants' values only for label-mask gammas and GeM exponents, which are
+ * not packed), so the model may release the graph's copy. */
+static int grt_cu_owns_constant(const void *state, int v) {
+    const grt_cu_state *s = state;
+    if (!s || v < 0 || v >= s->wp.n_values) return 0;
+    return s->wp.conv_w[v] >= 0 || s->wp.f32[v] >= 0 || s->wp.bias_c[v] >= 0 || s->wp.fc_w[v] >= 0;
+}
+
 static const grt_backend_i grt__cuda = {
     .name = "cuda",
     .pads = 1,
@@ -631,6 +640,7 @@ static const grt_backend_i grt__cuda = {
     .submit = grt_cu_submit,
     .collect = grt_cu_collect,
     .describe = grt_cu_describe,
+    .owns_constant = grt_cu_owns_constant,
 };
 
 const grt_backend_i *grt_backend_cuda(void) {
