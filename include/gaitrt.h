@@ -204,6 +204,9 @@ typedef enum gaitrt_precision {
     GAITRT_PRECISION_BF16 = 4, /* GPU; CPU with avx512_bf16 where oneDNN has bf16 kernels */
 } gaitrt_precision;
 
+/* "auto", "f32", "tf32", "f16", "bf16" (the CLI's --precision values); NULL when out of range. */
+GAITRT_API const char *gaitrt_precision_name(gaitrt_precision p);
+
 typedef struct gaitrt_session_params {
     gaitrt_device_kind device;
     int device_index;

@@ -37,6 +37,11 @@ void grt_session_note(gaitrt_session *s, const char *fmt, ...) {
 
 /* Chooses a backend for the level on the CPU: balanced/aggressive want the fast backend;
  * when it is not built in or refuses the graph we fall back to the reference, and say so. */
+const char *gaitrt_precision_name(gaitrt_precision p) {
+    static const char *const names[5] = {"auto", "f32", "tf32", "f16", "bf16"};
+    return (unsigned)p < 5 ? names[p] : NULL;
+}
+
 static grt_status grt__select_backend(gaitrt_session *s) {
     gaitrt_model *m = s->model;
     grt_backend_opts o;
@@ -47,9 +52,8 @@ static grt_status grt__select_backend(gaitrt_session *s) {
     int fused = 0;
     gaitrt_device_kind dev = s->params.device;
     const gaitrt_precision want = s->params.precision;
-    static const char *const pnames[5] = {"auto", "f32", "tf32", "f16", "bf16"};
     if (want != GAITRT_PRECISION_AUTO && s->params.level == GAITRT_LEVEL_CONSERVATIVE)
-        grt_session_note(s, "precision %s ignored: the conservative level runs the float32 reference kernels", pnames[want]);
+        grt_session_note(s, "precision %s ignored: the conservative level runs the float32 reference kernels", gaitrt_precision_name(want));
     if (dev == GAITRT_DEVICE_AUTO || dev == GAITRT_DEVICE_CUDA) {
         const grt_backend_i *cu = grt_backend_cuda();
         if (cu && s->params.level != GAITRT_LEVEL_CONSERVATIVE) {
@@ -72,7 +76,7 @@ static grt_status grt__select_backend(gaitrt_session *s) {
         const grt_backend_i *fast = grt_backend_cpu_fast();
         /* a precision asked for: bf16 (else fp32) or fp32; tf32 and f16 are GPU-only */
         if (want == GAITRT_PRECISION_TF32 || want == GAITRT_PRECISION_F16)
-            grt_session_note(s, "precision %s is GPU-only; the CPU runs the %s level's precision", pnames[want],
+            grt_session_note(s, "precision %s is GPU-only; the CPU runs the %s level's precision", gaitrt_precision_name(want),
                              s->params.level == GAITRT_LEVEL_AGGRESSIVE ? "aggressive" : "balanced");
         const int agg = want == GAITRT_PRECISION_BF16 ||
                         (s->params.level == GAITRT_LEVEL_AGGRESSIVE && want != GAITRT_PRECISION_F32);

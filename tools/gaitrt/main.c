@@ -150,9 +150,8 @@ int cli_parse_level(const char *s, gaitrt_level *out) {
 }
 
 int cli_parse_precision(const char *s, gaitrt_precision *out) {
-    static const char *const names[5] = {"auto", "f32", "tf32", "f16", "bf16"};
-    for (int k = 0; k < 5; k++)
-        if (!strcmp(s, names[k])) {
+    for (int k = 0; gaitrt_precision_name((gaitrt_precision)k); k++)
+        if (!strcmp(s, gaitrt_precision_name((gaitrt_precision)k))) {
             *out = (gaitrt_precision)k;
             return 1;
         }
