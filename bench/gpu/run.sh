@@ -25,7 +25,10 @@
 # "tests,bench,parity,peers,overlap,fidelity"); the peers step alone takes about 6 minutes (torch.compile
 # compiles each shape).
 #
-# Knobs: STEPS, GRT_SHARED_DATA (the sample data folder, default ../shared/data), REPS (20), BATCHES (1,8,64), MODELS (gaitbase,deepgaitv2), PRECISIONS (f32,tf32,f16,bf16),
+# Without the Debian -dev packages on the GPU machine: bench/gpu/prebuilt.sh pack (here), carry
+# build-gpu/prebuilt.tar.xz, then bench/gpu/prebuilt.sh unpack and PREBUILT=1 bash bench/gpu/run.sh there.
+#
+# Knobs: STEPS, PREBUILT, GRT_SHARED_DATA (the sample data folder, default ../shared/data), REPS (20), BATCHES (1,8,64), MODELS (gaitbase,deepgaitv2), PRECISIONS (f32,tf32,f16,bf16),
 # REF_SEQS (3: reference sequences checked per batch larger than that; the CPU reference backend
 # needs seconds per sequence), SKIP_PYTORCH=1,
 # SANITIZE=1 (test_cuda_gpu under compute-sanitizer too), CUDNN_ROOT (a cuDNN with include/ lib/).
@@ -74,19 +77,33 @@ say "cuDNN headers: ${CUDNN_ROOT:-system (/usr/local/cuda or /usr)}"
 say "LD_LIBRARY_PATH: ${LD_LIBRARY_PATH:-}"
 { ldconfig -p 2>/dev/null | grep -E 'libcudnn.so.9|libcublas.so.13' || true; ls /usr/local/cuda/lib64/libcublas.so.* /usr/local/cuda/lib64/libcudnn.so.* 2>/dev/null || true; } | tee -a "$LOG"
 
-step "build (Release, CUDA, build-gpu/)"
 PYTHON=$(command -v python3 || echo /usr/bin/python3)
-if ! cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DGAITRT_CUDA=ON -DGRT_PYTHON="$PYTHON" >>"$LOG" 2>&1; then
-  say "configure failed (see run.log)"
-  exit 1
-fi
-grep -E '^-- gaitrt:' "$LOG" | tail -12
-for t in grt_cuda test_cuda_host test_cuda_gpu gaitrt_gpu_bench; do
-  if ! cmake --build build-gpu -j "$JOBS" --target "$t" >>"$LOG" 2>&1; then
-    say "build of $t failed (see run.log)"
-    STATUS=1
+# builds targets in build-gpu/; with PREBUILT=1 (binaries from bench/gpu/prebuilt.sh) only checks them
+build() {
+  if [ "${PREBUILT:-0}" = 1 ]; then return 0; fi
+  cmake --build build-gpu -j "$JOBS" --target "$@" >>"$LOG" 2>&1
+}
+if [ "${PREBUILT:-0}" = 1 ]; then
+  step "prebuilt binaries (bench/gpu/prebuilt.sh), libraries from build-gpu/lib"
+  export LD_LIBRARY_PATH="$PWD/build-gpu/lib:${LD_LIBRARY_PATH:-}"
+  for b in gaitrt gaitrt_gpu_bench tests/cuda/test_cuda_host tests/cuda/test_cuda_gpu; do
+    [ -x "build-gpu/$b" ] || { say "build-gpu/$b missing: run bench/gpu/prebuilt.sh unpack"; exit 1; }
+  done
+  ldd build-gpu/gaitrt 2>&1 | grep -E 'not found|dnnl' | tee -a "$LOG"
+else
+  step "build (Release, CUDA, build-gpu/)"
+  if ! cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DGAITRT_CUDA=ON -DGRT_PYTHON="$PYTHON" >>"$LOG" 2>&1; then
+    say "configure failed (see run.log)"
+    exit 1
   fi
-done
+  grep -E '^-- gaitrt:' "$LOG" | tail -12
+  for t in grt_cuda test_cuda_host test_cuda_gpu gaitrt_gpu_bench; do
+    if ! build "$t"; then
+      say "build of $t failed (see run.log)"
+      STATUS=1
+    fi
+  done
+fi
 
 STEPS="${STEPS:-tests,bench,parity,peers,overlap,fidelity}"
 want() { case ",$STEPS," in *",$1,"*) return 0 ;; esac; return 1; }
@@ -125,8 +142,15 @@ fi
 
 if want parity && [ "$HAVE_TORCH" = 1 ] && [ "${SKIP_PYTORCH:-0}" != 1 ]; then
   step "pipeline parity against PyTorch (GaitBase, CUDA backend at the balanced level)"
-  if cmake --build build-gpu -j "$JOBS" --target test_gaitbase_parity gaitrt_cli >>"$LOG" 2>&1; then
-    (cd build-gpu && timeout 900 ctest --output-on-failure -R 'ref_gaitbase_generate|test_gaitbase_parity') >"$OUT/pytorch_parity.log" 2>&1 || STATUS=1
+  if build test_gaitbase_parity gaitrt_cli; then
+    if [ "${PREBUILT:-0}" = 1 ]; then # no CTest files: the generator and the test as CTest runs them
+      mkdir -p build-gpu/ref
+      { timeout 600 "$PYTHON" tests/reference/gaitbase_ref.py build-gpu/ref/gaitbase &&
+        (cd build-gpu && GRT_REF_DIR=$PWD/ref GRT_PYTHON="$PYTHON" GRT_SOURCE_DIR=$PWD/.. GRT_BUILD_DIR=$PWD \
+          timeout 900 ./tests/unit/test_gaitbase_parity small); } >"$OUT/pytorch_parity.log" 2>&1 || STATUS=1
+    else
+      (cd build-gpu && timeout 900 ctest --output-on-failure -R 'ref_gaitbase_generate|test_gaitbase_parity') >"$OUT/pytorch_parity.log" 2>&1 || STATUS=1
+    fi
     grep -E 'rel L2|backend|Passed|Failed|tests passed|SKIPPED' "$OUT/pytorch_parity.log" | head -40 | tee -a "$LOG"
   else
     say "build of test_gaitbase_parity failed (see run.log)"
@@ -136,7 +160,7 @@ fi
 
 if want peers && [ "$HAVE_TORCH" = 1 ] && [ "${SKIP_PYTORCH:-0}" != 1 ]; then
   step "gaitrt (aggressive, f16) against PyTorch on the same GPU, host to host"
-  if cmake --build build-gpu -j "$JOBS" --target gaitrt_cli >>"$LOG" 2>&1; then
+  if build gaitrt_cli; then
     for m in GaitBase DeepGaitV2:p3d-1441 DeepGaitV2:3d-1441; do
       for b in $(echo "${BATCHES:-1,8,64}" | tr ',' ' '); do
         tag=$(echo "${m}_$b" | tr ':' '_')
@@ -163,7 +187,7 @@ fi
 
 if want overlap; then
   step "overlap: many batches per call, packing and download of one batch beside the next one's compute"
-  if cmake --build build-gpu -j "$JOBS" --target gaitrt_cli >>"$LOG" 2>&1; then
+  if build gaitrt_cli; then
     for m in GaitBase DeepGaitV2:p3d-1441; do
       for ov in 1 0; do
         tag=$(echo "${m}_ov$ov" | tr ':' '_')
@@ -183,7 +207,7 @@ if want fidelity; then
 step "aggressive level: fidelity on the demo silhouettes (GPU f16; host CPU bf16 or relaxed fp32) and CPU time"
 grep -o -E 'avx512_bf16|amx_bf16|avx512f ' /proc/cpuinfo | sort -u | tr '\n' ' ' | tee -a "$LOG"; say ""
 DATA="${GRT_SHARED_DATA:-$PWD/../shared/data}"
-if cmake --build build-gpu -j "$JOBS" --target test_lowp_fidelity gaitrt_cli >>"$LOG" 2>&1; then
+if build test_lowp_fidelity gaitrt_cli; then
   for dv in cuda cpu; do
     timeout 300 build-gpu/tests/fast/test_lowp_fidelity "$DATA" $dv >"$OUT/fidelity_$dv.log" 2>&1
     rc=$?
