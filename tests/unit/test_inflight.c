@@ -199,6 +199,11 @@ static void check_model(const char *type, gaitrt_level level, const int *lens, i
     printf("%s: %d sequences, max batch %d: %d submits, %d collects, up to %d in flight, %d contract breaches\n", type, n,
            max_batch, n_submit, n_collect, max_pending, n_contract);
     CHECK(n_submit == n_collect && n_submit > 0);
+    /* the CPU utilisation covers calls whose batches overlap */
+    char rep[4096];
+    gaitrt_session_report(s1, rep, sizeof rep);
+    const char *u = strstr(rep, "\"cpu_utilisation\": ");
+    CHECK_MSG(u && atof(u + 19) > 0.0, "%s", rep);
     CHECK(n_contract == 0);
     CHECK(max_pending == (expect_pipelined ? 2 : 1));
 
