@@ -35,13 +35,13 @@ void grt_session_note(gaitrt_session *s, const char *fmt, ...) {
     GRT_LOG_WARN("%s", msg);
 }
 
-/* Chooses a backend for the level on the CPU: balanced/aggressive want the fast backend;
- * when it is not built in or refuses the graph we fall back to the reference, and say so. */
 const char *gaitrt_precision_name(gaitrt_precision p) {
     static const char *const names[5] = {"auto", "f32", "tf32", "f16", "bf16"};
     return (unsigned)p < 5 ? names[p] : NULL;
 }
 
+/* Chooses a backend for the level on the CPU: balanced/aggressive want the fast backend;
+ * when it is not built in or refuses the graph we fall back to the reference, and say so. */
 static grt_status grt__select_backend(gaitrt_session *s) {
     gaitrt_model *m = s->model;
     grt_backend_opts o;
@@ -313,6 +313,10 @@ static grt_status grt__pack(const gaitrt_session *s, const gaitrt_sequence *q, i
     return GRT_OK;
 }
 
+/* 1 when batches go to the backend in two halves (submit, collect), one kept in flight. Profiled
+ * sessions run each batch to the end, so that it is timed on its own. */
+static int grt__overlaps(const gaitrt_session *s) { return s->bk->submit && !s->params.profile && !s->no_overlap; }
+
 /* Brings batch r's output to the caller's array (waiting for the device when it was
  * submitted), L2-normalised per part when the session asks. */
 static grt_status grt__finish(gaitrt_session *s, grt_batch_rec *r, float *out) {
@@ -411,7 +415,7 @@ static grt_status grt__start_batch(gaitrt_session *s, const gaitrt_sequence *seq
     if ((st = grt__grow((void **)&s->outbuf[slot], &s->outbuf_cap[slot], (size_t)n * per * sizeof(float), 0)) != GRT_OK)
         return st;
     grt_run_args a = {inputs, s->segs, s->outbuf[slot], s->params.profile ? &s->prof.run : NULL};
-    const int async = s->bk->submit && !s->params.profile && !s->no_overlap; /* as gaitrt_embed's `overlapped` */
+    const int async = grt__overlaps(s);
     if (async) {
         st = s->bk->submit(plan, &a);
     } else {
@@ -458,9 +462,8 @@ gaitrt_status gaitrt_embed(gaitrt_session *s, const gaitrt_sequence *seqs, int n
     }
     int bidx[256], bfr[256];
     int i = 0;
-    /* batches in flight overlap: the CPU utilisation is measured over the whole call (runs are
-       timed one by one only when profiling, which runs each batch to the end) */
-    const int overlapped = s->bk->submit && !s->params.profile && !s->no_overlap;
+    /* batches in flight overlap: the CPU utilisation is measured over the whole call */
+    const int overlapped = grt__overlaps(s);
     if (overlapped && n > 0) grt_prof_begin_run(&s->prof, s->bk, 0, 0, n);
     while (i < n) {
         /* grow the batch while it fits: count, frame budget and, for temporal models, equal length */
