@@ -140,8 +140,7 @@ grt_status grt_hx_run(const grt_graph *g, const grt_batch_shape *bs, const grt_h
         for (int j = 0; j < pr.nop; j++) {
             const grt_cu_op *op = &pr.op[j];
             if (padded && op->pad_mask) { /* as the backend does in front of a temporal convolution */
-                const grt_cu_conv_desc *d = &op->d.conv;
-                grt_cu_padmask_desc pm = {d->N * d->T * d->H * d->W * d->Ci, d->T, d->H * d->W * d->Ci, d->xdt};
+                const grt_cu_padmask_desc pm = grt_cu_padmask_of(&op->d.conv);
                 for (int64_t i = 0; i < pm.n; i++) grt_cu_padmask_at(&pm, tp(&h, op->in[0]), h.seg + 3 * bs->n_seq, i);
             }
             run_op(&h, op, o->gemm_kernel);

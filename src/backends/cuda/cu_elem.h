@@ -484,6 +484,12 @@ typedef struct grt_cu_padmask_desc {
     int dt;
 } grt_cu_padmask_desc;
 
+/* The mask of a convolution's input (its NTHWC x). */
+static inline grt_cu_padmask_desc grt_cu_padmask_of(const grt_cu_conv_desc *c) {
+    const grt_cu_padmask_desc d = {c->N * c->T * c->H * c->W * c->Ci, c->T, c->H * c->W * c->Ci, c->xdt};
+    return d;
+}
+
 GRT_CU_HD void grt_cu_padmask_at(const grt_cu_padmask_desc *d, void *x, const int32_t *ends, int64_t i) {
     const int64_t f = i / d->inner;
     if (f % d->T >= ends[f / d->T]) grt_cu_st(x, i, d->dt, 0.0f);

@@ -180,8 +180,7 @@ static grt_status grt__run_op(grt_cu_plan *pl, int j) {
     case GRT_CU_OP_COPY: e = grt_cu_launch_copy(&op->d.copy, x, y, s); break;
     case GRT_CU_OP_CONV:
         if (pl->masking && op->pad_mask) {
-            const grt_cu_conv_desc *d = &op->d.conv;
-            const grt_cu_padmask_desc pm = {d->N * d->T * d->H * d->W * d->Ci, d->T, d->H * d->W * d->Ci, d->xdt};
+            const grt_cu_padmask_desc pm = grt_cu_padmask_of(&op->d.conv);
             grt_status ms = grt_cu_check((cudaError_t)grt_cu_launch_padmask(&pm, grt_cu_tptr(pl, op->in[0]), pl->dseg + 3 * pl->pr.n_seq, s),
                                          "padded-frame mask");
             if (ms != GRT_OK) return ms;
