@@ -96,11 +96,9 @@ static grt_status d_submit(void *p, const grt_run_args *a) {
         return grt_error(GAITRT_ERR_BAD_STATE, "submit with %d runs in flight", d->pending);
     }
     const int slot = d->next;
-    for (int k = 0; k < GAITRT_MAX_INPUTS && a->inputs[k]; k++) {
-        if (k >= 1) break; /* the models here have one input */
-        if (a->inputs[k] != d->stage[slot][k]) n_contract++; /* not packed where input_buffer() said */
-        d->inputs[slot][k] = a->inputs[k];
-    }
+    /* the models here have one input */
+    if (a->inputs[0] != d->stage[slot][0]) n_contract++; /* not packed where input_buffer() said */
+    d->inputs[slot][0] = a->inputs[0];
     if (d->bs.n_seq > MAXSEQ) return grt_error(GAITRT_ERR_INVALID_ARG, "too many sequences");
     memcpy(d->segs[slot], a->segments, (size_t)d->bs.n_seq * sizeof(grt_segment));
     d->dst[slot] = a->output;
