@@ -258,14 +258,15 @@ static grt_status grt__enqueue(grt_cu_plan *pl, int trial, int prof) {
     return GRT_OK;
 }
 
-/* Enqueues a whole run on slot's host buffers: upload, the graph (or the ops), download. A
- * padded batch of a model with temporal convolutions takes the graph that masks. */
-static grt_status grt__forward(grt_cu_plan *pl, int slot, int padded) {
+/* Enqueues a whole run on slot's host buffers: upload, the graph (or the ops: always when
+ * profiling, prof), download. A padded batch of a model with temporal convolutions takes the
+ * graph that masks. */
+static grt_status grt__forward(grt_cu_plan *pl, int slot, int padded, int prof) {
     grt_status st = grt__upload(pl, slot);
     padded = padded && pl->pr.n_pad_mask > 0;
-    cudaGraphExec_t exec = padded ? pl->exec_pad : pl->exec;
+    cudaGraphExec_t exec = prof ? NULL : padded ? pl->exec_pad : pl->exec;
     pl->masking = padded;
-    if (st == GRT_OK) st = exec ? grt_cu_check(cudaGraphLaunch(exec, pl->stream), "graph launch") : grt__enqueue(pl, 0, 0);
+    if (st == GRT_OK) st = exec ? grt_cu_check(cudaGraphLaunch(exec, pl->stream), "graph launch") : grt__enqueue(pl, 0, prof);
     if (st == GRT_OK) st = grt__download(pl, slot);
     return st;
 }
@@ -480,7 +481,7 @@ static grt_status grt_cu_plan_make(void *state, const grt_batch_shape *bs, void 
     if (pl->exec && pr->n_pad_mask > 0) grt__capture(pl, 1, &pl->graph_pad, &pl->exec_pad);
     for (int padded = 0; padded <= (pr->n_pad_mask > 0); padded++)
         if ((padded ? pl->exec_pad : pl->exec) &&
-            ((st = grt__forward(pl, 0, padded)) != GRT_OK || (st = grt_cu_check(cudaStreamSynchronize(pl->stream), "graph replay")) != GRT_OK))
+            ((st = grt__forward(pl, 0, padded, 0)) != GRT_OK || (st = grt_cu_check(cudaStreamSynchronize(pl->stream), "graph replay")) != GRT_OK))
             goto fail;
     grt__summarise(pl);
     *out = pl;
@@ -540,7 +541,7 @@ static grt_status grt_cu_submit(void *plan, const grt_run_args *a) {
     int padded = 0;
     if ((st = grt__stage(pl, slot, a, &padded)) != GRT_OK) return st; /* a bad segment table: nothing enqueued, the plan stays usable */
     if ((st = grt_cu_check(cudaSetDevice(pl->st->device), "device selection")) != GRT_OK) return st;
-    if ((st = grt__forward(pl, slot, padded)) == GRT_OK) st = grt_cu_check(cudaEventRecord(pl->done[slot], pl->stream), "event record");
+    if ((st = grt__forward(pl, slot, padded, 0)) == GRT_OK) st = grt_cu_check(cudaEventRecord(pl->done[slot], pl->stream), "event record");
     if (st != GRT_OK) {
         pl->bad = 1; /* a failed launch may leave the context unusable: never run this plan again */
         return st;
@@ -584,10 +585,7 @@ static grt_status grt_cu_run(void *plan, const grt_run_args *a) {
     if ((st = grt__stage(pl, slot, a, &padded)) != GRT_OK) return st;
     if ((st = grt_cu_check(cudaSetDevice(pl->st->device), "device selection")) != GRT_OK) return st;
     const double t0 = grt_now_s();
-    pl->masking = padded && pr->n_pad_mask > 0;
-    st = grt__upload(pl, slot);
-    if (st == GRT_OK) st = grt__enqueue(pl, 0, 1);
-    if (st == GRT_OK) st = grt__download(pl, slot);
+    st = grt__forward(pl, slot, padded, 1);
     grt_status sy = grt_cu_check(cudaStreamSynchronize(pl->stream), "forward pass");
     if (st == GRT_OK) st = sy;
     if (st != GRT_OK) {
@@ -674,7 +672,7 @@ grt_status grt_cuda_plan_time(void *plan, int reps, int flush_l2, float *ms) {
     for (int r = 0; r < reps && st == GRT_OK; r++) {
         if (junk) st = grt_cu_check(cudaMemsetAsync(junk, r & 0xff, junk_bytes, pl->stream), "L2 flush");
         if (st == GRT_OK) st = grt_cu_check(cudaEventRecord(a, pl->stream), "event record");
-        if (st == GRT_OK) st = grt__forward(pl, 0, 0);
+        if (st == GRT_OK) st = grt__forward(pl, 0, 0, 0);
         if (st == GRT_OK) st = grt_cu_check(cudaEventRecord(b, pl->stream), "event record");
         if (st == GRT_OK) st = grt_cu_check(cudaEventSynchronize(b), "timed replay");
         if (st == GRT_OK) st = grt_cu_check(cudaEventElapsedTime(&ms[r], a, b), "event time");
