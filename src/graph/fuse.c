@@ -6,8 +6,9 @@
 
 #include "graph/graph.h"
 
-/* Deep copy of a graph (constants included). */
-static grt_graph *grt__graph_copy(const grt_graph *g) {
+/* Copy of a graph with its constants: copied, or moved out of g when `move` (g's data are
+ * then NULL, whatever happens). */
+static grt_graph *grt__graph_copy(grt_graph *g, int move) {
     grt_graph *c = grt_graph_new();
     if (!c) return NULL;
     *c = *g;
@@ -21,7 +22,10 @@ static grt_graph *grt__graph_copy(const grt_graph *g) {
     for (int i = 0; i < g->n_values; i++) {
         c->values[i] = g->values[i];
         c->values[i].data = NULL;
-        if (g->values[i].data) {
+        if (move) {
+            c->values[i].data = g->values[i].data;
+            g->values[i].data = NULL;
+        } else if (g->values[i].data) {
             int64_t n = 1;
             for (int d = 0; d < g->values[i].ndim; d++) n *= g->values[i].shape[d];
             c->values[i].data = grt_malloc_aligned((size_t)n * sizeof(float));
@@ -31,6 +35,11 @@ static grt_graph *grt__graph_copy(const grt_graph *g) {
     }
     return c;
 fail:
+    if (move)
+        for (int i = 0; i < g->n_values; i++) {
+            grt_free_aligned(g->values[i].data);
+            g->values[i].data = NULL;
+        }
     grt_graph_free(c);
     grt_error(GAITRT_ERR_NOMEM, "out of memory copying the graph for fusion");
     return NULL;
@@ -99,8 +108,14 @@ static void grt__drop_unread_constants(grt_graph *g) {
     grt_free(read);
 }
 
-grt_graph *grt_graph_fuse(const grt_graph *src) {
-    grt_graph *g = grt__graph_copy(src);
+static grt_graph *grt__fuse(grt_graph *src, int move);
+
+grt_graph *grt_graph_fuse(const grt_graph *src) { return grt__fuse((grt_graph *)src, 0); }
+
+grt_graph *grt_graph_fuse_move(grt_graph *src) { return grt__fuse(src, 1); }
+
+static grt_graph *grt__fuse(grt_graph *src, int move) {
+    grt_graph *g = grt__graph_copy(src, move);
     if (!g) return NULL;
     char *dead = grt_calloc((size_t)(g->n_nodes ? g->n_nodes : 1), 1);
     int readers_cap = g->n_values ? g->n_values : 1;
@@ -134,10 +149,10 @@ grt_graph *grt_graph_fuse(const grt_graph *src) {
             const float *scale = g->values[m->a.bn.scale].data, *shift = g->values[m->a.bn.shift].data;
             int64_t co = w->shape[0], per = 1;
             for (int d = 1; d < w->ndim; d++) per *= w->shape[d];
-            float *nw = grt_malloc((size_t)(co * per) * sizeof(float));
+            float *nw = grt_malloc_aligned((size_t)(co * per) * sizeof(float));
             float *nb = grt_malloc((size_t)co * sizeof(float));
             if (!nw || !nb) {
-                grt_free(nw);
+                grt_free_aligned(nw);
                 grt_free(nb);
                 goto oom;
             }
@@ -147,9 +162,8 @@ grt_graph *grt_graph_fuse(const grt_graph *src) {
             }
             char key[160];
             snprintf(key, sizeof key, "%s(folded)", w->key);
-            int vw = grt_graph_const(g, key, w->ndim, w->shape, nw);
+            int vw = grt_graph_const_take(g, key, w->ndim, w->shape, nw); /* (nw is the graph's now) */
             int vb = vw >= 0 ? grt_graph_const(g, "(folded bias)", 1, &co, nb) : -1;
-            grt_free(nw);
             grt_free(nb);
             if (vb < 0) goto oom;
             n = &g->nodes[i]; /* values may have moved; nodes did not */

@@ -76,10 +76,14 @@ static grt_node *grt__new_node(grt_graph *g, grt_op_type op, const char *name, i
     return nd;
 }
 
-int grt_graph_const(grt_graph *g, const char *key, int ndim, const int64_t *shape, const float *data) {
+/* Adds constant value (key, shape) holding `own` (grt_malloc_aligned, taken even on
+ * failure) or, when own is NULL, a new copy of `data` (zeros when data is NULL too). */
+static int grt__const_add(grt_graph *g, const char *key, int ndim, const int64_t *shape, const float *data,
+                          float *own) {
     /* Callers may pass the shape or key of another value (fusion copies a weight's shape), and
      * grt__new_value may move g->values: we copy both before it can. */
     if (ndim < 0 || ndim > GRT_MAX_DIMS) {
+        grt_free_aligned(own);
         grt_error(GAITRT_ERR_INTERNAL, "graph: constant '%s' has rank %d", key ? key : "", ndim);
         return -1;
     }
@@ -90,16 +94,24 @@ int grt_graph_const(grt_graph *g, const char *key, int ndim, const int64_t *shap
     size_t n = 1;
     for (int i = 0; i < ndim; i++)
         if (sh[i] < 0 || !grt_mul_size(n, (size_t)sh[i], &n)) {
+            grt_free_aligned(own);
             grt_error(GAITRT_ERR_LIMIT, "graph: constant '%s' too large", k);
             return -1;
         }
     int v = grt__new_value(g);
-    if (v < 0) return -1;
+    if (v < 0) {
+        grt_free_aligned(own);
+        return -1;
+    }
     grt_value *val = &g->values[v];
     val->is_const = 1;
     val->ndim = ndim;
     for (int i = 0; i < ndim; i++) val->shape[i] = sh[i];
     snprintf(val->key, sizeof val->key, "%s", k);
+    if (own) {
+        val->data = own;
+        return v;
+    }
     val->data = grt_malloc_aligned(n * sizeof(float));
     if (!val->data) {
         g->n_values--;
@@ -111,6 +123,14 @@ int grt_graph_const(grt_graph *g, const char *key, int ndim, const int64_t *shap
     else
         memset(val->data, 0, n * sizeof(float));
     return v;
+}
+
+int grt_graph_const(grt_graph *g, const char *key, int ndim, const int64_t *shape, const float *data) {
+    return grt__const_add(g, key, ndim, shape, data, NULL);
+}
+
+int grt_graph_const_take(grt_graph *g, const char *key, int ndim, const int64_t *shape, float *data) {
+    return grt__const_add(g, key, ndim, shape, NULL, data);
 }
 
 int grt_graph_input(grt_graph *g, int channels, int height, int width) {

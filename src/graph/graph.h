@@ -149,6 +149,8 @@ grt_graph *grt_graph_new(void);
 void grt_graph_free(grt_graph *g);
 /* Adds a constant (copies data). Returns value id or -1 (error set). */
 int grt_graph_const(grt_graph *g, const char *key, int ndim, const int64_t *shape, const float *data);
+/* The same without a copy: takes data (from grt_malloc_aligned), freeing it on failure. */
+int grt_graph_const_take(grt_graph *g, const char *key, int ndim, const int64_t *shape, float *data);
 int grt_graph_input(grt_graph *g, int channels, int height, int width);
 int grt_graph_conv(grt_graph *g, const char *name, int x, int weight, int bias, const int k[3], const int s[3],
                    const int p[3], int groups);
@@ -207,6 +209,10 @@ int grt_node_reads(const grt_node *n, int refs[GRT_NODE_MAX_REFS]);
  * activations / residual adds fused into the convolution or BN that produces them. The
  * result computes the same function up to rounding. */
 grt_graph *grt_graph_fuse(const grt_graph *g);
+/* The same, moving g's constants into the result instead of copying them: g keeps its nodes
+ * and shapes, its constants' data become NULL (as after releasing them), also on failure. The
+ * model's memory at load then peaks at one copy of the weights plus the largest layer's. */
+grt_graph *grt_graph_fuse_move(grt_graph *g);
 
 /* ---- shapes and the memory plan ---------------------------------------------------- */
 

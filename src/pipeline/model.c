@@ -98,7 +98,11 @@ static gaitrt_model *grt__model_from_sd(grt_state_dict *sd, const gaitrt_model_p
     grt_state_dict_free(sd);
     sd = NULL;
     grt_mem_trim();
-    fused = grt_graph_fuse(bm.graph);
+    /* The unfused graph's weights are released after fusion (only the conservative level reads
+     * them, and it reads them again from the source): fusion takes them over instead of copying */
+    const int keep = p && p->keep_reference_weights;
+    const uint64_t ref_sum = keep ? 0 : grt__consts_sum(bm.graph);
+    fused = keep ? grt_graph_fuse(bm.graph) : grt_graph_fuse_move(bm.graph);
     if (!fused) {
         grt_error(GAITRT_ERR_NOMEM, "%s: out of memory building the model", path_c);
         goto fail;
@@ -113,9 +117,9 @@ static gaitrt_model *grt__model_from_sd(grt_state_dict *sd, const gaitrt_model_p
     m->ref.lenient = lenient;
     m->ref.random = is_random;
     m->ref.seed = random_seed;
-    if (!(p && p->keep_reference_weights)) {
-        m->ref.sum = grt__consts_sum(m->graph);
-        grt__release_consts(m->graph);
+    if (!keep) {
+        m->ref.sum = ref_sum;
+        grt__release_consts(m->graph); /* (fusion moved them out: nothing is left to free) */
         m->ref.released = 1;
         grt_mem_trim();
     } else {
@@ -148,7 +152,7 @@ static grt_status grt__model_reload(gaitrt_model *m, int fused) {
     if (st != GRT_OK) return grt_error_prefix(st, "%s: rebuilding the model's graph for %s: ", m->path, level);
     grt_graph *g = bm.graph;
     if (fused) {
-        g = grt_graph_fuse(bm.graph);
+        g = grt_graph_fuse_move(bm.graph);
         grt_graph_free(bm.graph);
         if (!g) return grt_error_prefix(GAITRT_ERR_NOMEM, "%s: fusing the model's graph again for %s: ", m->path, level);
     }

@@ -159,10 +159,20 @@ static void check_wino(int m, int temporal) {
         float *yb = cs[k].res ? to_blocked(res, n, co, t * h * w, 8) : calloc(yn, sizeof(float));
         float *scr = malloc(temporal == 1 ? grt_fast_wino_t_scratch_bytes(n * ((t + 1) / 2) * h * w, ci, co, 2)
                                      : grt_fast_wino_scratch_bytes(n * t * ((h + m - 1) / m) * ((w + m - 1) / m), ci, co, 2, m));
-        if (temporal == 3)
-            grt_fast_wino_3d_conv_avx2(xb, yb, u, cs[k].bias ? b : NULL, n, t, h, w, ci, co, cs[k].res, cs[k].act, 0.1f,
-                                       m, scr, 2);
-        else if (temporal == 1)
+        if (temporal == 3) {
+            /* the same conv from the kernel as it is, one tap transformed per pass into the
+             * front of a larger scratch (threads splitting the transform): bit-identical */
+            const size_t sb = grt_fast_wino_scratch_bytes(n * t * ((h + m - 1) / m) * ((w + m - 1) / m), ci, co, 2, m);
+            float *yl = malloc(yn * sizeof(float)), *scl = malloc(grt_fast_wino_3d_tap_bytes(ci, co, m) + sb);
+            memcpy(yl, yb, yn * sizeof(float));
+            grt_fast_wino_3d_conv_avx2(xb, yb, u, NULL, cs[k].bias ? b : NULL, n, t, h, w, ci, co, cs[k].res, cs[k].act,
+                                       0.1f, m, scr, 2);
+            grt_fast_wino_3d_conv_avx2(xb, yl, NULL, wt, cs[k].bias ? b : NULL, n, t, h, w, ci, co, cs[k].res, cs[k].act,
+                                       0.1f, m, scl, 2);
+            CHECK_MSG(memcmp(yl, yb, yn * sizeof(float)) == 0, "winograd %s case %zu: taps transformed per pass differ",
+                      what, k);
+            free(yl), free(scl);
+        } else if (temporal == 1)
             grt_fast_wino_t_conv_avx2(xb, yb, u, cs[k].bias ? b : NULL, n, t, h * w, ci, co, cs[k].res, cs[k].act, 0.1f,
                                       scr, 2);
         else

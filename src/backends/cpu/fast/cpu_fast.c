@@ -40,7 +40,8 @@ static int grt__threads(int requested) {
 static void grt__state_free(grt_fast_state *st) {
     if (!st) return;
     if (st->conv)
-        for (int i = 0; i < st->g->n_nodes; i++) grt_free_aligned(st->conv[i].wdata);
+        for (int i = 0; i < st->g->n_nodes; i++)
+            if (!st->conv[i].wino_lazy) grt_free_aligned(st->conv[i].wdata);
     if (st->fcw)
         for (int i = 0; i < st->g->n_nodes; i++) grt_free_aligned(st->fcw[i]);
     grt_free(st->conv);
@@ -143,22 +144,35 @@ static grt_status grt__prepare_conv(grt_fast_state *st, const grt_plan *p, int i
         fc->wino_t = kind;
         fc->wino_m = kind != 1 && st->prec == GRT_PREC_F32_RELAXED ? 4 : 2;
         fc->fold_t = 0;
-        const int64_t points = kind == 1 ? 4 : (kind == 3 ? 3 : 1) * grt_fast_wino_points(fc->wino_m);
-        fc->wbytes = (size_t)(points * ci * co) * sizeof(float);
-        fc->wdata = grt_malloc_aligned(fc->wbytes);
-        if (!fc->wdata) return grt_error(GAITRT_ERR_NOMEM, "cpu-fast: out of memory for the weights of layer '%s'", n->name);
+        /* 3x3x3 kernels hold most of a 3-D model's weights (DeepGaitV2-3D: 29.6 M parameters),
+         * and their three transformed taps take 16/9 of that (4x for F(4x4)). At fp32 we read the
+         * graph's kernel as it is (no copy: the graph keeps it) and transform one tap per pass,
+         * into the step's scratch: the model's memory falls by 7/16 of those weights for a
+         * transform costing a few % of a 30-frame run (less for longer batches). The relaxed
+         * level keeps them transformed (speed first). */
         const float *w = st->g->values[c->weight].data;
-        if (kind == 0)
-            grt_fast_wino_pack(w, ci, co, fc->wino_m, fc->wdata);
-        else if (kind == 3)
-            grt_fast_wino_3d_pack(w, ci, co, fc->wino_m, fc->wdata);
-        else
-            grt_fast_wino_t_pack(w, ci, co, fc->wdata);
+        fc->wino_lazy = kind == 3 && fc->wino_m == 2 && getenv("GAITRT_WINO_3D_KEEP") == NULL;
+        if (fc->wino_lazy) {
+            fc->wdata = (void *)w;
+            fc->wbytes = 0; /* (the graph's) */
+        } else {
+            const int64_t points = kind == 1 ? 4 : (kind == 3 ? 3 : 1) * grt_fast_wino_points(fc->wino_m);
+            fc->wbytes = (size_t)(points * ci * co) * sizeof(float);
+            fc->wdata = grt_malloc_aligned(fc->wbytes);
+            if (!fc->wdata) return grt_error(GAITRT_ERR_NOMEM, "cpu-fast: out of memory for the weights of layer '%s'", n->name);
+            if (kind == 0)
+                grt_fast_wino_pack(w, ci, co, fc->wino_m, fc->wdata);
+            else if (kind == 3)
+                grt_fast_wino_3d_pack(w, ci, co, fc->wino_m, fc->wdata);
+            else
+                grt_fast_wino_t_pack(w, ci, co, fc->wdata);
+        }
         fc->path = GRT_FAST_CONV_WINO;
         if (kind == 1)
             snprintf(fc->impl, sizeof fc->impl, "winograd F(2,3) over T:avx2");
         else
-            snprintf(fc->impl, sizeof fc->impl, "winograd F(%dx%d,3x3)%s:avx2", fc->wino_m, fc->wino_m, kind == 3 ? " x 3 taps" : "");
+            snprintf(fc->impl, sizeof fc->impl, "winograd F(%dx%d,3x3)%s:avx2", fc->wino_m, fc->wino_m,
+                     kind != 3 ? "" : fc->wino_lazy ? " x 3 taps, U per run" : " x 3 taps");
         return GRT_OK;
     }
     dnnl_primitive_desc_t pd = NULL;
@@ -384,7 +398,7 @@ static int grt_fast_owns_constant(const void *state, int v) {
             if (refs[k] != v) continue;
             readers++;
             const int owned = (n->op == GRT_OP_CONV && n->a.conv.weight == v && st->conv[i].path == GRT_FAST_CONV_WINO &&
-                               st->conv[i].wdata) ||
+                               st->conv[i].wdata && !st->conv[i].wino_lazy) ||
                               (n->op == GRT_OP_SEPFC && n->a.sepfc.weight == v && st->fcw[i]);
             if (!owned) return 0;
         }

@@ -272,6 +272,7 @@ static grt_status grt__wino_node(grt__builder *b, int i) {
     } else {
         const int64_t tiles = xv->shape[0] * xv->shape[2] * ((xv->shape[3] + m - 1) / m) * ((xv->shape[4] + m - 1) / m);
         sbytes = grt_fast_wino_scratch_bytes(tiles, xv->shape[1], yv->shape[1], b->st->nt, m);
+        if (b->st->conv[i].wino_lazy) sbytes += grt_fast_wino_3d_tap_bytes(xv->shape[1], yv->shape[1], m);
     }
     int scratch = grt__new_buf(b, sbytes, -1, INT_MAX);
     if (scratch < 0) return grt__oom();
@@ -986,8 +987,9 @@ static grt_status grt__run_steps(grt_fast_plan *fp, const grt_run_args *a, int k
             const grt_conv_attr *c = &n->a.conv;
             const grt_fast_conv *fc = &st->conv[s->node];
             if (fc->wino_t == 3)
-                grt_fast_wino_3d_conv_avx2(x, y, fc->wdata, fc->bias, xs[0], xs[2], xs[3], xs[4], xs[1], ys[1],
-                                           c->residual >= 0, c->act, c->alpha, fc->wino_m, (float *)fp->bufptr[s->in[1]], nt);
+                grt_fast_wino_3d_conv_avx2(x, y, fc->wino_lazy ? NULL : fc->wdata, fc->wino_lazy ? fc->wdata : NULL,
+                                           fc->bias, xs[0], xs[2], xs[3], xs[4], xs[1], ys[1], c->residual >= 0, c->act,
+                                           c->alpha, fc->wino_m, (float *)fp->bufptr[s->in[1]], nt);
             else if (fc->wino_t == 1)
                 grt_fast_wino_t_conv_avx2(x, y, fc->wdata, fc->bias, xs[0], xs[2], xs[3] * xs[4], xs[1], ys[1],
                                           c->residual >= 0, c->act, c->alpha, (float *)fp->bufptr[s->in[1]], nt);

@@ -94,12 +94,19 @@ void grt_fast_wino_conv_avx2(const float *x, float *y, const float *u, const flo
 
 /* 3x3x3, stride 1, padding 1 (the rest as grt_fast_wino_fits) as three 2-D F(m x m) passes,
  * one per temporal tap: u is three grt_fast_wino_pack blocks (taps 0, 1, 2); scratch as for
- * the 2-D kernel over N*T frames. */
+ * the 2-D kernel over N*T frames.
+ * Or, with w3 (the (Co, Ci, 3, 3, 3) kernel itself) instead of u (NULL): each pass first
+ * transforms its tap into the front of scratch, which is then grt_fast_wino_3d_tap_bytes larger.
+ * The weights then take 9/16 of the memory (one tap's transform at a time, in the plan's
+ * arena), for one transform per run (bit-identical: the same transform). */
 int grt_fast_wino_3d_fits(const grt_conv_attr *c, int64_t ci, int64_t co, int blk);
 void grt_fast_wino_3d_pack(const float *w, int64_t ci, int64_t co, int m, float *u);
-void grt_fast_wino_3d_conv_avx2(const float *x, float *y, const float *u, const float *bias, int64_t n, int64_t t,
-                                int64_t h, int64_t w, int64_t ci, int64_t co, int sum, grt_act act, float alpha, int m,
-                                float *scratch, int nt);
+/* One tap (0..2) of grt_fast_wino_3d_pack into u (grt_fast_wino_3d_tap_bytes), on nt threads. */
+void grt_fast_wino_3d_pack_tap(const float *w, int64_t ci, int64_t co, int m, int tap, float *u, int nt);
+size_t grt_fast_wino_3d_tap_bytes(int64_t ci, int64_t co, int m);
+void grt_fast_wino_3d_conv_avx2(const float *x, float *y, const float *u, const float *w3, const float *bias, int64_t n,
+                                int64_t t, int64_t h, int64_t w, int64_t ci, int64_t co, int sum, grt_act act,
+                                float alpha, int m, float *scratch, int nt);
 
 /* Temporal F(2, 3) (fast_wino_avx2.c): 1 when conv c runs on it: kernel (3, 1, 1), stride 1,
  * padding (1, 0, 0), no dilation or groups, Ci % 8 == 0, Co % 16 == 0, activation as above. */
@@ -149,6 +156,8 @@ typedef struct grt_fast_conv {
     int wino_m;                /* GRT_FAST_CONV_WINO: output tile m (2: F(2x2,3x3); 4: F(4x4,3x3), relaxed) */
     int wino_t;                /* GRT_FAST_CONV_WINO: 1 = temporal F(2, 3) on a (3, 1, 1) kernel;
                                   3 = a 3x3x3 kernel as three F(m x m) passes */
+    int wino_lazy;             /* wino_t 3: wdata is the graph's kernel as it is (not owned), each
+                                  run transforms one tap at a time into the step's scratch */
     int fold_t;                /* 1: run as a 2-D conv over (N, C, T*H, W) (1x1, kt = 1, no pad);
                                   2: over (N, C, T, H*W) (kt x 1 x 1, purely temporal: P3D's shortcut) */
     dnnl_memory_desc_t wmd;    /* weights in the layout the primitive wants */

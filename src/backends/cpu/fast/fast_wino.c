@@ -83,9 +83,55 @@ void grt_fast_wino_t_pack(const float *w, int64_t ci, int64_t co, float *u) {
         }
 }
 
+/* One tap of a 3x3x3 kernel for F(2x2): G g G^T with G's rows (1 0 0), (1 1 1)/2, (1 -1 1)/2,
+ * (0 0 1) is sums and halvings only, done in float on 16 output channels at once (one line of
+ * u per point), so that a run can afford to do it (a 512 x 512 tap in ~1 ms). Not bit-identical
+ * to the double transform above (within an ulp); every 3x3x3 F(2x2) kernel uses this one. */
+static void grt__pack3_f2(const float *w, int64_t ci, int64_t co, int tap, float *u, int nt) {
+    const int64_t np = co / 16, ps = np * ci * 16; /* floats between two points' planes */
+    (void)nt;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t ob = 0; ob < np; ob++)
+        for (int64_t i = 0; i < ci; i++) {
+            float g[9][16], gt[4][3][16];
+            for (int l = 0; l < 16; l++) {
+                const float *src = w + ((ob * 16 + l) * ci + i) * 27 + tap * 9;
+                for (int k = 0; k < 9; k++) g[k][l] = src[k];
+            }
+            for (int c = 0; c < 3; c++) /* G g, per column */
+                for (int l = 0; l < 16; l++) {
+                    const float s = g[c][l] + g[6 + c][l];
+                    gt[0][c][l] = g[c][l];
+                    gt[1][c][l] = 0.5f * (s + g[3 + c][l]);
+                    gt[2][c][l] = 0.5f * (s - g[3 + c][l]);
+                    gt[3][c][l] = g[6 + c][l];
+                }
+            float *dst = u + (ob * ci + i) * 16;
+            for (int r = 0; r < 4; r++) /* (G g) G^T, per row */
+                for (int l = 0; l < 16; l++) {
+                    const float s = gt[r][0][l] + gt[r][2][l];
+                    dst[(r * 4 + 0) * ps + l] = gt[r][0][l];
+                    dst[(r * 4 + 1) * ps + l] = 0.5f * (s + gt[r][1][l]);
+                    dst[(r * 4 + 2) * ps + l] = 0.5f * (s - gt[r][1][l]);
+                    dst[(r * 4 + 3) * ps + l] = gt[r][2][l];
+                }
+        }
+}
+
 void grt_fast_wino_3d_pack(const float *w, int64_t ci, int64_t co, int m, float *u) {
-    const size_t per = (size_t)grt_fast_wino_points(m) * (size_t)(ci * co);
-    for (int dt = 0; dt < 3; dt++) grt__pack(w + dt * 9, 27, ci, co, m, u + (size_t)dt * per);
+    const size_t per = grt_fast_wino_3d_tap_bytes(ci, co, m) / sizeof(float);
+    for (int dt = 0; dt < 3; dt++) grt_fast_wino_3d_pack_tap(w, ci, co, m, dt, u + (size_t)dt * per, 1);
+}
+
+void grt_fast_wino_3d_pack_tap(const float *w, int64_t ci, int64_t co, int m, int tap, float *u, int nt) {
+    if (m == 2)
+        grt__pack3_f2(w, ci, co, tap, u, nt);
+    else
+        grt__pack(w + tap * 9, 27, ci, co, m, u);
+}
+
+size_t grt_fast_wino_3d_tap_bytes(int64_t ci, int64_t co, int m) {
+    return (size_t)grt_fast_wino_points(m) * (size_t)(ci * co) * sizeof(float);
 }
 
 int grt_fast_wino_tile_block(int64_t ntiles, int64_t ci, int64_t co, int nt, int m) {
