@@ -79,16 +79,56 @@ def build(model, sd):
         m = DeepGaitV2(mode=mode, in_channels=sd["layer0.forward_block.0.weight"].shape[1],
                        layers=tuple(blocks(i) for i in range(1, 5)), channels=chans)
         m.load_state_dict({k: v for k, v in sd.items() if not k.startswith("BNNecks.")}, strict=False)
+        return Unsqueezed(m)  # as OpenGait's forward does
+    if name == "GaitGL":
+        from zoo_gaitgl_ref import GaitGL
+        oumvlp = "conv3d.2.conv3d.weight" in sd
+        glw = (lambda b: f"{b}.0.global_conv3d.conv3d.weight") if oumvlp else (lambda b: f"{b}.global_conv3d.conv3d.weight")
+        chans = (sd["conv3d.0.conv3d.weight"].shape[0],) + tuple(
+            sd[glw(b)].shape[0] for b in (("GLConvA0", "GLConvA1", "GLConvB2") if oumvlp else ("GLConvA0", "GLConvA1")))
+        bnneck = "Bn.weight" not in sd  # the embedding is Bn's output, or Head0's with a BNNeck head
+        head = sd.get("BNNecks.fc_bin" if bnneck else "Head1.fc_bin")  # (classifiers: not part of the embedding)
+        return checked(GaitGL(channels=chans, oumvlp=oumvlp, class_num=head.shape[2] if head is not None else 1,
+                              bnneck=bnneck), sd, unused=("Head1.", "BNNecks."))
+    if name == "GaitSet":
+        from zoo_gaitset_ref import GaitSet
+        chans = (sd["set_block1.forward_block.0.conv.weight"].shape[1],) + tuple(
+            sd[f"set_block{i}.forward_block.0.conv.weight"].shape[0] for i in (1, 2, 3))
+        return Unsqueezed(checked(GaitSet(in_channels=chans, out_channels=sd["Head.fc_bin"].shape[2]), sd))
+    if name == "GaitPart":
+        from zoo_gaitpart_ref import CASIAB, OUMVLP, GaitPart
+        convs = [k for k in sd if k.startswith("Backbone.forward_block.feature.") and k.endswith(".conv.weight")]
+        cfg = OUMVLP if len(convs) == sum(not c.startswith("M") for c in OUMVLP) else CASIAB
+        scale = 32 // sd["Backbone.forward_block.feature.0.conv.weight"].shape[0]
+        return Unsqueezed(checked(GaitPart(layers_cfg=cfg, out_channels=sd["Head.fc_bin"].shape[2], scale=scale), sd))
+    raise SystemExit(f"no PyTorch reference for model {model} (peers: GaitBase, DeepGaitV2, GaitGL, GaitSet, GaitPart)")
 
-        class Wrap(torch.nn.Module):  # [B, T, H, W] -> [B, 1, T, H, W], as OpenGait's forward does
-            def __init__(self, inner):
-                super().__init__()
-                self.inner = inner
 
-            def forward(self, x):
-                return self.inner(x.unsqueeze(1))
-        return Wrap(m)
-    raise SystemExit(f"no PyTorch reference for model {model}")
+def checked(m, sd, unused=()):
+    """m with sd loaded: every parameter and buffer of m must come from sd (shapes included), but
+    those under the prefixes `unused` (classifiers the embedding does not go through)."""
+    missing, _ = m.load_state_dict(sd, strict=False)
+    missing = [k for k in missing if not k.endswith("num_batches_tracked") and not k.startswith(tuple(unused))]
+    if missing:
+        raise SystemExit(f"the checkpoint does not fit our reference module: missing {missing[:5]}")
+    return m
+
+
+def unsqueezed_module():
+    import torch
+
+    class Unsqueezed(torch.nn.Module):  # [B, T, H, W] -> [B, 1, T, H, W]
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return self.inner(x.unsqueeze(1))
+    return Unsqueezed
+
+
+def Unsqueezed(inner):
+    return unsqueezed_module()(inner)
 
 
 def main():

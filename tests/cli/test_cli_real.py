@@ -131,5 +131,22 @@ open(broken, "w").write("model_cfg: [unclosed\n")
 p = run(["info", "-m", ckpt, "--config", broken])
 check("info --config (malformed YAML) refused", p.returncode != 0 and "broken.yaml" in p.stderr, p.stderr.strip())
 
+# bench --peers: Debian's PyTorch (always installed with the tests) runs the same checkpoint and
+# input and agrees with gaitrt; peers not installed are reported as missing; the peers' scratch
+# folder is removed afterwards (it held the weights, the input and an exported model)
+tmp = os.environ.get("TMPDIR", "/tmp")
+before = {d for d in os.listdir(tmp) if d.startswith("gaitrt-bench-")}
+p = run(["bench", "-m", ckpt, "--frames", "6", "--batch", "2", "--runs", "1", "--warmup", "0", "--peers"])
+line = next((ln for ln in p.stdout.splitlines() if ln.strip().startswith("PyTorch (Debian)")), "")
+fields = line.split()
+try:
+    peer_rel = float(fields[-1])
+except (IndexError, ValueError):
+    peer_rel = None
+check("bench --peers: Debian's PyTorch agrees", p.returncode == 0 and peer_rel is not None and peer_rel < 1e-5, line.strip())
+check("bench --peers: every peer reported", all(k in p.stdout for k in ("PyTorch (PyPI)", "torch.compile", "ONNX Runtime")))
+after = {d for d in os.listdir(tmp) if d.startswith("gaitrt-bench-")}
+check("bench --peers: scratch folder removed", "stay in" in p.stdout or not (after - before), str(sorted(after - before)))
+
 print("test_cli_real:", "OK" if failures == 0 else f"NOT OK ({failures} failures)")
 sys.exit(1 if failures else 0)

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -107,6 +108,23 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Removes the peers' scratch folder: what was written there (weights, input, outputs, the
+ * exported ONNX model and its data) and the folder itself. */
+static void bench_remove_dir(const char *dir) {
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            char p[512];
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+        closedir(d);
+    }
+    if (rmdir(dir) != 0) fprintf(stderr, "gaitrt bench: could not remove the peers' folder %s\n", dir);
 }
 
 int grt_cmd_bench(int argc, char **argv) {
@@ -256,15 +274,17 @@ int grt_cmd_bench(int argc, char **argv) {
            gflop / med > peak ? " (above 100%: Winograd does the work with fewer multiplies)" : "");
     printf("  peak RSS: %.1f MiB\n", ru.ru_maxrss / 1024.0);
     peer_result pr[4];
-    int n_peers = 0;
+    int n_peers = 0, keep_dir = 0;
     if (peers) {
         const char *src = getenv("GAITRT_SOURCE_DIR") ? getenv("GAITRT_SOURCE_DIR") : GAITRT_SOURCE_DIR;
-        char dir[] = "/tmp/gaitrt-bench-XXXXXX";
-        if (!mkdtemp(dir) || info.n_inputs != 1) {
+        const char *tmp = getenv("TMPDIR");
+        char dir[256];
+        snprintf(dir, sizeof dir, "%.200s/gaitrt-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        if (info.n_inputs != 1 || !mkdtemp(dir)) {
             fprintf(stderr, "gaitrt bench: --peers needs a temporary folder and a single-input model\n");
             rc = 1;
         } else {
-            char wpath[256], ipath[256], epath[256];
+            char wpath[300], ipath[300], epath[300];
             snprintf(wpath, sizeof wpath, "%s/weights.safetensors", dir);
             snprintf(ipath, sizeof ipath, "%s/input.npy", dir);
             snprintf(epath, sizeof epath, "%s/gaitrt_out.npy", dir);
@@ -300,12 +320,17 @@ int grt_cmd_bench(int argc, char **argv) {
                     n_peers++;
                     if (!pr[k].ok) {
                         printf("  %-30s missing: %s\n", pr[k].label, pr[k].missing);
+                        keep_dir |= strstr(pr[k].missing, "by hand") != NULL; /* its hint names the files */
                         continue;
                     }
                     printf("  %-30s %-44.44s %10.2f %9.2f %9.2f %10.1f %9.2g\n", pr[k].label, pr[k].version, pr[k].median_ms,
                            med * 1e3 / pr[k].median_ms, pr[k].median_ms / (med * 1e3), pr[k].rss_mib, pr[k].rel_l2);
                 }
             }
+            if (keep_dir)
+                printf("  (the peers' files stay in %s for the commands above)\n", dir);
+            else
+                bench_remove_dir(dir);
         }
     }
     if (json) {
