@@ -3,9 +3,10 @@
 (median of N runs after warm-up, in one process) and prints one JSON line.
 
 The network definitions are our PyTorch references (tests/reference/), which carry
-OpenGait's module and key names, so the same state dict loads unchanged.
+OpenGait's module and key names, so the same state dict loads unchanged. Models with two inputs
+(SkeletonGait++, XGait) take one .npy per input, comma-separated, in gaitrt's input order.
 
-usage: torch_peer.py --model GaitBase --weights W.safetensors|.pt --input X.npy --mode eager|compile|onnx
+usage: torch_peer.py --model GaitBase --weights W.safetensors|.pt --input X.npy[,Y.npy] --mode eager|compile|onnx
                      [--runs N] [--warmup W] [--threads N] [--expect E.npy] [--device cpu|cuda] [--amp fp16|bf16]
 
 On CUDA a run is what gaitrt's run is: the input from host memory to the GPU, the forward pass,
@@ -101,7 +102,42 @@ def build(model, sd):
         cfg = OUMVLP if len(convs) == sum(not c.startswith("M") for c in OUMVLP) else CASIAB
         scale = 32 // sd["Backbone.forward_block.feature.0.conv.weight"].shape[0]
         return Unsqueezed(checked(GaitPart(layers_cfg=cfg, out_channels=sd["Head.fc_bin"].shape[2], scale=scale), sd))
-    raise SystemExit(f"no PyTorch reference for model {model} (peers: GaitBase, DeepGaitV2, GaitGL, GaitSet, GaitPart)")
+    if name == "SkeletonGaitPP":  # inputs: heatmaps [B, T, 2, H, W], silhouettes [B, T, H, W]
+        from zoo_skeletongaitpp_ref import SkeletonGaitPP
+
+        def count(pre):
+            return len({k[len(pre):].split(".")[0] for k in sd if k.startswith(pre)})
+        c0 = sd["sil_layer0.forward_block.0.weight"].shape[0]
+        chans = (c0,) + tuple(sd[f"layer{i}.0.conv1.forward_block.0.weight"].shape[0] for i in (2, 3, 4))
+        blocks = (count("sil_layer1.forward_block."),) + tuple(count(f"layer{i}.") for i in (2, 3, 4))
+        ratio = c0 // sd["fusion.conv.forward_block.0.weight"].shape[0]
+        head = sd.get("BNNecks.fc_bin")
+        m = checked(SkeletonGaitPP(blocks=blocks, channels=chans, class_num=head.shape[2] if head is not None else 1,
+                                   squeeze_ratio=ratio), sd, unused=("BNNecks.",))
+
+        class Stacked(torch.nn.Module):  # -> [B, 3, T, H, W]: bone, joint, silhouette
+            def __init__(self, inner):
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, maps, sils):
+                return self.inner(torch.cat([maps.transpose(1, 2), sils.unsqueeze(1)], 1))
+        return Stacked(m)
+    if name == "XGait":  # inputs: parsing [B, T, H, W], silhouettes [B, T, H, W], as its forward takes them
+        from zoo_xgait_ref import XGait
+        pre = "Backbone_sil.forward_block."
+        chans = tuple(sd[f"{pre}layer{i}.0.conv1.weight"].shape[0] for i in (1, 2, 3, 4))
+        fc = sd["FCs_sil.fc_bin"]
+        head = sd.get("BNNecks_sil.fc_bin")
+        return checked(XGait(channels=chans, out_channels=fc.shape[2], class_num=head.shape[2] if head is not None else 1,
+                             reduction=chans[-1] // sd["gcm.fc.0.weight"].shape[0]), sd, unused=("BNNecks_",))
+    raise SystemExit(f"no PyTorch reference for model {model} (peers: GaitBase, DeepGaitV2, GaitGL, GaitSet, GaitPart, "
+                     "SkeletonGaitPP, XGait)")
+
+
+def input_names(n):
+    """The ONNX model's input names: gaitrt's input order."""
+    return ["sils"] if n == 1 else [f"input{k}" for k in range(n)]
 
 
 def checked(m, sd, unused=()):
@@ -161,7 +197,7 @@ def main():
         out({"peer": label, "python": sys.executable, "missing": f"torch {torch.__version__} sees no CUDA device"})
     sd = load_weights(a.weights, torch, np)
     model = build(a.model, sd).eval()
-    x = torch.from_numpy(np.load(a.input))  # [B, T, H, W]
+    xs = [torch.from_numpy(np.load(p)) for p in a.input.split(",")]  # [B, T, H, W] or [B, T, C, H, W] each
     version = torch.__version__
     if a.device == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -173,7 +209,8 @@ def main():
         model = torch.compile(model)
     if a.export_only:
         with torch.no_grad():
-            torch.onnx.export(model, (x,), a.export_only, input_names=["sils"], output_names=["embeddings"], opset_version=17)
+            torch.onnx.export(model, tuple(xs), a.export_only, input_names=input_names(len(xs)), output_names=["embeddings"],
+                              opset_version=17)
         out({"exported": a.export_only, "torch": version})
 
     if a.device == "cuda":
@@ -183,12 +220,12 @@ def main():
 
         def fwd(xg):
             with torch.no_grad(), ctx():
-                return model(xg)
+                return model(*xg)
 
         def run():
-            return fwd(x.cuda()).float().cpu().numpy()
+            return fwd([x.cuda() for x in xs]).float().cpu().numpy()
 
-        xg = x.cuda()
+        xg = [x.cuda() for x in xs]
         for _ in range(max(a.warmup, 1)):
             fwd(xg)
         dev = []
@@ -206,7 +243,7 @@ def main():
 
     def run():
         with torch.no_grad():
-            return model(x).numpy()
+            return model(*xs).numpy()
     timed(a, label, version, run, torch.get_num_threads())
 
 
@@ -242,7 +279,8 @@ def run_onnx(a):
         import onnxruntime as ort
     except ImportError as e:
         out({"peer": label, "python": sys.executable, "missing": f"onnxruntime/numpy not importable: {e}"})
-    path = os.path.join(os.path.dirname(os.path.abspath(a.input)), "peer_model.onnx")
+    inputs = a.input.split(",")
+    path = os.path.join(os.path.dirname(os.path.abspath(inputs[0])), "peer_model.onnx")
     cmd = [sys.executable, os.path.abspath(__file__), "--model", a.model, "--weights", a.weights, "--input", a.input,
            "--mode", "eager", "--export-only", path]
     p = subprocess.run(cmd, capture_output=True, text=True)
@@ -253,7 +291,7 @@ def run_onnx(a):
         so.intra_op_num_threads = a.threads
         so.inter_op_num_threads = 1
     sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-    feed = {"sils": np.load(a.input)}
+    feed = {n: np.load(p) for n, p in zip(input_names(len(inputs)), inputs)}
     timed(a, label, f"onnxruntime {ort.__version__}", lambda: sess.run(None, feed)[0], a.threads)
 
 

@@ -147,6 +147,15 @@ check("bench --peers: Debian's PyTorch agrees", p.returncode == 0 and peer_rel i
 check("bench --peers: every peer reported", all(k in p.stdout for k in ("PyTorch (PyPI)", "torch.compile", "ONNX Runtime")))
 after = {d for d in os.listdir(tmp) if d.startswith("gaitrt-bench-")}
 check("bench --peers: scratch folder removed", "stay in" in p.stdout or not (after - before), str(sorted(after - before)))
+# a model of two inputs (parsing and silhouettes), random weights written for the peers
+p = run(["bench", "--model", "XGait", "--frames", "3", "--batch", "1", "--runs", "1", "--warmup", "0", "--peers"])
+line = next((ln for ln in p.stdout.splitlines() if ln.strip().startswith("PyTorch (Debian)")), "")
+try:
+    peer_rel = float(line.split()[-1])
+except (IndexError, ValueError):
+    peer_rel = None
+check("bench --peers, two inputs (XGait): Debian's PyTorch agrees", p.returncode == 0 and peer_rel is not None and peer_rel < 1e-5,
+      line.strip())
 
 print("test_cli_real:", "OK" if failures == 0 else f"NOT OK ({failures} failures)")
 sys.exit(1 if failures else 0)

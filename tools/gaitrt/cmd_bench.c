@@ -2,6 +2,7 @@
  * median (and min/max) latency, sequences/s, frames/s, GFLOP/s, % of the fp32 peak and peak
  * RSS; --json writes the same as JSON. Input: --tensor X.npy, or random silhouettes of
  * --frames T x --batch B (speed does not depend on the values). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,19 +281,30 @@ int grt_cmd_bench(int argc, char **argv) {
         const char *tmp = getenv("TMPDIR");
         char dir[256];
         snprintf(dir, sizeof dir, "%.200s/gaitrt-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-        if (info.n_inputs != 1 || !mkdtemp(dir)) {
-            fprintf(stderr, "gaitrt bench: --peers needs a temporary folder and a single-input model\n");
+        if (!mkdtemp(dir)) {
+            fprintf(stderr, "gaitrt bench: --peers needs a temporary folder (%s): %s\n", dir, strerror(errno));
             rc = 1;
         } else {
-            char wpath[300], ipath[300], epath[300];
+            char wpath[300], ipath[1000] = "", epath[300];
             snprintf(wpath, sizeof wpath, "%s/weights.safetensors", dir);
-            snprintf(ipath, sizeof ipath, "%s/input.npy", dir);
             snprintf(epath, sizeof epath, "%s/gaitrt_out.npy", dir);
             gaitrt_status st = ckpt ? GAITRT_OK : gaitrt_random_checkpoint_write(model_name, 42, wpath);
-            const gaitrt_model_input_desc *d = &info.inputs[0];
-            gaitrt_array ia = {GAITRT_DTYPE_F32, 4, {batch, frames, d->height, d->width}, tensor ? ta.data : data[0]};
+            /* one .npy per input, in the model's input order: [B, T, H, W], or [B, T, C, H, W] for
+             * inputs of several channels (SkeletonGait++'s heatmaps); the peer gets them comma-separated */
+            for (int k = 0; st == GAITRT_OK && k < info.n_inputs; k++) {
+                const gaitrt_model_input_desc *d = &info.inputs[k];
+                void *x = tensor ? ta.data : data[k];
+                gaitrt_array ia = {GAITRT_DTYPE_F32, 4, {batch, frames, d->height, d->width}, x};
+                if (d->channels > 1) ia = (gaitrt_array){GAITRT_DTYPE_F32, 5, {batch, frames, d->channels, d->height, d->width}, x};
+                char one[300];
+                if (k == 0)
+                    snprintf(one, sizeof one, "%s/input.npy", dir);
+                else
+                    snprintf(one, sizeof one, "%s/input%d.npy", dir, k);
+                st = gaitrt_array_save_npy(one, &ia);
+                snprintf(ipath + strlen(ipath), sizeof ipath - strlen(ipath), "%s%s", k ? "," : "", one);
+            }
             gaitrt_array oa = {GAITRT_DTYPE_F32, 3, {batch, info.embed_channels, info.embed_parts}, out};
-            if (st == GAITRT_OK) st = gaitrt_array_save_npy(ipath, &ia);
             if (st == GAITRT_OK) st = gaitrt_array_save_npy(epath, &oa);
             if (st != GAITRT_OK) {
                 rc = cli_fail("bench", st);
