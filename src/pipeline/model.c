@@ -58,14 +58,6 @@ static uint64_t grt__consts_sum(const grt_graph *g) {
     return h;
 }
 
-static void grt__release_consts(grt_graph *g) {
-    for (int i = 0; i < g->n_values; i++)
-        if (g->values[i].is_const) {
-            grt_free_aligned(g->values[i].data);
-            g->values[i].data = NULL;
-        }
-}
-
 /* Builds the model from sd, which it frees as soon as the graph holds the weights (so that
  * loading holds at most two copies of them: the checkpoint's and the graph's, then the graph's
  * and the fused graph's). path names the source (it may be sd->path). */
@@ -118,8 +110,7 @@ static gaitrt_model *grt__model_from_sd(grt_state_dict *sd, const gaitrt_model_p
     m->ref.random = is_random;
     m->ref.seed = random_seed;
     if (!keep) {
-        m->ref.sum = ref_sum;
-        grt__release_consts(m->graph); /* (fusion moved them out: nothing is left to free) */
+        m->ref.sum = ref_sum; /* (fusion took the unfused graph's weights: they count as released) */
         m->ref.released = 1;
         grt_mem_trim();
     } else {

@@ -41,6 +41,7 @@ typedef struct peer_result {
     char label[96], version[128], missing[1400];
     double median_ms, min_ms, max_ms, rss_mib, rel_l2, device_ms;
     int ok;
+    int failed; /* it ran and failed: its hint names the files in the peers' folder */
 } peer_result;
 
 static void run_peer(const peer_spec *ps, const char *src, const char *model, const char *weights, const char *input,
@@ -79,6 +80,7 @@ static void run_peer(const peer_spec *ps, const char *src, const char *model, co
     cJSON *j = cJSON_Parse(last);
     if (!j) {
         snprintf(r->missing, sizeof r->missing, "peer failed (exit %d) ---> HINT: run the command by hand: %.150s", rc, cmd);
+        r->failed = 1;
         return;
     }
     const cJSON *m = cJSON_GetObjectItem(j, "missing");
@@ -332,7 +334,7 @@ int grt_cmd_bench(int argc, char **argv) {
                     n_peers++;
                     if (!pr[k].ok) {
                         printf("  %-30s missing: %s\n", pr[k].label, pr[k].missing);
-                        keep_dir |= strstr(pr[k].missing, "by hand") != NULL; /* its hint names the files */
+                        keep_dir |= pr[k].failed;
                         continue;
                     }
                     printf("  %-30s %-44.44s %10.2f %9.2f %9.2f %10.1f %9.2g\n", pr[k].label, pr[k].version, pr[k].median_ms,

@@ -284,10 +284,6 @@ void grt_fast_wino_conv_avx2(const float *x, float *y, const float *u, const flo
     grt__wino2d(x, y, u, bias, n, t, t, h, w, ci, co, sum, act, alpha, m, scratch, nt);
 }
 
-/* A 3x3x3 convolution (padding 1 everywhere) as three 2-D F(m x m) convolutions, one per
- * temporal tap dt, on frames shifted by dt - 1: y[1..T) = conv_0(x[0..T-1)), y[0..T-1) +=
- * conv_2(x[1..T)), then y += conv_1(x) with the bias and the activation, which thus see the
- * whole sum. Frame 0 is zeroed first (conv_0 does not reach it) unless y holds a residual. */
 /* Tap `tap`'s transformed weights: in u, or transformed now from w3 into utap. */
 static const float *grt__tap(const float *u, const float *w3, float *utap, int64_t ci, int64_t co, int m, int tap,
                              int nt) {
@@ -296,6 +292,10 @@ static const float *grt__tap(const float *u, const float *w3, float *utap, int64
     return utap;
 }
 
+/* A 3x3x3 convolution (padding 1 everywhere) as three 2-D F(m x m) convolutions, one per
+ * temporal tap dt, on frames shifted by dt - 1: y[1..T) = conv_0(x[0..T-1)), y[0..T-1) +=
+ * conv_2(x[1..T)), then y += conv_1(x) with the bias and the activation, which thus see the
+ * whole sum. Frame 0 is zeroed first (conv_0 does not reach it) unless y holds a residual. */
 void grt_fast_wino_3d_conv_avx2(const float *x, float *y, const float *u, const float *w3, const float *bias, int64_t n,
                                 int64_t t, int64_t h, int64_t w, int64_t ci, int64_t co, int sum, grt_act act,
                                 float alpha, int m, float *scratch, int nt) {
