@@ -59,8 +59,7 @@ def build(model, sd):
         chans = [sd[f"Backbone.forward_block.layer{i}.0.conv1.weight"].shape[0] for i in range(1, 5)]
         fc = sd["FCs.fc_bin"]
         m = Baseline(channels=tuple(chans), parts=fc.shape[0], out_ch=fc.shape[2])
-        m.load_state_dict({k: v for k, v in sd.items() if not k.startswith("BNNecks.")}, strict=False)
-        return m
+        return checked(m, {k: v for k, v in sd.items() if not k.startswith("BNNecks.")}, unused=("BNNecks.",))
     if name == "DeepGaitV2":
         from zoo_deepgaitv2_ref import DeepGaitV2
         if any(k.startswith("layer2.forward_block.") for k in sd):
@@ -79,8 +78,7 @@ def build(model, sd):
             for i in (2, 3, 4))
         m = DeepGaitV2(mode=mode, in_channels=sd["layer0.forward_block.0.weight"].shape[1],
                        layers=tuple(blocks(i) for i in range(1, 5)), channels=chans)
-        m.load_state_dict({k: v for k, v in sd.items() if not k.startswith("BNNecks.")}, strict=False)
-        return Unsqueezed(m)  # as OpenGait's forward does
+        return Unsqueezed(checked(m, {k: v for k, v in sd.items() if not k.startswith("BNNecks.")}, unused=("BNNecks.",)))  # as OpenGait's forward does
     if name == "GaitGL":
         from zoo_gaitgl_ref import GaitGL
         oumvlp = "conv3d.2.conv3d.weight" in sd
