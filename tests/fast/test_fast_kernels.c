@@ -3,8 +3,9 @@
  * runs (portable C, AVX2, AVX-512), against the reference kernels: temporal max and HPP on
  * the blocked layout (block 8 and 16, channel counts that leave a partial block, NaNs) must
  * match bit for bit; separate FCs to a relative L2 of 1e-6 (fp32 vs the reference's double
- * accumulation). ISAs the CPU lacks are reported as skipped. Then our Winograd convolution
- * against the reference convolution.
+ * accumulation); max pooling bit for bit, average pooling within 1e-6. ISAs the CPU lacks
+ * are reported as skipped. Then our Winograd convolution against the reference convolution,
+ * and pooled by it (2x2 max, tile by tile) against pooling its output.
  */
 #include <math.h>
 
@@ -86,6 +87,48 @@ static void check_isa(grt_fast_isa isa) {
             free(x), free(yr), free(yf), free(xb);
         }
     }
+    /* max and average pooling on the blocked layout: 2x2 stride 2, 3x3 stride 2 padded (odd
+     * sizes), temporal 3 and 5 padded (GaitPart's templates): max bit for bit (NaN kept),
+     * average within 1e-6 of the reference (which sums in another order) */
+    {
+        const struct { int64_t xs[5]; grt_pool_attr pa; } pc[] = {
+            {{2, 13, 3, 8, 6}, {{1, 2, 2}, {1, 2, 2}, {0, 0, 0}}},
+            {{2, 13, 3, 7, 5}, {{1, 3, 3}, {1, 2, 2}, {0, 1, 1}}},
+            {{1, 21, 9, 1, 1}, {{3, 1, 1}, {1, 1, 1}, {1, 0, 0}}},
+            {{1, 21, 9, 2, 1}, {{5, 1, 1}, {1, 1, 1}, {2, 0, 0}}},
+        };
+        for (int bi = 0; bi < 2; bi++)
+            for (size_t q = 0; q < sizeof pc / sizeof pc[0]; q++)
+                for (int avg = 0; avg < 2; avg++) {
+                    const int blk = bi ? 16 : 8;
+                    const int64_t *xs = pc[q].xs;
+                    const grt_pool_attr *pa = &pc[q].pa;
+                    int64_t ys[5] = {xs[0], xs[1], 0, 0, 0};
+                    for (int d = 0; d < 3; d++) ys[2 + d] = (xs[2 + d] + 2 * pa->p[d] - pa->k[d]) / pa->s[d] + 1;
+                    const int64_t in = xs[2] * xs[3] * xs[4], on = ys[2] * ys[3] * ys[4], cb = (xs[1] + blk - 1) / blk;
+                    const int64_t numel = xs[0] * xs[1] * in, onum = ys[0] * ys[1] * on;
+                    float *x = malloc(numel * sizeof(float)), *yr = malloc(onum * sizeof(float));
+                    fill(x, numel, &r, !avg);
+                    if (avg)
+                        grt_ref_avgpool(x, xs, yr, ys, pa, 2);
+                    else
+                        grt_ref_maxpool(x, xs, yr, ys, pa, 2);
+                    float *xb = to_blocked(x, xs[0], xs[1], in, blk), *yrb = to_blocked(yr, ys[0], ys[1], on, blk);
+                    float *yb = calloc((size_t)(ys[0] * cb * on * blk), sizeof(float));
+                    const int64_t xbs[5] = {xs[0], cb, xs[2], xs[3], xs[4]}, ybs[5] = {ys[0], cb, ys[2], ys[3], ys[4]};
+                    k.pool(xb, xbs, yb, ybs, pa, avg, blk, 2);
+                    const int64_t bn = ys[0] * cb * on * blk;
+                    int64_t at = -1;
+                    if (avg) {
+                        double rel = grt_rel_l2(yb, yrb, (size_t)bn);
+                        CHECK_MSG(rel <= 1e-6, "%s avgpool case %zu blk %d: rel L2 %.3g", k.isa_name, q, blk, rel);
+                    } else {
+                        CHECK_MSG(same(yb, yrb, bn, &at), "%s maxpool case %zu blk %d differs at %lld", k.isa_name, q, blk,
+                                  (long long)at);
+                    }
+                    free(x), free(yr), free(xb), free(yrb), free(yb);
+                }
+    }
     /* separate FCs: (S, C=72, P=5) x (5, 72, Co) for S = 1..3 and Co = 64, 40 (SIMD and tail) */
     for (int s_n = 1; s_n <= 3; s_n++)
         for (int oi = 0; oi < 2; oi++) {
@@ -100,7 +143,8 @@ static void check_isa(grt_fast_isa isa) {
             CHECK_MSG(rel <= 1e-6, "%s sepfc S=%d Co=%lld rel L2 %.3g", k.isa_name, s_n, (long long)co, rel);
             free(x), free(w), free(yr), free(yf);
         }
-    printf("ISA %s: temporal max and HPP bit-exact, separate FCs within 1e-6\n", k.isa_name);
+    printf("ISA %s: temporal max, HPP and max pooling bit-exact, average pooling and separate FCs within 1e-6\n",
+           k.isa_name);
 }
 
 /* Winograd F(m x m, 3x3) against the reference convolution: frames of 1x1, 2x3, 11x7, 16x11
@@ -122,6 +166,7 @@ static void check_wino(int m, int temporal) {
         {1, 1, 1, 1, 8, 16, 1, 0, GRT_ACT_NONE},     {2, 3, 2, 3, 16, 32, 0, 1, GRT_ACT_RELU},
         {1, 7, 11, 7, 24, 16, 1, 1, GRT_ACT_LEAKY_RELU}, {2, 5, 16, 11, 64, 48, 1, 1, GRT_ACT_RELU},
         {1, 2, 64, 44, 32, 32, 1, 0, GRT_ACT_RELU},   {1, 2, 16, 11, 512, 64, 1, 1, GRT_ACT_NONE},
+        {2, 3, 8, 6, 16, 16, 1, 0, GRT_ACT_LEAKY_RELU},
     };
     const double tol = m == 4 && temporal != 1 ? 2e-5 : 3e-6;
     const char *what = temporal == 1 ? "temporal F(2,3)"
@@ -176,8 +221,36 @@ static void check_wino(int m, int temporal) {
             grt_fast_wino_t_conv_avx2(xb, yb, u, cs[k].bias ? b : NULL, n, t, h * w, ci, co, cs[k].res, cs[k].act, 0.1f,
                                       scr, 2);
         else
-            grt_fast_wino_conv_avx2(xb, yb, u, cs[k].bias ? b : NULL, n, t, h, w, ci, co, cs[k].res, cs[k].act, 0.1f, m,
+            grt_fast_wino_conv_avx2(xb, yb, u, cs[k].bias ? b : NULL, n, t, h, w, ci, co, cs[k].res, cs[k].act, 0.1f, m, 0,
                                     scr, 2);
+        if (temporal == 0 && !cs[k].res && h % 2 == 0 && w % 2 == 0) {
+            /* pooled by the conv, tile by tile: bit for bit the 2x2 max pooling of its output,
+             * also where a NaN in the input made whole tiles NaN */
+            const int64_t pn = n * co * t * (h / 2) * (w / 2), ps[5] = {n, co / 8, t, h / 2, w / 2};
+            const int64_t us[5] = {n, co / 8, t, h, w};
+            const grt_pool_attr pa = {{1, 2, 2}, {1, 2, 2}, {0, 0, 0}};
+            float *yp = malloc(pn * sizeof(float)), *yq = malloc(pn * sizeof(float)), *yu = malloc(yn * sizeof(float));
+            for (int with_nan = 0; with_nan < 2; with_nan++) {
+                float *xn_ = malloc(xn * sizeof(float));
+                memcpy(xn_, x, xn * sizeof(float));
+                if (with_nan) xn_[xn / 2 + 3] = NAN;
+                float *xbn = to_blocked(xn_, n, ci, t * h * w, 8);
+                grt_fast_wino_conv_avx2(xbn, yu, u, cs[k].bias ? b : NULL, n, t, h, w, ci, co, 0, cs[k].act, 0.1f, m, 0,
+                                        scr, 2);
+                grt_fast_wino_conv_avx2(xbn, yp, u, cs[k].bias ? b : NULL, n, t, h, w, ci, co, 0, cs[k].act, 0.1f, m, 1,
+                                        scr, 2);
+                grt_fast_pool_c(yu, us, yq, ps, &pa, 0, 8, 2);
+                int64_t at = -1, nans = 0;
+                for (int64_t i = 0; i < pn; i++) nans += isnan(yp[i]);
+                CHECK_MSG(same(yp, yq, pn, &at), "winograd %s case %zu: pooled output differs at %lld", what, k,
+                          (long long)at);
+                /* (ReLU maps NaN to 0 here as in the reference kernels; leaky ReLU keeps it) */
+                CHECK_MSG((nans > 0) == (with_nan && cs[k].act != GRT_ACT_RELU), "winograd %s case %zu: %lld NaN in the "
+                          "pooled output", what, k, (long long)nans);
+                free(xn_), free(xbn);
+            }
+            free(yp), free(yq), free(yu);
+        }
         float *yrb = to_blocked(yr, n, co, t * h * w, 8);
         double rel = grt_rel_l2(yb, yrb, (size_t)yn);
         printf("winograd %s N=%lld T=%lld frames %lldx%lld, %lld -> %lld channels: rel L2 %.3g\n", what, (long long)n,

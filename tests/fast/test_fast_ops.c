@@ -15,8 +15,17 @@
 
 static double worst_rel;
 
-/* Runs g (unfused; we fuse it as the session does) on both backends and compares. */
-static void compare(const char *name, grt_graph *raw, int n, int t, const grt_segment *seg, int n_seq) {
+/* A kernel family (the profile's op) and how many steps of the fast plan must run on it. */
+typedef struct want_op {
+    const char *op;
+    int count;
+} want_op;
+
+/* Runs g (unfused; we fuse it as the session does) on both backends and compares; `want`
+ * (NULL-terminated) names steps the fast plan must have (a fused path that silently fell back
+ * would still match the reference, so the path is checked too). */
+static void compare_ex(const char *name, grt_graph *raw, int n, int t, const grt_segment *seg, int n_seq,
+                       const want_op *want) {
     grt_graph *g = grt_graph_fuse(raw);
     CHECK_MSG(g != NULL, "%s: fusion failed: %s", name, gaitrt_last_error());
     if (!g) return;
@@ -53,6 +62,14 @@ static void compare(const char *name, grt_graph *raw, int n, int t, const grt_se
         /* a second run on the same plan must give the same bits (no state leaks between runs) */
         CHECK(fg_run(&fast, (const float *const *)inputs, seg, yf2, NULL) == 0);
         CHECK_MSG(memcmp(yf, yf2, (size_t)out_n * sizeof(float)) == 0, "%s: second run differs", name);
+        for (int w = 0; want && want[w].op; w++) {
+            grt_prof_event ev[256];
+            grt_prof prof = {ev, 0, 256, 0};
+            CHECK(fg_run(&fast, (const float *const *)inputs, seg, yf2, &prof) == 0);
+            int got = 0;
+            for (int e = 0; e < prof.n; e++) got += strcmp(ev[e].op, want[w].op) == 0;
+            CHECK_MSG(got == want[w].count, "%s: %d steps of '%s', expected %d", name, got, want[w].op, want[w].count);
+        }
         double rel = grt_rel_l2(yf, yr, (size_t)out_n);
         char desc[1024];
         fast.bk->describe(fast.st, desc, sizeof desc);
@@ -73,6 +90,10 @@ static void compare(const char *name, grt_graph *raw, int n, int t, const grt_se
     fg_close(&fast);
     grt_graph_free(g);
     grt_graph_free(raw);
+}
+
+static void compare(const char *name, grt_graph *raw, int n, int t, const grt_segment *seg, int n_seq) {
+    compare_ex(name, raw, n, t, seg, n_seq, NULL);
 }
 
 #define NEWG(seed) fg_ctx c = {grt_graph_new(), {seed}, 0}
@@ -260,6 +281,54 @@ static void t_shared_residual(void) {
     compare("residual read twice", c.g, 1, 4, NULL, 1);
 }
 
+/* GaitPart's shapes of computation: 2x2 max pooling straight after a Winograd conv (pooled by
+ * the conv, tile by tile), and after a focal conv (rows split into strips as frames and back:
+ * reshapes on the blocked layout, pooled by the conv through them); pools the conv cannot
+ * take (a residual, a second reader, an odd width: our pooling kernel); the parts' temporal
+ * part (parts outermost as groups, (3, 1, 1) and (1, 1, 1) grouped convs on one position per
+ * frame, 3- and 5-frame average + max pools, max over the frames). */
+static void t_focal_pool(void) {
+    NEWG(12);
+    const int k2[3] = {1, 2, 2}, s2[3] = {1, 2, 2}, p0[3] = {0, 0, 0};
+    int x = grt_graph_input(c.g, 1, 16, 12);
+    x = fg_conv(&c, "c0", x, 1, 16, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1);
+    x = fg_cbr(&c, "c1", x, 16, 16, 1, 3, 3, 1, 0, 1, 1);
+    x = grt_graph_maxpool(c.g, "pool1", x, k2, s2, p0); /* 8 x 6: fused */
+    int r = fg_conv(&c, "c3", x, 16, 16, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1);
+    r = grt_graph_add(c.g, "res", r, x);
+    int y = grt_graph_maxpool(c.g, "pool3", r, k2, s2, p0); /* a residual conv: not fused */
+    int z = fg_conv(&c, "c4", x, 16, 16, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1);
+    int zp = grt_graph_maxpool(c.g, "pool4", z, k2, s2, p0); /* the conv's output is read twice: not fused */
+    z = grt_graph_add(c.g, "z2", z, z);
+    z = grt_graph_maxpool(c.g, "pool5", z, k2, s2, p0);
+    y = grt_graph_add(c.g, "y1", grt_graph_add(c.g, "y0", y, zp), z);
+    const int64_t strips[5] = {0, 0, -1, 2, 6}, back[5] = {0, 0, -1, 8, 6};
+    int f = grt_graph_reshape(c.g, "focal", x, 5, strips);
+    f = fg_cbr(&c, "c2", f, 16, 16, 1, 3, 3, 1, 0, 1, 1);
+    f = grt_graph_reshape(c.g, "focal", f, 5, back);
+    f = grt_graph_maxpool(c.g, "pool2", f, k2, s2, p0); /* 4 x 3: fused through the reshapes */
+    y = grt_graph_add(c.g, "y2", y, f);
+    y = fg_conv(&c, "c5", y, 16, 16, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1);
+    y = grt_graph_maxpool(c.g, "pool6", y, k2, s2, p0); /* odd width: not fused, 2 x 1 */
+    /* parts outermost: (N, C, T, P, 1) -> (N, P, C, T, 1) -> (N, P*C, T, 1, 1), grouped per part */
+    const int perm[5] = {0, 3, 1, 2, 4};
+    const int64_t parts[5] = {0, 32, -1, 1, 1};
+    y = grt_graph_transpose(c.g, "parts", y, 5, perm);
+    y = grt_graph_reshape(c.g, "parts", y, 5, parts);
+    int sc = fg_conv(&c, "s0", y, 32, 8, 3, 1, 1, 1, 1, 1, 1, 0, 0, 2, 0);
+    sc = grt_graph_act(c.g, "s0", sc, GRT_ACT_LEAKY_RELU, 0.01f);
+    sc = fg_conv(&c, "s1", sc, 8, 32, 1, 1, 1, 1, 1, 1, 0, 0, 0, 2, 0);
+    sc = grt_graph_act(c.g, "s1", sc, GRT_ACT_SIGMOID, 0);
+    const int kt3[3] = {3, 1, 1}, kt5[3] = {5, 1, 1}, s1[3] = {1, 1, 1}, pt1[3] = {1, 0, 0}, pt2[3] = {2, 0, 0};
+    int t3 = grt_graph_add(c.g, "t3", grt_graph_avgpool(c.g, "a3", y, kt3, s1, pt1), grt_graph_maxpool(c.g, "m3", y, kt3, s1, pt1));
+    int t5 = grt_graph_add(c.g, "t5", grt_graph_avgpool(c.g, "a5", y, kt5, s1, pt2), grt_graph_maxpool(c.g, "m5", y, kt5, s1, pt2));
+    y = grt_graph_add(c.g, "tsum", grt_graph_mul(c.g, "w3", t3, sc), t5);
+    y = grt_graph_reduce(c.g, "tmax", y, 2, 1, GRT_REDUCE_MAX);
+    grt_graph_set_output(c.g, y);
+    const want_op want[] = {{"conv(winograd)+maxpool", 2}, {"maxpool", 6}, {"avgpool", 2}, {NULL, 0}};
+    compare_ex("GaitPart-shaped (pool fusion, parts)", c.g, 2, 6, NULL, 2, want);
+}
+
 int main(void) {
     if (!grt_backend_cpu_fast()) TEST_SKIP("fast CPU backend not built: %s", gaitrt_last_error());
     t_conv2d_first();
@@ -275,6 +344,7 @@ int main(void) {
     t_movement();
     t_concat_channels();
     t_shared_residual();
+    t_focal_pool();
     printf("max relative L2 over all cases: %.3g\n", worst_rel);
     return grt_test_finish("test_fast_ops");
 }

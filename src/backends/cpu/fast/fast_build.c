@@ -19,6 +19,7 @@
  */
 #include <limits.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backends/cpu/ref/ref_kernels.h"
@@ -47,6 +48,7 @@ typedef struct grt__builder {
     int *buf_last;     /* per buffer: last node reading any value stored in it; INT_MAX: never reuse in place */
     grt__derived *der;
     int n_der, cap_der;
+    char *absorbed;    /* per node: computed inside an earlier node's step (a pooling after a Winograd conv) */
 } grt__builder;
 
 static grt_status grt__oom(void) { return grt_error(GAITRT_ERR_NOMEM, "cpu-fast: out of memory while planning"); }
@@ -254,15 +256,73 @@ static grt_status grt__conv_out(grt__builder *b, int i, int sbuf, const dnnl_mem
     return gs;
 }
 
+/* The node that pools Winograd conv i's output when the conv can do it tile by tile (see
+ * grt_fast_wino_conv_avx2): the output's only reader is a 1x2x2 max pooling of stride 1x2x2
+ * without padding, H and W are even, the conv is 2-D without a residual. Else -1. GaitSet's
+ * and GaitPart's backbones pool so after their first convolutions, the largest activations
+ * of the model: the conv then writes a quarter of them and the pooling pass is gone. */
+static int grt__only_reader(const grt__builder *b, int v) {
+    if (v == b->g->output) return -1;
+    int j = -1;
+    for (int k = 0; k < b->g->n_nodes; k++) {
+        const grt_node *r = &b->g->nodes[k];
+        int reads = r->op == GRT_OP_CONV && r->a.conv.residual == v;
+        for (int q = 0; q < r->n_in; q++) reads |= r->in[q] == v;
+        if (!reads) continue;
+        if (j >= 0) return -1;
+        j = k;
+    }
+    return j;
+}
+
+/* Between the conv and the pooling there may be reshapes that regroup rows into frames or
+ * back (GaitPart's focal convolutions), keeping N, C and W, with an even row count on both
+ * sides: the pairs of rows a 2x2 window takes are then the same in either shape, so pooling
+ * before the reshape and after it give the same bytes. They are absorbed with the pooling. */
+static int grt__wino_pool_next(const grt__builder *b, int i, int *via, int *n_via) {
+    const grt_node *n = &b->g->nodes[i];
+    *n_via = 0;
+    if (b->st->conv[i].wino_t != 0 || n->a.conv.residual >= 0 || getenv("GAITRT_NO_POOL_FUSION") != NULL) return -1;
+    int v = n->out, j;
+    for (;;) {
+        const int64_t *vs = b->p->v[v].shape;
+        if (b->p->v[v].ndim != 5 || vs[3] % 2 || vs[4] % 2) return -1;
+        j = grt__only_reader(b, v);
+        if (j <= i) return -1;
+        const grt_node *r = &b->g->nodes[j];
+        if (r->op != GRT_OP_RESHAPE) break;
+        const int64_t *rs = b->p->v[r->out].shape;
+        if (*n_via == 4 || b->p->v[r->out].ndim != 5 || rs[0] != vs[0] || rs[1] != vs[1] || rs[4] != vs[4]) return -1;
+        via[(*n_via)++] = j;
+        v = r->out;
+    }
+    const grt_node *pn = &b->g->nodes[j];
+    const grt_pool_attr *pa = &pn->a.pool;
+    if (pn->op != GRT_OP_MAXPOOL || pa->k[0] != 1 || pa->k[1] != 2 || pa->k[2] != 2 || pa->s[0] != 1 || pa->s[1] != 2 ||
+        pa->s[2] != 2 || pa->p[0] != 0 || pa->p[1] != 0 || pa->p[2] != 0)
+        return -1;
+    return j;
+}
+
 /* Conv node i on our Winograd kernel: blocked f32 in and out. */
 static grt_status grt__wino_node(grt__builder *b, int i) {
     const grt_node *n = &b->g->nodes[i];
     const grt_vplan *xv = &b->p->v[n->in[0]], *yv = &b->p->v[n->out];
-    dnnl_memory_desc_t smd, dmd;
+    dnnl_memory_desc_t smd, dmd, pmd;
     if (!grt__blocked_md(b, n->in[0], dnnl_f32, &smd) || !grt__blocked_md(b, n->out, dnnl_f32, &dmd)) return grt__ref_node(b, i);
-    int sbuf, obuf;
+    int via[4], n_via = 0;
+    int pj = grt__wino_pool_next(b, i, via, &n_via);
+    if (pj >= 0 && !grt__blocked_md(b, b->g->nodes[pj].out, dnnl_f32, &pmd)) pj = -1;
+    int sbuf, obuf = -1;
     grt_status gs = grt__need(b, n->in[0], &smd, i, &sbuf);
-    if (gs == GRT_OK) gs = grt__conv_out(b, i, sbuf, &dmd, &obuf);
+    if (gs == GRT_OK && pj >= 0) {
+        gs = grt__home(b, b->g->nodes[pj].out, &pmd, -1);
+        if (gs == GRT_OK) obuf = b->fp->val_buf[b->g->nodes[pj].out];
+        b->absorbed[pj] = 1;
+        for (int k = 0; k < n_via; k++) b->absorbed[via[k]] = 1;
+    } else if (gs == GRT_OK) {
+        gs = grt__conv_out(b, i, sbuf, &dmd, &obuf);
+    }
     if (gs != GRT_OK) return gs;
     const int m = b->st->conv[i].wino_m;
     size_t sbytes;
@@ -276,8 +336,9 @@ static grt_status grt__wino_node(grt__builder *b, int i) {
     }
     int scratch = grt__new_buf(b, sbytes, -1, INT_MAX);
     if (scratch < 0) return grt__oom();
-    grt_fast_step *s = grt__new_step(b, GRT_FS_WINO, i, "conv(winograd)");
+    grt_fast_step *s = grt__new_step(b, GRT_FS_WINO, i, pj >= 0 ? "conv(winograd)+maxpool" : "conv(winograd)");
     if (!s) return grt__oom();
+    s->blocked = pj >= 0; /* pooled output */
     s->in[0] = sbuf;
     s->in[1] = scratch;
     s->n_in = 2;
@@ -368,13 +429,29 @@ static grt_status grt__pool_node(grt__builder *b, int i) {
     dnnl_memory_desc_t smd;
     dnnl_data_type_t dt = grt_fast_md_is_blocked(&fp->val_md[x], b->st->blk) ? fp->val_md[x].data_type : dnnl_f32;
     if (!grt__blocked_md(b, x, dt, &smd)) return grt__ref_node(b, i);
+    int sbuf;
+    grt_status gs;
+    if (dt == dnnl_f32 && getenv("GAITRT_DNNL_POOL") == NULL) {
+        /* our kernel (fast_pool_body.h): oneDNN 2.6's pooling ran GaitPart's 2x2 pools at a
+         * third of the memory's speed on AVX2 */
+        dnnl_memory_desc_t dmd;
+        if (!grt__blocked_md(b, n->out, dnnl_f32, &dmd)) return grt__ref_node(b, i);
+        gs = grt__need(b, x, &smd, i, &sbuf);
+        if (gs == GRT_OK) gs = grt__home(b, n->out, &dmd, -1);
+        grt_fast_step *s = gs == GRT_OK ? grt__new_step(b, GRT_FS_POOL, i, n->op == GRT_OP_AVGPOOL ? "avgpool" : "maxpool") : NULL;
+        if (!s) return gs != GRT_OK ? gs : grt__oom();
+        s->in[0] = sbuf;
+        s->n_in = 1;
+        s->out = b->fp->val_buf[n->out];
+        s->blocked = n->op == GRT_OP_AVGPOOL;
+        return GRT_OK;
+    }
     dnnl_primitive_desc_t pd = NULL;
     if (grt_fast_pool_pd(b->st, b->p, i, &smd, &pd) != dnnl_success) return grt__ref_node(b, i);
-    int sbuf;
-    grt_status gs = grt__need(b, x, &smd, i, &sbuf);
+    gs = grt__need(b, x, &smd, i, &sbuf);
     const dnnl_memory_desc_t *dmd = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
     if (gs == GRT_OK) gs = grt__home(b, n->out, dmd, -1);
-    grt_fast_step *s = gs == GRT_OK ? grt__new_step(b, GRT_FS_DNNL, i, "maxpool") : NULL;
+    grt_fast_step *s = gs == GRT_OK ? grt__new_step(b, GRT_FS_DNNL, i, n->op == GRT_OP_AVGPOOL ? "avgpool" : "maxpool") : NULL;
     if (!s) {
         dnnl_primitive_desc_destroy(pd);
         return gs != GRT_OK ? gs : grt__oom();
@@ -491,10 +568,23 @@ static grt_status grt__concat_node(grt__builder *b, int i) {
     return GRT_OK;
 }
 
+/* A reshape that keeps N and C and only regroups the positions (T, H, W) reads the same bytes
+ * in the channel-blocked layout as row-major: (N, C/b, positions, b) either way. GaitPart's
+ * focal convolutions (rows into strips, strips into frames) stay blocked through it. */
+static int grt__blocked_view(const grt__builder *b, int x, int y, dnnl_memory_desc_t *md) {
+    const grt_vplan *xv = &b->p->v[x], *yv = &b->p->v[y];
+    const dnnl_memory_desc_t *xmd = &b->fp->val_md[x];
+    if (xv->ndim != 5 || yv->ndim != 5 || xv->shape[0] != yv->shape[0] || xv->shape[1] != yv->shape[1]) return 0;
+    if (!grt_fast_md_is_blocked(xmd, b->st->blk)) return 0;
+    return grt__blocked_md(b, y, xmd->data_type, md) && dnnl_memory_desc_get_size(md) == dnnl_memory_desc_get_size(xmd);
+}
+
 static grt_status grt__reshape_node(grt__builder *b, int i) {
     const grt_node *n = &b->g->nodes[i];
     dnnl_memory_desc_t md;
     int in;
+    if (getenv("GAITRT_NO_BLOCKED_VIEW") == NULL && grt__blocked_view(b, n->in[0], n->out, &md))
+        return grt__home(b, n->out, &md, b->fp->val_buf[n->in[0]]);
     grt__plain_md(b, n->in[0], &md);
     grt_status gs = grt__need(b, n->in[0], &md, i, &in);
     if (gs != GRT_OK) return gs;
@@ -710,7 +800,8 @@ static grt_status grt__plan_build(const grt_fast_state *st, const grt_batch_shap
     fp->val_buf = grt_malloc((size_t)g->n_values * sizeof *fp->val_buf);
     fp->val_md = grt_calloc((size_t)g->n_values, sizeof *fp->val_md);
     b.last_reader = grt_malloc((size_t)g->n_values * sizeof(int));
-    if (!fp->val_buf || !fp->val_md || !b.last_reader) {
+    b.absorbed = grt_calloc((size_t)g->n_nodes + 1, 1);
+    if (!fp->val_buf || !fp->val_md || !b.last_reader || !b.absorbed) {
         gs = grt__oom();
         goto done;
     }
@@ -726,6 +817,7 @@ static grt_status grt__plan_build(const grt_fast_state *st, const grt_batch_shap
     for (int i = 0; i < g->n_nodes && gs == GRT_OK; i++) {
         const grt_node *n = &g->nodes[i];
         dnnl_memory_desc_t md;
+        if (b.absorbed[i]) continue;
         switch (n->op) {
         case GRT_OP_INPUT: {
             grt__plain_md(&b, n->out, &md);
@@ -739,7 +831,8 @@ static grt_status grt__plan_build(const grt_fast_state *st, const grt_batch_shap
             break;
         }
         case GRT_OP_CONV: gs = grt__conv_node(&b, i); break;
-        case GRT_OP_MAXPOOL: gs = grt__pool_node(&b, i); break;
+        case GRT_OP_MAXPOOL:
+        case GRT_OP_AVGPOOL: gs = grt__pool_node(&b, i); break;
         case GRT_OP_BATCHNORM:
         case GRT_OP_ACT:
         case GRT_OP_ADD:
@@ -767,6 +860,7 @@ static grt_status grt__plan_build(const grt_fast_state *st, const grt_batch_shap
             grt_free(b.last_reader);
             grt_free(b.buf_last);
             grt_free(b.der);
+            grt_free(b.absorbed);
             grt_free(framed);
             grt_fast_plan_free(fp);
             return grt__plan_build(st, bs, with_prims, 0, out);
@@ -803,6 +897,7 @@ done:
     grt_free(b.last_reader);
     grt_free(b.buf_last);
     grt_free(b.der);
+    grt_free(b.absorbed);
     if (gs != GRT_OK) {
         grt_fast_plan_free(fp);
         return gs;
@@ -847,18 +942,21 @@ static grt_status grt__check_segments(const grt_fast_plan *fp, const grt_segment
  * convolution reads (see grt_graph_pad_safe). Graph inputs arrive zero-padded. The buffer is
  * in our blocked layout, or in whatever layout oneDNN chose for the convolution's input
  * (channels-last, another channel block): then element by element through its strides. */
-static grt_status grt__mask_padding(const grt_fast_plan *fp, int buf, const dnnl_memory_desc_t *md, const grt_run_args *a) {
+static grt_status grt__mask_padding(const grt_fast_plan *fp, int buf, const dnnl_memory_desc_t *md, const int64_t xs[5],
+                                    const grt_run_args *a) {
     if (buf < 0 || fp->buf[buf].input >= 0 || md->ndims < 4) return GRT_OK;
     const int blk = fp->st->blk;
-    /* (N, C, T, H, W), or (N, C, T, H*W) for a temporal kernel run as 2-D */
-    const int64_t n = md->dims[0], c = md->dims[1], t = md->dims[2], hw = md->dims[3] * (md->ndims == 5 ? md->dims[4] : 1);
+    /* the value is (N, C, T, H, W); the primitive may see it as (N, C, T, H*W) or (N, C, 1, T)
+     * (a temporal kernel run as 2-D), which are the same bytes when blocked */
+    const int64_t n = xs[0], c = xs[1], t = xs[2], hw = xs[3] * xs[4];
     const size_t elem = md->data_type == dnnl_bf16 ? 2 : 4;
     if (grt_fast_md_is_blocked(md, blk)) {
         grt_pad_mask_frames((void *)fp->bufptr[buf], n, (c + blk - 1) / blk, t, hw * blk, elem, a->segments, fp->p->bs.n_seq);
         return GRT_OK;
     }
     const dnnl_blocking_desc_t *bd = &md->format_desc.blocking;
-    if (md->format_kind != dnnl_blocked || bd->inner_nblks > 1 || (bd->inner_nblks == 1 && bd->inner_idxs[0] != 1))
+    if (md->format_kind != dnnl_blocked || md->dims[2] != t || bd->inner_nblks > 1 ||
+        (bd->inner_nblks == 1 && bd->inner_idxs[0] != 1))
         return grt_error(GAITRT_ERR_INTERNAL, "cpu-fast: cannot zero the padded frames of a convolution input in this layout "
                          "---> HINT: set seq_len_tolerance to 0 (equal lengths per batch)");
     const int64_t ib = bd->inner_nblks == 1 ? bd->inner_blks[0] : 1;
@@ -894,7 +992,7 @@ static grt_status grt__run_steps(grt_fast_plan *fp, const grt_run_args *a, int k
         if (padded && n->op == GRT_OP_CONV && n->a.conv.k[0] > 1) {
             if (s->kind == GRT_FS_DNNL && !strcmp(s->what, "conv")) {
                 for (int j = 0; j < s->n_args; j++)
-                    if (s->arg[j].kind == DNNL_ARG_SRC && gs == GRT_OK) gs = grt__mask_padding(fp, s->arg[j].buf, &s->arg[j].md, a);
+                    if (s->arg[j].kind == DNNL_ARG_SRC && gs == GRT_OK) gs = grt__mask_padding(fp, s->arg[j].buf, &s->arg[j].md, p->v[n->in[0]].shape, a);
             } else if (s->kind == GRT_FS_WINO && fp->buf[s->in[0]].input < 0) {
                 const int64_t *xs = p->v[n->in[0]].shape; /* (N, C, T, H, W), blocked */
                 grt_pad_mask_frames((void *)fp->bufptr[s->in[0]], xs[0], (xs[1] + blk - 1) / blk, xs[2],
@@ -936,6 +1034,13 @@ static grt_status grt__run_steps(grt_fast_plan *fp, const grt_run_args *a, int k
                         if (tj[i] > yj[i] || isnan(tj[i])) yj[i] = tj[i];
                 }
             }
+            break;
+        }
+        case GRT_FS_POOL: {
+            const int64_t *xv = p->v[n->in[0]].shape, *yv = p->v[n->out].shape;
+            const int64_t xs[5] = {xv[0], (xv[1] + blk - 1) / blk, xv[2], xv[3], xv[4]};
+            const int64_t ys[5] = {yv[0], (yv[1] + blk - 1) / blk, yv[2], yv[3], yv[4]};
+            st->k.pool(x, xs, y, ys, &n->a.pool, s->blocked, blk, nt);
             break;
         }
         case GRT_FS_HPP: {
@@ -995,7 +1100,8 @@ static grt_status grt__run_steps(grt_fast_plan *fp, const grt_run_args *a, int k
                                           c->residual >= 0, c->act, c->alpha, (float *)fp->bufptr[s->in[1]], nt);
             else
                 grt_fast_wino_conv_avx2(x, y, fc->wdata, fc->bias, xs[0], xs[2], xs[3], xs[4], xs[1], ys[1],
-                                        c->residual >= 0, c->act, c->alpha, fc->wino_m, (float *)fp->bufptr[s->in[1]], nt);
+                                        c->residual >= 0, c->act, c->alpha, fc->wino_m, s->blocked,
+                                        (float *)fp->bufptr[s->in[1]], nt);
             break;
         }
         }

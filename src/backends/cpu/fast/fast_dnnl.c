@@ -98,7 +98,19 @@ static void grt__conv_geom_make(const grt_fast_state *st, const grt_plan *p, int
         gm->wei[1] = ws[1];
         w0 = 2;
     }
-    if (st->conv[i].fold_t == 2) {
+    if (st->conv[i].fold_t == 3) {
+        /* kt x 1 x 1 on one position per frame: the frames become the row, (1, T) with 1 x kt */
+        gm->nd = 4;
+        gm->src[0] = xs[0], gm->src[1] = xs[1], gm->src[2] = 1, gm->src[3] = xs[2];
+        gm->dst[0] = ys[0], gm->dst[1] = ys[1], gm->dst[2] = 1, gm->dst[3] = ys[2];
+        gm->wei[w0] = 1;
+        gm->wei[w0 + 1] = ws[2];
+        gm->stride[0] = 1, gm->stride[1] = c->s[0];
+        gm->dil[0] = 0, gm->dil[1] = c->d[0] - 1;
+        gm->pl[0] = 0, gm->pl[1] = c->p[0];
+        gm->pr[0] = 0;
+        gm->pr[1] = grt__pad_r(xs[2], ys[2], (int)ws[2], c->s[0], c->d[0], c->p[0]);
+    } else if (st->conv[i].fold_t == 2) {
         /* kt x 1 x 1: rows and columns merge into one axis of H*W positions */
         gm->nd = 4;
         gm->src[0] = xs[0], gm->src[1] = xs[1], gm->src[2] = xs[2], gm->src[3] = xs[3] * xs[4];
@@ -207,7 +219,8 @@ dnnl_status_t grt_fast_pool_pd(const grt_fast_state *st, const grt_plan *p, int 
     dnnl_memory_desc_t dst;
     if (!grt_fast_md_blocked(&dst, 5, ys, src->data_type, st->blk)) return dnnl_invalid_arguments;
     dnnl_pooling_v2_desc_t pdsc;
-    dnnl_status_t s = dnnl_pooling_v2_forward_desc_init(&pdsc, dnnl_forward_inference, dnnl_pooling_max, src, &dst,
+    const dnnl_alg_kind_t alg = n->op == GRT_OP_AVGPOOL ? dnnl_pooling_avg_include_padding : dnnl_pooling_max;
+    dnnl_status_t s = dnnl_pooling_v2_forward_desc_init(&pdsc, dnnl_forward_inference, alg, src, &dst,
                                                         stride, kernel, dil, pl, pr);
     if (s != dnnl_success) return s;
     dnnl_primitive_attr_t attr = grt_fast_attr_new();

@@ -20,12 +20,14 @@ void grt_fast_kernels_select(grt_fast_kernels *k, grt_fast_isa max_isa) {
     k->temporal_max = grt_fast_temporal_max_c;
     k->hpp = grt_fast_hpp_c;
     k->sepfc = grt_fast_sepfc_c;
+    k->pool = grt_fast_pool_c;
     if (max_isa >= GRT_FAST_ISA_AVX2 && ci->avx2 && ci->fma) {
         k->isa = GRT_FAST_ISA_AVX2;
         k->isa_name = "avx2";
         k->temporal_max = grt_fast_temporal_max_avx2;
         k->hpp = grt_fast_hpp_avx2;
         k->sepfc = grt_fast_sepfc_avx2;
+        k->pool = grt_fast_pool_avx2;
     }
     /* BW and VL come with every AVX-512 CPU that runs these kernels well (not Xeon Phi). */
     if (max_isa >= GRT_FAST_ISA_AVX512 && ci->avx512f && ci->avx512bw && ci->avx512vl && ci->avx2 && ci->fma) {

@@ -42,17 +42,27 @@ typedef void (*grt_fast_hpp_fn)(const float *x, int64_t s, int64_t c, int64_t hw
 typedef void (*grt_fast_sepfc_fn)(const float *x, int64_t s, int64_t c, int64_t p, const float *w, int64_t co,
                                   float *y, int nt);
 
+/* y (N, Cb, OT, OH, OW, B) = max (avg = 0) or average (avg = 1, the padding counted) pooling
+ * of x (N, Cb, T, H, W, B), window/stride/padding per (t, h, w) in pa; xs[1] = ys[1] = Cb. */
+typedef void (*grt_fast_pool_fn)(const float *x, const int64_t xs[5], float *y, const int64_t ys[5],
+                                 const grt_pool_attr *pa, int avg, int blk, int nt);
+
 typedef struct grt_fast_kernels {
     grt_fast_isa isa;
     const char *isa_name; /* "avx512", "avx2", "c" */
     grt_fast_tmax_fn temporal_max;
     grt_fast_hpp_fn hpp;
     grt_fast_sepfc_fn sepfc;
+    grt_fast_pool_fn pool;
 } grt_fast_kernels;
 
 /* Fills k with the best kernels for this CPU that are not above `max_isa`. */
 void grt_fast_kernels_select(grt_fast_kernels *k, grt_fast_isa max_isa);
 
+void grt_fast_pool_c(const float *x, const int64_t xs[5], float *y, const int64_t ys[5], const grt_pool_attr *pa, int avg,
+                     int blk, int nt);
+void grt_fast_pool_avx2(const float *x, const int64_t xs[5], float *y, const int64_t ys[5], const grt_pool_attr *pa,
+                        int avg, int blk, int nt);
 void grt_fast_temporal_max_c(const float *x, int64_t n, int64_t cb, int64_t t, int64_t hwb, const grt_segment *seg,
                              int n_seq, float *y, int nt);
 void grt_fast_hpp_c(const float *x, int64_t s, int64_t c, int64_t hw, int blk, const int *bins, int n_bins, float *y,
@@ -87,10 +97,12 @@ void grt_fast_wino_pack(const float *w, int64_t ci, int64_t co, int m, float *u)
 int grt_fast_wino_tile_block(int64_t ntiles, int64_t ci, int64_t co, int nt, int m);
 size_t grt_fast_wino_scratch_bytes(int64_t ntiles, int64_t ci, int64_t co, int nt, int m);
 /* y (N, Co/8, T, H, W, 8) = act(conv3x3(x (N, Ci/8, T, H, W, 8), u) + bias (Co) [+ y when sum]).
+ * pool (H and W even, no sum): y is (N, Co/8, T, H/2, W/2, 8), the 2x2 stride-2 max pooling of
+ * that (NaN wins), computed tile by tile.
  * scratch: grt_fast_wino_scratch_bytes(tiles, ci, co, nt, m) bytes, tiles = N*T*ceil(H/m)*ceil(W/m). */
 void grt_fast_wino_conv_avx2(const float *x, float *y, const float *u, const float *bias, int64_t n, int64_t t,
                              int64_t h, int64_t w, int64_t ci, int64_t co, int sum, grt_act act, float alpha, int m,
-                             float *scratch, int nt);
+                             int pool, float *scratch, int nt);
 
 /* 3x3x3, stride 1, padding 1 (the rest as grt_fast_wino_fits) as three 2-D F(m x m) passes,
  * one per temporal tap: u is three grt_fast_wino_pack blocks (taps 0, 1, 2); scratch as for
@@ -159,7 +171,9 @@ typedef struct grt_fast_conv {
     int wino_lazy;             /* wino_t 3: wdata is the graph's kernel as it is (not owned), each
                                   run transforms one tap at a time into the step's scratch */
     int fold_t;                /* 1: run as a 2-D conv over (N, C, T*H, W) (1x1, kt = 1, no pad);
-                                  2: over (N, C, T, H*W) (kt x 1 x 1, purely temporal: P3D's shortcut) */
+                                  2: over (N, C, T, H*W) (kt x 1 x 1, purely temporal: P3D's shortcut);
+                                  3: over (N, C, 1, T), 1 x kt (kt x 1 x 1 with H*W = 1: GaitPart's parts;
+                                     kt may be 1) */
     dnnl_memory_desc_t wmd;    /* weights in the layout the primitive wants */
     void *wdata;               /* (Co, Ci/g, kt, kh, kw) reordered into wmd, or Winograd's u; owned */
     size_t wbytes;
@@ -205,6 +219,7 @@ typedef enum grt_fast_step_kind {
     GRT_FS_REF,        /* the reference kernel of the node, row-major buffers */
     GRT_FS_WINO,       /* Winograd convolution: in[0] input, in[1] scratch, out output */
     GRT_FS_CONCAT_C,   /* concat along channels, blocked, every input but the last whole blocks */
+    GRT_FS_POOL,       /* max or average pooling, blocked f32 (blocked = 1: average) */
 } grt_fast_step_kind;
 
 #define GRT_FAST_MAX_ARGS 6
@@ -234,7 +249,8 @@ typedef struct grt_fast_step {
     int n_in;
     int out;
     size_t bytes;              /* GRT_FS_COPY */
-    int blocked;               /* elementwise: 1 when operating on the blocked layout */
+    int blocked;               /* elementwise: 1 when operating on the blocked layout; GRT_FS_POOL:
+                                  1 average; GRT_FS_WINO: 1 the output is 2x2 max-pooled */
     float *ss;                 /* GRT_FS_SCALE_SHIFT blocked: padded (scale, shift), owned */
 } grt_fast_step;
 

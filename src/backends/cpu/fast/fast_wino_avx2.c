@@ -169,16 +169,35 @@ static inline void grt__wino_store(float *dst, __m256 v, __m256 bv, int sum, grt
     _mm256_storeu_ps(dst, v);
 }
 
+/* + bias, activation (the pooled epilogue: no sum) */
+static inline __m256 grt__wino_act(__m256 v, __m256 bv, grt_act act, __m256 va) {
+    const __m256 zero = _mm256_setzero_ps();
+    v = _mm256_add_ps(v, bv);
+    if (act == GRT_ACT_RELU) v = _mm256_max_ps(v, zero);
+    if (act == GRT_ACT_LEAKY_RELU) v = _mm256_blendv_ps(_mm256_mul_ps(v, va), v, _mm256_cmp_ps(v, zero, _CMP_GT_OQ));
+    return v;
+}
+
+/* max(a, b) with NaN winning, as PyTorch's max pooling (vmaxps alone would drop a NaN in a) */
+static inline __m256 grt__nanmax(__m256 a, __m256 b) {
+    return _mm256_blendv_ps(_mm256_max_ps(a, b), _mm256_add_ps(a, b), _mm256_cmp_ps(a, b, _CMP_UNORD_Q));
+}
+
 /* The 2-D convolution over t frames of buffers that hold tbuf frames per (item, channel
- * block): x and y may point past the buffers' first frame (the 3-D decomposition below). */
+ * block): x and y may point past the buffers' first frame (the 3-D decomposition below).
+ * pool: a 2x2 stride-2 max pooling follows (H and W even): every tile's outputs fall in whole
+ * pooling windows (tiles start at even rows and columns), so the tile writes the windows'
+ * maxima into y of (N, Co/8, T, H/2, W/2, 8) and the full-size output never exists. */
 static void grt__wino2d(const float *x, float *y, const float *u, const float *bias, int64_t n, int64_t t, int64_t tbuf,
                         int64_t h, int64_t w, int64_t ci, int64_t co, int sum, grt_act act, float alpha, int m,
-                        float *scratch, int nt) {
+                        int pool, float *scratch, int nt) {
     const int P = m + 2, nx = P * P;
     const long th = (long)(h + m - 1) / m, tw = (long)(w + m - 1) / m, tpf = th * tw, ntiles = (long)(n * t) * tpf;
     const long tb = grt_fast_wino_tile_block(ntiles, ci, co, nt, m);
     const long nblk = (ntiles + tb - 1) / tb, cib = (long)ci / 8, cob = (long)co / 8;
     const long hw8 = (long)(h * w) * 8, xcs = (long)tbuf * hw8; /* channel-block stride of a (N, Cb, T, H, W, 8) tensor */
+    const long ph = pool ? (long)h / 2 : (long)h, pw = pool ? (long)w / 2 : (long)w; /* y's rows and columns */
+    const long yhw8 = ph * pw * 8, ycs = (long)tbuf * yhw8;
     const long vs = cib * tb * 8 + GRT_WINO_SKEW;             /* xi stride of V, skewed against 4K aliasing */
     const size_t per = grt_fast_wino_scratch_bytes(ntiles, ci, co, nt, m) / sizeof(float) / (size_t)(nt > 0 ? nt : 1);
 #pragma omp parallel num_threads(nt)
@@ -193,7 +212,7 @@ static void grt__wino2d(const float *x, float *y, const float *u, const float *b
             for (long k = 0; k < nb; k++) {
                 const long tile = first + k, f = tile / tpf, r = tile % tpf, fn = f / (long)t, ft = f % (long)t;
                 xoff[k] = (fn * cib * (long)tbuf + ft) * hw8;
-                yoff[k] = (fn * cob * (long)tbuf + ft) * hw8;
+                yoff[k] = (fn * cob * (long)tbuf + ft) * yhw8;
                 th0[k] = m * (r / tw);
                 tw0[k] = m * (r % tw);
             }
@@ -266,7 +285,17 @@ static void grt__wino2d(const float *x, float *y, const float *u, const float *b
                         o[2] = _mm256_add_ps(_mm256_add_ps(s1[0], s1[1]), s1[2]);
                         o[3] = _mm256_sub_ps(_mm256_sub_ps(s1[1], s1[2]), s1[3]);
                     }
-                    float *yp = y + yoff[k] + c * xcs; /* plane of output channel block c */
+                    float *yp = y + yoff[k] + c * ycs; /* plane of output channel block c */
+                    if (pool) {
+                        for (int q = 0; q < m * m; q++) o[q] = grt__wino_act(o[q], bv, act, va);
+                        for (int q = 0; q < m * m; q += q % m == m - 2 ? m + 2 : 2) { /* top-left of each window */
+                            const long hh = th0[k] + q / m, ww = tw0[k] + q % m;
+                            if (hh >= h || ww >= w) continue;
+                            const __m256 r = grt__nanmax(grt__nanmax(o[q], o[q + 1]), grt__nanmax(o[q + m], o[q + m + 1]));
+                            _mm256_storeu_ps(yp + ((hh / 2) * pw + ww / 2) * 8, r);
+                        }
+                        continue;
+                    }
                     for (int q = 0; q < m * m; q++) {
                         const long hh = th0[k] + q / m, ww = tw0[k] + q % m;
                         if (hh >= h || ww >= w) continue;
@@ -280,8 +309,8 @@ static void grt__wino2d(const float *x, float *y, const float *u, const float *b
 
 void grt_fast_wino_conv_avx2(const float *x, float *y, const float *u, const float *bias, int64_t n, int64_t t,
                              int64_t h, int64_t w, int64_t ci, int64_t co, int sum, grt_act act, float alpha, int m,
-                             float *scratch, int nt) {
-    grt__wino2d(x, y, u, bias, n, t, t, h, w, ci, co, sum, act, alpha, m, scratch, nt);
+                             int pool, float *scratch, int nt) {
+    grt__wino2d(x, y, u, bias, n, t, t, h, w, ci, co, sum, act, alpha, m, pool, scratch, nt);
 }
 
 /* Tap `tap`'s transformed weights: in u, or transformed now from w3 into utap. */
@@ -306,13 +335,13 @@ void grt_fast_wino_3d_conv_avx2(const float *x, float *y, const float *u, const 
         if (!sum)
             for (int64_t b = 0; b < n * (co / 8); b++) memset(y + (size_t)b * (size_t)t * fs, 0, fs * sizeof(float));
         grt__wino2d(x, y + fs, grt__tap(u, w3, utap, ci, co, m, 0, nt), NULL, n, t - 1, t, h, w, ci, co, sum,
-                    GRT_ACT_NONE, 0.0f, m, scratch, nt);
+                    GRT_ACT_NONE, 0.0f, m, 0, scratch, nt);
         grt__wino2d(x + fs, y, grt__tap(u, w3, utap, ci, co, m, 2, nt), NULL, n, t - 1, t, h, w, ci, co, 1,
-                    GRT_ACT_NONE, 0.0f, m, scratch, nt);
+                    GRT_ACT_NONE, 0.0f, m, 0, scratch, nt);
         sum = 1;
     }
-    grt__wino2d(x, y, grt__tap(u, w3, utap, ci, co, m, 1, nt), bias, n, t, t, h, w, ci, co, sum, act, alpha, m, scratch,
-                nt);
+    grt__wino2d(x, y, grt__tap(u, w3, utap, ci, co, m, 1, nt), bias, n, t, t, h, w, ci, co, sum, act, alpha, m, 0,
+                scratch, nt);
 }
 
 /* Temporal F(2, 3): a (3, 1, 1) convolution with padding (1, 0, 0) over (N, Ci/8, T, HW, 8).
