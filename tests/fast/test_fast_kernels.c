@@ -211,9 +211,9 @@ static void check_wino(int m, int temporal) {
             float *yl = malloc(yn * sizeof(float)), *scl = malloc(grt_fast_wino_3d_tap_bytes(ci, co, m) + sb);
             memcpy(yl, yb, yn * sizeof(float));
             grt_fast_wino_3d_conv_avx2(xb, yb, u, NULL, cs[k].bias ? b : NULL, n, t, h, w, ci, co, cs[k].res, cs[k].act,
-                                       0.1f, m, scr, 2);
+                                       0.1f, m, 1, scr, 2);
             grt_fast_wino_3d_conv_avx2(xb, yl, NULL, wt, cs[k].bias ? b : NULL, n, t, h, w, ci, co, cs[k].res, cs[k].act,
-                                       0.1f, m, scl, 2);
+                                       0.1f, m, 1, scl, 2);
             CHECK_MSG(memcmp(yl, yb, yn * sizeof(float)) == 0, "winograd %s case %zu: taps transformed per pass differ",
                       what, k);
             free(yl), free(scl);

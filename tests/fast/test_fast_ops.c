@@ -329,6 +329,54 @@ static void t_focal_pool(void) {
     compare_ex("GaitPart-shaped (pool fusion, parts)", c.g, 2, 6, NULL, 2, want);
 }
 
+/* One 3x3x3 conv (one weight) on each of `strips` horizontal strips of x, concatenated back
+ * along H through nested concats of at most GRT_MAX_IN inputs (GaitGL's local branch). */
+static int strips_conv(fg_ctx *c, const char *name, int x, int ci, int co, int h, int strips) {
+    const int64_t ws[5] = {co, ci, 3, 3, 3};
+    const int w = fg_rand(c, 5, ws, sqrtf(2.0f / (float)(ci * 27)));
+    const int k[3] = {3, 3, 3}, st[3] = {1, 1, 1}, p[3] = {1, 1, 1};
+    int parts[8], groups[2], ng = 0;
+    for (int j = 0; j < strips; j++)
+        parts[j] = grt_graph_conv(c->g, name, grt_graph_slice(c->g, name, x, 3, j * (h / strips), h / strips), w, -1, k, st, p, 1);
+    for (int j = 0; j < strips; j += GRT_MAX_IN) {
+        const int nk = strips - j < GRT_MAX_IN ? strips - j : GRT_MAX_IN;
+        groups[ng++] = grt_graph_concat(c->g, name, nk, parts + j, 3);
+    }
+    return ng > 1 ? grt_graph_concat(c->g, name, ng, groups, 3) : groups[0];
+}
+
+/* GaitGL's shapes of computation: the local branch as one step over strips (8 strips of 2 rows
+ * through nested concats, leaky ReLU after the concat taken by the step; 2 strips of 8 rows
+ * concatenated with the global conv along H, then leaky ReLU: a blocked concat along H), and
+ * the max over the frames on the blocked layout. A branch that is not that (a bias on one
+ * strip) runs as the graph says. */
+static void t_strips(void) {
+    NEWG(13);
+    int x = grt_graph_input(c.g, 1, 16, 8);
+    x = fg_conv(&c, "c0", x, 1, 16, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0);
+    int g = fg_conv(&c, "A.global", x, 16, 16, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0);
+    g = grt_graph_act(c.g, "A.global", g, GRT_ACT_LEAKY_RELU, 0.01f);
+    int l = strips_conv(&c, "A.local", x, 16, 16, 16, 8);
+    l = grt_graph_act(c.g, "A.local", l, GRT_ACT_LEAKY_RELU, 0.01f);
+    x = grt_graph_add(c.g, "A", g, l);
+    int gb = fg_conv(&c, "B.global", x, 16, 16, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0);
+    int lb = strips_conv(&c, "B.local", x, 16, 16, 16, 2);
+    const int both[2] = {gb, lb};
+    x = grt_graph_act(c.g, "B", grt_graph_concat(c.g, "B", 2, both, 3), GRT_ACT_LEAKY_RELU, 0.01f); /* H 32 */
+    /* not a strips branch: the second strip's conv has another weight */
+    const int k3[3] = {3, 3, 3}, s1[3] = {1, 1, 1}, p1[3] = {1, 1, 1};
+    const int64_t ws[5] = {16, 16, 3, 3, 3};
+    const int w = fg_rand(&c, 5, ws, 0.1f), w2 = fg_rand(&c, 5, ws, 0.1f);
+    int q[2] = {grt_graph_conv(c.g, "C.0", grt_graph_slice(c.g, "C.0", x, 3, 0, 16), w, -1, k3, s1, p1, 1),
+                grt_graph_conv(c.g, "C.1", grt_graph_slice(c.g, "C.1", x, 3, 16, 16), w2, -1, k3, s1, p1, 1)};
+    x = grt_graph_add(c.g, "C", x, grt_graph_concat(c.g, "C", 2, q, 3));
+    x = grt_graph_reduce(c.g, "TP", x, 2, 1, GRT_REDUCE_MAX);
+    x = grt_graph_act(c.g, "out", x, GRT_ACT_SIGMOID, 0); /* (the output's conversion is profiled with the last node) */
+    grt_graph_set_output(c.g, x);
+    const want_op want[] = {{"conv(winograd, strips)", 2}, {"reduce", 1}, {"concat", 2}, {NULL, 0}};
+    compare_ex("GaitGL-shaped (strips, H concat, TP)", c.g, 2, 5, NULL, 2, want);
+}
+
 int main(void) {
     if (!grt_backend_cpu_fast()) TEST_SKIP("fast CPU backend not built: %s", gaitrt_last_error());
     t_conv2d_first();
@@ -345,6 +393,7 @@ int main(void) {
     t_concat_channels();
     t_shared_residual();
     t_focal_pool();
+    t_strips();
     printf("max relative L2 over all cases: %.3g\n", worst_rel);
     return grt_test_finish("test_fast_ops");
 }

@@ -89,6 +89,7 @@ static grt_fast_step *grt__new_step(grt__builder *b, grt_fast_step_kind kind, in
     s->node = node;
     s->what = what;
     s->out = -1;
+    s->act_node = -1;
     return s;
 }
 
@@ -302,6 +303,144 @@ static int grt__wino_pool_next(const grt__builder *b, int i, int *via, int *n_vi
         pa->s[2] != 2 || pa->p[0] != 0 || pa->p[1] != 0 || pa->p[2] != 0)
         return -1;
     return j;
+}
+
+/* ---- GaitGL's local branch: one 3x3x3 conv applied to each horizontal strip ----
+ * The graph has it as the model defines it: a slice per strip, the conv (one weight) on each,
+ * concats along H. Our 3x3x3 Winograd runs all strips in one step (strips as frames, see
+ * grt_fast_wino_3d_conv_avx2), reading the blocked input in place and writing the blocked
+ * concatenation: no slices, no per-strip convs, no concat, and a leaky ReLU after the concat
+ * is applied by the same step. */
+
+static int grt__producer(const grt_graph *g, int v) {
+    for (int k = 0; k < g->n_nodes; k++)
+        if (g->nodes[k].out == v) return k;
+    return -1;
+}
+
+typedef struct grt__strip_set {
+    int n, conv[16], slice[16], inner[16], n_inner, top, act;
+} grt__strip_set;
+
+/* The convs under concat node k (axis 3), left to right, through concats read only by their parent. */
+static int grt__strip_leaves(const grt__builder *b, int k, grt__strip_set *ss) {
+    const grt_node *c = &b->g->nodes[k];
+    for (int q = 0; q < c->n_in; q++) {
+        const int pn = grt__producer(b->g, c->in[q]);
+        if (pn < 0 || grt__only_reader(b, c->in[q]) != k) return 0;
+        const grt_node *p = &b->g->nodes[pn];
+        if (p->op == GRT_OP_CONCAT && p->a.slice.axis == 3) {
+            if (ss->n_inner == 16 || !grt__strip_leaves(b, pn, ss)) return 0;
+            ss->inner[ss->n_inner++] = pn;
+        } else if (p->op == GRT_OP_CONV && ss->n < 16) {
+            ss->conv[ss->n++] = pn;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The leaves in ss are the strips of the input of slice node i: each conv reads its own
+ * slice, strip j of the same source, all with one weight and the same attributes. */
+static int grt__strip_check(const grt__builder *b, int i, grt__strip_set *ss) {
+    const grt_graph *g = b->g;
+    const grt_node *sl = &g->nodes[i];
+    const int src = sl->in[0];
+    const int64_t hs = sl->a.slice.len;
+    if (ss->n < 2 || hs * ss->n != b->p->v[src].shape[3]) return 0;
+    const grt_node *n0 = &g->nodes[ss->conv[0]];
+    const grt_fast_conv *f0 = &b->st->conv[ss->conv[0]];
+    if (f0->path != GRT_FAST_CONV_WINO || f0->wino_t != 3 || n0->a.conv.residual >= 0) return 0;
+    for (int j = 0; j < ss->n; j++) {
+        const grt_node *cj = &g->nodes[ss->conv[j]];
+        const int sj = grt__producer(g, cj->in[0]);
+        if (sj < 0) return 0;
+        const grt_node *s_ = &g->nodes[sj];
+        if (s_->op != GRT_OP_SLICE || s_->in[0] != src || s_->a.slice.axis != 3 || s_->a.slice.start != j * hs ||
+            s_->a.slice.len != hs || grt__only_reader(b, s_->out) != ss->conv[j])
+            return 0;
+        const grt_conv_attr *a = &cj->a.conv, *a0 = &n0->a.conv;
+        if (a->weight != a0->weight || a->bias != a0->bias || a->residual >= 0 || a->act != a0->act ||
+            a->alpha != a0->alpha || memcmp(a->k, a0->k, sizeof a->k) || memcmp(a->s, a0->s, sizeof a->s) ||
+            memcmp(a->p, a0->p, sizeof a->p) || memcmp(a->d, a0->d, sizeof a->d) || a->groups != a0->groups)
+            return 0;
+        ss->slice[j] = sj;
+    }
+    return ss->slice[0] == i;
+}
+
+/* Slice node i starts such a branch: fills ss and returns 1. */
+static int grt__strip_find(const grt__builder *b, int i, grt__strip_set *ss) {
+    const grt_graph *g = b->g;
+    const grt_node *sl = &g->nodes[i];
+    memset(ss, 0, sizeof *ss);
+    ss->act = -1;
+    if (sl->op != GRT_OP_SLICE || sl->a.slice.axis != 3 || sl->a.slice.start != 0 || getenv("GAITRT_NO_STRIP_CONV") != NULL)
+        return 0;
+    const int src = sl->in[0];
+    if (b->p->v[src].ndim != 5 || !grt_fast_md_is_blocked(&b->fp->val_md[src], b->st->blk) ||
+        b->fp->val_md[src].data_type != dnnl_f32)
+        return 0;
+    const int c0 = grt__only_reader(b, sl->out);
+    if (c0 < 0 || g->nodes[c0].op != GRT_OP_CONV) return 0;
+    /* the concats above the first conv, lowest first; the highest one whose leaves are all the
+     * strips' convs ends the branch (GaitGL's last stage concatenates it with the global conv) */
+    int chain[8], nc = 0, top = grt__only_reader(b, g->nodes[c0].out);
+    while (nc < 8 && top >= 0 && g->nodes[top].op == GRT_OP_CONCAT && g->nodes[top].a.slice.axis == 3) {
+        chain[nc++] = top;
+        top = grt__only_reader(b, g->nodes[top].out);
+    }
+    int found = 0;
+    for (int k = nc - 1; k >= 0 && !found; k--) {
+        memset(ss, 0, sizeof *ss);
+        ss->top = chain[k];
+        found = grt__strip_leaves(b, chain[k], ss) && grt__strip_check(b, i, ss) &&
+                grt__blocked_md(b, g->nodes[chain[k]].out, dnnl_f32, &(dnnl_memory_desc_t){0});
+    }
+    ss->act = -1;
+    if (!found) return 0;
+    /* an activation after the concat, when the convs have none */
+    const grt_node *n0 = &g->nodes[ss->conv[0]];
+    const int an = grt__only_reader(b, g->nodes[ss->top].out);
+    if (an >= 0 && n0->a.conv.act == GRT_ACT_NONE && g->nodes[an].op == GRT_OP_ACT &&
+        (g->nodes[an].a.act.act == GRT_ACT_RELU || g->nodes[an].a.act.act == GRT_ACT_LEAKY_RELU))
+        ss->act = an;
+    return 1;
+}
+
+static grt_status grt__strip_node(grt__builder *b, const grt__strip_set *ss) {
+    const grt_graph *g = b->g;
+    const grt_node *n0 = &g->nodes[ss->conv[0]];
+    const int src = g->nodes[ss->slice[0]].in[0];
+    const int outv = ss->act >= 0 ? g->nodes[ss->act].out : g->nodes[ss->top].out;
+    dnnl_memory_desc_t omd;
+    if (!grt__blocked_md(b, outv, dnnl_f32, &omd))
+        return grt_error(GAITRT_ERR_INTERNAL, "cpu-fast: '%s': no blocked layout for the strips' output", g->nodes[ss->top].name);
+    grt_status gs = grt__home(b, outv, &omd, -1);
+    if (gs != GRT_OK) return gs;
+    const grt_vplan *xv = &b->p->v[src], *yv = &b->p->v[n0->out];
+    const int m = b->st->conv[ss->conv[0]].wino_m;
+    const int64_t tiles = xv->shape[0] * xv->shape[2] * ss->n * ((xv->shape[3] / ss->n + m - 1) / m) *
+                          ((xv->shape[4] + m - 1) / m);
+    size_t sbytes = grt_fast_wino_scratch_bytes(tiles, xv->shape[1], yv->shape[1], b->st->nt, m);
+    if (b->st->conv[ss->conv[0]].wino_lazy) sbytes += grt_fast_wino_3d_tap_bytes(xv->shape[1], yv->shape[1], m);
+    int scratch = grt__new_buf(b, sbytes, -1, INT_MAX);
+    if (scratch < 0) return grt__oom();
+    grt_fast_step *s = grt__new_step(b, GRT_FS_WINO, ss->conv[0], "conv(winograd, strips)");
+    if (!s) return grt__oom();
+    s->in[0] = b->fp->val_buf[src];
+    s->in[1] = scratch;
+    s->n_in = 2;
+    s->out = b->fp->val_buf[outv];
+    s->strips = ss->n;
+    s->act_node = ss->act;
+    s->name = g->nodes[ss->top].name;
+    for (int j = 0; j < ss->n; j++) b->absorbed[ss->slice[j]] = b->absorbed[ss->conv[j]] = 1;
+    for (int j = 0; j < ss->n_inner; j++) b->absorbed[ss->inner[j]] = 1;
+    b->absorbed[ss->top] = 1;
+    if (ss->act >= 0) b->absorbed[ss->act] = 1;
+    return GRT_OK;
 }
 
 /* Conv node i on our Winograd kernel: blocked f32 in and out. */
@@ -548,8 +687,8 @@ static grt_status grt__head_node(grt__builder *b, int i) {
 static grt_status grt__concat_node(grt__builder *b, int i) {
     const grt_node *n = &b->g->nodes[i];
     dnnl_memory_desc_t md;
-    if (n->a.slice.axis != 1 || n->n_in > GRT_MAX_IN || !grt__blocked_md(b, n->out, dnnl_f32, &md)) return grt__ref_node(b, i);
-    for (int k = 0; k + 1 < n->n_in; k++)
+    if (n->a.slice.axis < 1 || n->n_in > GRT_MAX_IN || !grt__blocked_md(b, n->out, dnnl_f32, &md)) return grt__ref_node(b, i);
+    for (int k = 0; k + 1 < n->n_in && n->a.slice.axis == 1; k++)
         if (b->p->v[n->in[k]].shape[1] % b->st->blk) return grt__ref_node(b, i);
     int in[GRT_MAX_IN];
     for (int k = 0; k < n->n_in; k++) {
@@ -564,6 +703,25 @@ static grt_status grt__concat_node(grt__builder *b, int i) {
     if (!s) return grt__oom();
     memcpy(s->in, in, sizeof(int) * (size_t)n->n_in);
     s->n_in = n->n_in;
+    s->out = b->fp->val_buf[n->out];
+    return GRT_OK;
+}
+
+/* A reduction over position axes (T, H, W) of a blocked value: the same reduction over
+ * (outer, len, inner * block) floats, and its output is blocked too when it keeps 4 or 5
+ * dims. GaitGL's and GaitPart's max over the frames. */
+static grt_status grt__reduce_node(grt__builder *b, int i) {
+    const grt_node *n = &b->g->nodes[i];
+    const int x = n->in[0];
+    dnnl_memory_desc_t omd;
+    if (n->a.reduce.axis < 2 || !grt_fast_md_is_blocked(&b->fp->val_md[x], b->st->blk) ||
+        b->fp->val_md[x].data_type != dnnl_f32 || !grt__blocked_md(b, n->out, dnnl_f32, &omd))
+        return grt__ref_node(b, i);
+    grt_status gs = grt__home(b, n->out, &omd, -1);
+    grt_fast_step *s = gs == GRT_OK ? grt__new_step(b, GRT_FS_REDUCE, i, "reduce") : NULL;
+    if (!s) return gs != GRT_OK ? gs : grt__oom();
+    s->in[0] = b->fp->val_buf[x];
+    s->n_in = 1;
     s->out = b->fp->val_buf[n->out];
     return GRT_OK;
 }
@@ -842,6 +1000,12 @@ static grt_status grt__plan_build(const grt_fast_state *st, const grt_batch_shap
         case GRT_OP_SEPFC: gs = grt__head_node(&b, i); break;
         case GRT_OP_RESHAPE: gs = grt__reshape_node(&b, i); break;
         case GRT_OP_CONCAT: gs = grt__concat_node(&b, i); break;
+        case GRT_OP_REDUCE: gs = grt__reduce_node(&b, i); break;
+        case GRT_OP_SLICE: {
+            grt__strip_set ss;
+            gs = grt__strip_find(&b, i, &ss) ? grt__strip_node(&b, &ss) : grt__ref_node(&b, i);
+            break;
+        }
         default: gs = grt__ref_node(&b, i); break;
         }
     }
@@ -994,9 +1158,10 @@ static grt_status grt__run_steps(grt_fast_plan *fp, const grt_run_args *a, int k
                 for (int j = 0; j < s->n_args; j++)
                     if (s->arg[j].kind == DNNL_ARG_SRC && gs == GRT_OK) gs = grt__mask_padding(fp, s->arg[j].buf, &s->arg[j].md, p->v[n->in[0]].shape, a);
             } else if (s->kind == GRT_FS_WINO && fp->buf[s->in[0]].input < 0) {
-                const int64_t *xs = p->v[n->in[0]].shape; /* (N, C, T, H, W), blocked */
+                const int64_t *xs = p->v[n->in[0]].shape; /* (N, C, T, H, W), blocked; H of one strip */
                 grt_pad_mask_frames((void *)fp->bufptr[s->in[0]], xs[0], (xs[1] + blk - 1) / blk, xs[2],
-                                    xs[3] * xs[4] * blk, sizeof(float), a->segments, p->bs.n_seq);
+                                    xs[3] * xs[4] * blk * (s->strips > 1 ? s->strips : 1), sizeof(float), a->segments,
+                                    p->bs.n_seq);
             } else if (s->kind == GRT_FS_REF && fp->buf[s->in[0]].input < 0) {
                 grt_pad_mask_value((float *)fp->bufptr[s->in[0]], &p->v[n->in[0]], a->segments, p->bs.n_seq);
             }
@@ -1033,6 +1198,21 @@ static grt_status grt__run_steps(grt_fast_plan *fp, const grt_run_args *a, int k
                     for (int64_t i = 0; i < per; i++)
                         if (tj[i] > yj[i] || isnan(tj[i])) yj[i] = tj[i];
                 }
+            }
+            break;
+        }
+        case GRT_FS_REDUCE: {
+            const grt_vplan *xv = &p->v[n->in[0]];
+            const int ax = n->a.reduce.axis, na = n->a.reduce.n_axes;
+            int64_t outer = xv->shape[0] * ((xv->shape[1] + blk - 1) / blk), len = 1, inner = blk;
+            for (int d = 2; d < ax; d++) outer *= xv->shape[d];
+            for (int d = ax; d < ax + na; d++) len *= xv->shape[d];
+            for (int d = ax + na; d < xv->ndim; d++) inner *= xv->shape[d];
+            if (n->a.reduce.mode == GRT_REDUCE_MAX) {
+                const grt_segment all = {0, 0, (int)len}; /* the temporal max over one run of len */
+                st->k.temporal_max(x, 1, outer, len, inner, &all, 1, y, nt);
+            } else {
+                grt_ref_reduce(x, outer, len, inner, n->a.reduce.mode, y, nt);
             }
             break;
         }
@@ -1073,6 +1253,27 @@ static grt_status grt__run_steps(grt_fast_plan *fp, const grt_run_args *a, int k
         case GRT_FS_REF: gs = grt__run_ref(fp, s, a); break; /* the loop stops on an error; threads restored below */
         case GRT_FS_CONCAT_C: {
             const grt_vplan *yv = &p->v[n->out];
+            const int axis = n->a.slice.axis;
+            if (axis >= 2) {
+                /* along a position axis: per (item, channel block, outer positions), each input's
+                 * run of positions in turn */
+                int64_t outer = yv->shape[0] * ((yv->shape[1] + blk - 1) / blk), orun = blk;
+                for (int d = 2; d < axis; d++) outer *= yv->shape[d];
+                for (int d = axis; d < yv->ndim; d++) orun *= yv->shape[d];
+                int64_t krun[GRT_MAX_IN];
+                for (int k = 0; k < s->n_in; k++) {
+                    krun[k] = orun / yv->shape[axis] * p->v[n->in[k]].shape[axis];
+                }
+#pragma omp parallel for schedule(static) num_threads(nt)
+                for (int64_t o = 0; o < outer; o++) {
+                    float *yo = y + o * orun;
+                    for (int k = 0; k < s->n_in; k++) {
+                        memcpy(yo, (const float *)fp->bufptr[s->in[k]] + o * krun[k], (size_t)krun[k] * sizeof(float));
+                        yo += krun[k];
+                    }
+                }
+                break;
+            }
             int64_t inner = 1;
             for (int d = 2; d < yv->ndim; d++) inner *= yv->shape[d];
             const int64_t cbo = (yv->shape[1] + blk - 1) / blk, run = inner * blk;
@@ -1091,11 +1292,14 @@ static grt_status grt__run_steps(grt_fast_plan *fp, const grt_run_args *a, int k
             const int64_t *xs = p->v[n->in[0]].shape, *ys = p->v[n->out].shape; /* (N, C, T, H, W) */
             const grt_conv_attr *c = &n->a.conv;
             const grt_fast_conv *fc = &st->conv[s->node];
-            if (fc->wino_t == 3)
+            if (fc->wino_t == 3) {
+                const int strips = s->strips > 1 ? s->strips : 1;
+                const grt_node *an = s->act_node >= 0 ? &g->nodes[s->act_node] : NULL;
                 grt_fast_wino_3d_conv_avx2(x, y, fc->wino_lazy ? NULL : fc->wdata, fc->wino_lazy ? fc->wdata : NULL,
-                                           fc->bias, xs[0], xs[2], xs[3], xs[4], xs[1], ys[1], c->residual >= 0, c->act,
-                                           c->alpha, fc->wino_m, (float *)fp->bufptr[s->in[1]], nt);
-            else if (fc->wino_t == 1)
+                                           fc->bias, xs[0], xs[2], xs[3] * strips, xs[4], xs[1], ys[1], c->residual >= 0,
+                                           an ? an->a.act.act : c->act, an ? an->a.act.alpha : c->alpha, fc->wino_m,
+                                           strips, (float *)fp->bufptr[s->in[1]], nt);
+            } else if (fc->wino_t == 1)
                 grt_fast_wino_t_conv_avx2(x, y, fc->wdata, fc->bias, xs[0], xs[2], xs[3] * xs[4], xs[1], ys[1],
                                           c->residual >= 0, c->act, c->alpha, (float *)fp->bufptr[s->in[1]], nt);
             else
@@ -1108,7 +1312,9 @@ static grt_status grt__run_steps(grt_fast_plan *fp, const grt_run_args *a, int k
         /* one profile event per graph node, covering its conversions */
         if (a->prof && (k + 1 == fp->n_step || fp->step[k + 1].node != s->node)) {
             double t1 = grt_now_s();
-            grt_prof_add(a->prof, n->name, s->what, s->node, t0, t1, p->node_flops[s->node], p->node_bytes[s->node]);
+            const double sn = s->strips > 1 ? s->strips : 1; /* one conv node stands for all strips */
+            grt_prof_add(a->prof, s->name ? s->name : n->name, s->what, s->node, t0, t1, p->node_flops[s->node] * sn,
+                         p->node_bytes[s->node] * sn);
             t0 = t1;
         }
     }

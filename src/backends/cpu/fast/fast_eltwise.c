@@ -71,6 +71,9 @@ void grt_fast_act(const float *x, float *y, int64_t n, grt_act act, float alpha,
     if (act == GRT_ACT_RELU) {
 #pragma omp parallel for simd schedule(static) num_threads(nt)
         for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    } else if (act == GRT_ACT_LEAKY_RELU) { /* its own loop: vectorised (the switch below is not) */
+#pragma omp parallel for simd schedule(static) num_threads(nt)
+        for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : x[i] * alpha;
     } else {
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (int64_t i = 0; i < n; i++) y[i] = grt__act(x[i], act, alpha);

@@ -116,9 +116,12 @@ void grt_fast_wino_3d_pack(const float *w, int64_t ci, int64_t co, int m, float 
 /* One tap (0..2) of grt_fast_wino_3d_pack into u (grt_fast_wino_3d_tap_bytes), on nt threads. */
 void grt_fast_wino_3d_pack_tap(const float *w, int64_t ci, int64_t co, int m, int tap, float *u, int nt);
 size_t grt_fast_wino_3d_tap_bytes(int64_t ci, int64_t co, int m);
+/* strips > 1: the same conv on each of `strips` horizontal strips of H / strips rows, zero
+ * padding at every strip's border (GaitGL's local branch); scratch then as for N*T*strips
+ * frames of H / strips rows. */
 void grt_fast_wino_3d_conv_avx2(const float *x, float *y, const float *u, const float *w3, const float *bias, int64_t n,
                                 int64_t t, int64_t h, int64_t w, int64_t ci, int64_t co, int sum, grt_act act,
-                                float alpha, int m, float *scratch, int nt);
+                                float alpha, int m, int strips, float *scratch, int nt);
 
 /* Temporal F(2, 3) (fast_wino_avx2.c): 1 when conv c runs on it: kernel (3, 1, 1), stride 1,
  * padding (1, 0, 0), no dilation or groups, Ci % 8 == 0, Co % 16 == 0, activation as above. */
@@ -218,8 +221,9 @@ typedef enum grt_fast_step_kind {
     GRT_FS_MUL,
     GRT_FS_REF,        /* the reference kernel of the node, row-major buffers */
     GRT_FS_WINO,       /* Winograd convolution: in[0] input, in[1] scratch, out output */
-    GRT_FS_CONCAT_C,   /* concat along channels, blocked, every input but the last whole blocks */
+    GRT_FS_CONCAT_C,   /* concat, blocked: along channels (every input but the last whole blocks) or positions */
     GRT_FS_POOL,       /* max or average pooling, blocked f32 (blocked = 1: average) */
+    GRT_FS_REDUCE,     /* max / mean over position axes, blocked f32 in and out */
 } grt_fast_step_kind;
 
 #define GRT_FAST_MAX_ARGS 6
@@ -252,6 +256,10 @@ typedef struct grt_fast_step {
     int blocked;               /* elementwise: 1 when operating on the blocked layout; GRT_FS_POOL:
                                   1 average; GRT_FS_WINO: 1 the output is 2x2 max-pooled */
     float *ss;                 /* GRT_FS_SCALE_SHIFT blocked: padded (scale, shift), owned */
+    /* GRT_FS_WINO over strips (GaitGL's local convs, one per strip, as one step): the strips,
+     * the node whose activation it applies (-1: the conv's own), the name it is profiled under */
+    int strips, act_node;
+    const char *name;
 } grt_fast_step;
 
 typedef struct grt_fast_plan {

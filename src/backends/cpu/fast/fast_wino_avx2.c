@@ -324,24 +324,28 @@ static const float *grt__tap(const float *u, const float *w3, float *utap, int64
 /* A 3x3x3 convolution (padding 1 everywhere) as three 2-D F(m x m) convolutions, one per
  * temporal tap dt, on frames shifted by dt - 1: y[1..T) = conv_0(x[0..T-1)), y[0..T-1) +=
  * conv_2(x[1..T)), then y += conv_1(x) with the bias and the activation, which thus see the
- * whole sum. Frame 0 is zeroed first (conv_0 does not reach it) unless y holds a residual. */
+ * whole sum. Frame 0 is zeroed first (conv_0 does not reach it) unless y holds a residual.
+ * With strips > 1 each frame's rows are that many strips of H / strips rows, each padded on
+ * its own: the 2-D passes see strips as frames (the same bytes in the blocked layout), and a
+ * shift by one frame is a shift by `strips` of them. */
 void grt_fast_wino_3d_conv_avx2(const float *x, float *y, const float *u, const float *w3, const float *bias, int64_t n,
                                 int64_t t, int64_t h, int64_t w, int64_t ci, int64_t co, int sum, grt_act act,
-                                float alpha, int m, float *scratch, int nt) {
+                                float alpha, int m, int strips, float *scratch, int nt) {
     const size_t fs = (size_t)(h * w) * 8;
+    const int64_t s = strips > 1 ? strips : 1, hs = h / s;
     float *utap = scratch;
     if (w3) scratch += grt_fast_wino_3d_tap_bytes(ci, co, m) / sizeof(float);
     if (t > 1) {
         if (!sum)
             for (int64_t b = 0; b < n * (co / 8); b++) memset(y + (size_t)b * (size_t)t * fs, 0, fs * sizeof(float));
-        grt__wino2d(x, y + fs, grt__tap(u, w3, utap, ci, co, m, 0, nt), NULL, n, t - 1, t, h, w, ci, co, sum,
+        grt__wino2d(x, y + fs, grt__tap(u, w3, utap, ci, co, m, 0, nt), NULL, n, (t - 1) * s, t * s, hs, w, ci, co, sum,
                     GRT_ACT_NONE, 0.0f, m, 0, scratch, nt);
-        grt__wino2d(x + fs, y, grt__tap(u, w3, utap, ci, co, m, 2, nt), NULL, n, t - 1, t, h, w, ci, co, 1,
+        grt__wino2d(x + fs, y, grt__tap(u, w3, utap, ci, co, m, 2, nt), NULL, n, (t - 1) * s, t * s, hs, w, ci, co, 1,
                     GRT_ACT_NONE, 0.0f, m, 0, scratch, nt);
         sum = 1;
     }
-    grt__wino2d(x, y, grt__tap(u, w3, utap, ci, co, m, 1, nt), bias, n, t, t, h, w, ci, co, sum, act, alpha, m, 0,
-                scratch, nt);
+    grt__wino2d(x, y, grt__tap(u, w3, utap, ci, co, m, 1, nt), bias, n, t * s, t * s, hs, w, ci, co, sum, act, alpha, m,
+                0, scratch, nt);
 }
 
 /* Temporal F(2, 3): a (3, 1, 1) convolution with padding (1, 0, 0) over (N, Ci/8, T, HW, 8).
