@@ -416,7 +416,8 @@ static grt_status grt__strip_node(grt__builder *b, const grt__strip_set *ss) {
     const int outv = ss->act >= 0 ? g->nodes[ss->act].out : g->nodes[ss->top].out;
     dnnl_memory_desc_t omd;
     if (!grt__blocked_md(b, outv, dnnl_f32, &omd))
-        return grt_error(GAITRT_ERR_INTERNAL, "cpu-fast: '%s': no blocked layout for the strips' output", g->nodes[ss->top].name);
+        return grt_error(GAITRT_ERR_INTERNAL, "cpu-fast: '%s': no blocked layout for the strips' output",
+                         g->nodes[ss->top].name);
     grt_status gs = grt__home(b, outv, &omd, -1);
     if (gs != GRT_OK) return gs;
     const grt_vplan *xv = &b->p->v[src], *yv = &b->p->v[n0->out];
@@ -577,7 +578,8 @@ static grt_status grt__pool_node(grt__builder *b, int i) {
         if (!grt__blocked_md(b, n->out, dnnl_f32, &dmd)) return grt__ref_node(b, i);
         gs = grt__need(b, x, &smd, i, &sbuf);
         if (gs == GRT_OK) gs = grt__home(b, n->out, &dmd, -1);
-        grt_fast_step *s = gs == GRT_OK ? grt__new_step(b, GRT_FS_POOL, i, n->op == GRT_OP_AVGPOOL ? "avgpool" : "maxpool") : NULL;
+        const char *what = n->op == GRT_OP_AVGPOOL ? "avgpool" : "maxpool";
+        grt_fast_step *s = gs == GRT_OK ? grt__new_step(b, GRT_FS_POOL, i, what) : NULL;
         if (!s) return gs != GRT_OK ? gs : grt__oom();
         s->in[0] = sbuf;
         s->n_in = 1;
@@ -590,7 +592,8 @@ static grt_status grt__pool_node(grt__builder *b, int i) {
     gs = grt__need(b, x, &smd, i, &sbuf);
     const dnnl_memory_desc_t *dmd = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
     if (gs == GRT_OK) gs = grt__home(b, n->out, dmd, -1);
-    grt_fast_step *s = gs == GRT_OK ? grt__new_step(b, GRT_FS_DNNL, i, n->op == GRT_OP_AVGPOOL ? "avgpool" : "maxpool") : NULL;
+    const char *what = n->op == GRT_OP_AVGPOOL ? "avgpool" : "maxpool";
+    grt_fast_step *s = gs == GRT_OK ? grt__new_step(b, GRT_FS_DNNL, i, what) : NULL;
     if (!s) {
         dnnl_primitive_desc_destroy(pd);
         return gs != GRT_OK ? gs : grt__oom();
@@ -1156,7 +1159,8 @@ static grt_status grt__run_steps(grt_fast_plan *fp, const grt_run_args *a, int k
         if (padded && n->op == GRT_OP_CONV && n->a.conv.k[0] > 1) {
             if (s->kind == GRT_FS_DNNL && !strcmp(s->what, "conv")) {
                 for (int j = 0; j < s->n_args; j++)
-                    if (s->arg[j].kind == DNNL_ARG_SRC && gs == GRT_OK) gs = grt__mask_padding(fp, s->arg[j].buf, &s->arg[j].md, p->v[n->in[0]].shape, a);
+                    if (s->arg[j].kind == DNNL_ARG_SRC && gs == GRT_OK)
+                        gs = grt__mask_padding(fp, s->arg[j].buf, &s->arg[j].md, p->v[n->in[0]].shape, a);
             } else if (s->kind == GRT_FS_WINO && fp->buf[s->in[0]].input < 0) {
                 const int64_t *xs = p->v[n->in[0]].shape; /* (N, C, T, H, W), blocked; H of one strip */
                 grt_pad_mask_frames((void *)fp->bufptr[s->in[0]], xs[0], (xs[1] + blk - 1) / blk, xs[2],
