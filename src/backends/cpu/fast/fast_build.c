@@ -48,7 +48,7 @@ typedef struct grt__builder {
     int *buf_last;     /* per buffer: last node reading any value stored in it; INT_MAX: never reuse in place */
     grt__derived *der;
     int n_der, cap_der;
-    char *absorbed;    /* per node: computed inside an earlier node's step (a pooling after a Winograd conv) */
+    char *absorbed;    /* per node: computed inside an earlier node's step (a pooling after a Winograd conv, a strips branch) */
 } grt__builder;
 
 static grt_status grt__oom(void) { return grt_error(GAITRT_ERR_NOMEM, "cpu-fast: out of memory while planning"); }
@@ -257,11 +257,8 @@ static grt_status grt__conv_out(grt__builder *b, int i, int sbuf, const dnnl_mem
     return gs;
 }
 
-/* The node that pools Winograd conv i's output when the conv can do it tile by tile (see
- * grt_fast_wino_conv_avx2): the output's only reader is a 1x2x2 max pooling of stride 1x2x2
- * without padding, H and W are even, the conv is 2-D without a residual. Else -1. GaitSet's
- * and GaitPart's backbones pool so after their first convolutions, the largest activations
- * of the model: the conv then writes a quarter of them and the pooling pass is gone. */
+/* The one node that reads value v (as an input or a residual), or -1: none, several, or v is
+ * the graph's output. */
 static int grt__only_reader(const grt__builder *b, int v) {
     if (v == b->g->output) return -1;
     int j = -1;
@@ -276,10 +273,16 @@ static int grt__only_reader(const grt__builder *b, int v) {
     return j;
 }
 
-/* Between the conv and the pooling there may be reshapes that regroup rows into frames or
- * back (GaitPart's focal convolutions), keeping N, C and W, with an even row count on both
- * sides: the pairs of rows a 2x2 window takes are then the same in either shape, so pooling
- * before the reshape and after it give the same bytes. They are absorbed with the pooling. */
+/* The node that pools Winograd conv i's output when the conv can do it tile by tile (see
+ * grt_fast_wino_conv_avx2): the output's only reader is a 1x2x2 max pooling of stride 1x2x2
+ * without padding, H and W are even, the conv is 2-D without a residual. Else -1. GaitSet's
+ * and GaitPart's backbones pool so after their first convolutions, the largest activations
+ * of the model: the conv then writes a quarter of them and the pooling pass is gone.
+ * Between the conv and the pooling there may be reshapes (via, n_via) that regroup rows into
+ * frames or back (GaitPart's focal convolutions), keeping N, C and W, with an even row count
+ * on both sides: the pairs of rows a 2x2 window takes are then the same in either shape, so
+ * pooling before the reshape and after it give the same bytes. They are absorbed with the
+ * pooling. */
 static int grt__wino_pool_next(const grt__builder *b, int i, int *via, int *n_via) {
     const grt_node *n = &b->g->nodes[i];
     *n_via = 0;
@@ -351,7 +354,7 @@ static int grt__strip_check(const grt__builder *b, int i, grt__strip_set *ss) {
     if (ss->n < 2 || hs * ss->n != b->p->v[src].shape[3]) return 0;
     const grt_node *n0 = &g->nodes[ss->conv[0]];
     const grt_fast_conv *f0 = &b->st->conv[ss->conv[0]];
-    if (f0->path != GRT_FAST_CONV_WINO || f0->wino_t != 3 || n0->a.conv.residual >= 0) return 0;
+    if (f0->path != GRT_FAST_CONV_WINO || f0->wino_t != 3) return 0;
     for (int j = 0; j < ss->n; j++) {
         const grt_node *cj = &g->nodes[ss->conv[j]];
         const int sj = grt__producer(g, cj->in[0]);
@@ -374,8 +377,6 @@ static int grt__strip_check(const grt__builder *b, int i, grt__strip_set *ss) {
 static int grt__strip_find(const grt__builder *b, int i, grt__strip_set *ss) {
     const grt_graph *g = b->g;
     const grt_node *sl = &g->nodes[i];
-    memset(ss, 0, sizeof *ss);
-    ss->act = -1;
     if (sl->op != GRT_OP_SLICE || sl->a.slice.axis != 3 || sl->a.slice.start != 0 || getenv("GAITRT_NO_STRIP_CONV") != NULL)
         return 0;
     const int src = sl->in[0];
@@ -569,16 +570,16 @@ static grt_status grt__pool_node(grt__builder *b, int i) {
     dnnl_memory_desc_t smd;
     dnnl_data_type_t dt = grt_fast_md_is_blocked(&fp->val_md[x], b->st->blk) ? fp->val_md[x].data_type : dnnl_f32;
     if (!grt__blocked_md(b, x, dt, &smd)) return grt__ref_node(b, i);
+    const char *what = n->op == GRT_OP_AVGPOOL ? "avgpool" : "maxpool";
     int sbuf;
     grt_status gs;
     if (dt == dnnl_f32 && getenv("GAITRT_DNNL_POOL") == NULL) {
-        /* our kernel (fast_pool_body.h): oneDNN 2.6's pooling ran GaitPart's 2x2 pools at a
-         * third of the memory's speed on AVX2 */
+        /* our kernel (fast_pool.c): oneDNN 2.6's pooling ran GaitPart's 2x2 pools at a third
+         * of the memory's speed on AVX2 */
         dnnl_memory_desc_t dmd;
         if (!grt__blocked_md(b, n->out, dnnl_f32, &dmd)) return grt__ref_node(b, i);
         gs = grt__need(b, x, &smd, i, &sbuf);
         if (gs == GRT_OK) gs = grt__home(b, n->out, &dmd, -1);
-        const char *what = n->op == GRT_OP_AVGPOOL ? "avgpool" : "maxpool";
         grt_fast_step *s = gs == GRT_OK ? grt__new_step(b, GRT_FS_POOL, i, what) : NULL;
         if (!s) return gs != GRT_OK ? gs : grt__oom();
         s->in[0] = sbuf;
@@ -592,7 +593,6 @@ static grt_status grt__pool_node(grt__builder *b, int i) {
     gs = grt__need(b, x, &smd, i, &sbuf);
     const dnnl_memory_desc_t *dmd = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
     if (gs == GRT_OK) gs = grt__home(b, n->out, dmd, -1);
-    const char *what = n->op == GRT_OP_AVGPOOL ? "avgpool" : "maxpool";
     grt_fast_step *s = gs == GRT_OK ? grt__new_step(b, GRT_FS_DNNL, i, what) : NULL;
     if (!s) {
         dnnl_primitive_desc_destroy(pd);

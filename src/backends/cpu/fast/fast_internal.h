@@ -59,6 +59,12 @@ typedef struct grt_fast_kernels {
 /* Fills k with the best kernels for this CPU that are not above `max_isa`. */
 void grt_fast_kernels_select(grt_fast_kernels *k, grt_fast_isa max_isa);
 
+/* One output row (ot, oh) of one plane (item, channel block) of the blocked pooling; x and y
+ * point at the plane. grt_fast_pool_rows runs it over every row, in parallel (fast_pool.c). */
+typedef void (*grt_fast_pool_row_fn)(const float *x, const int64_t xs[5], float *y, const int64_t ys[5],
+                                     const grt_pool_attr *pa, int avg, int64_t ot, int64_t oh, int blk);
+void grt_fast_pool_rows(const float *x, const int64_t xs[5], float *y, const int64_t ys[5], const grt_pool_attr *pa,
+                        int avg, int blk, int nt, grt_fast_pool_row_fn row);
 void grt_fast_pool_c(const float *x, const int64_t xs[5], float *y, const int64_t ys[5], const grt_pool_attr *pa, int avg,
                      int blk, int nt);
 void grt_fast_pool_avx2(const float *x, const int64_t xs[5], float *y, const int64_t ys[5], const grt_pool_attr *pa,

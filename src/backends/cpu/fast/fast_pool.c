@@ -38,18 +38,26 @@ static inline __attribute__((always_inline)) void grt__pool_row(const float *x, 
     }
 }
 
-/* x (N, CB, T, H, W, blk) -> y (N, CB, OT, OH, OW, blk); xs and ys count channel blocks in [1]. */
-void grt_fast_pool_c(const float *x, const int64_t xs[5], float *y, const int64_t ys[5], const grt_pool_attr *pa, int avg,
-                 int blk, int nt) {
+static void grt__pool_row_c(const float *x, const int64_t xs[5], float *y, const int64_t ys[5], const grt_pool_attr *pa,
+                            int avg, int64_t ot, int64_t oh, int blk) {
+    if (blk == 16)
+        grt__pool_row(x, xs, y, ys, pa, avg, ot, oh, 16);
+    else
+        grt__pool_row(x, xs, y, ys, pa, avg, ot, oh, 8);
+}
+
+/* Every ISA's pooling: one task per output row (plane, ot, oh), computed by `row`. */
+void grt_fast_pool_rows(const float *x, const int64_t xs[5], float *y, const int64_t ys[5], const grt_pool_attr *pa,
+                        int avg, int blk, int nt, grt_fast_pool_row_fn row) {
     const int64_t planes = xs[0] * xs[1], xplane = xs[2] * xs[3] * xs[4] * blk, yplane = ys[2] * ys[3] * ys[4] * blk;
 #pragma omp parallel for collapse(3) schedule(static) num_threads(nt)
     for (int64_t pl = 0; pl < planes; pl++)
         for (int64_t ot = 0; ot < ys[2]; ot++)
-            for (int64_t oh = 0; oh < ys[3]; oh++) {
-                float *yr = y + pl * yplane + (ot * ys[3] + oh) * ys[4] * blk;
-                if (blk == 16)
-                    grt__pool_row(x + pl * xplane, xs, yr, ys, pa, avg, ot, oh, 16);
-                else
-                    grt__pool_row(x + pl * xplane, xs, yr, ys, pa, avg, ot, oh, 8);
-            }
+            for (int64_t oh = 0; oh < ys[3]; oh++)
+                row(x + pl * xplane, xs, y + pl * yplane + (ot * ys[3] + oh) * ys[4] * blk, ys, pa, avg, ot, oh, blk);
+}
+
+void grt_fast_pool_c(const float *x, const int64_t xs[5], float *y, const int64_t ys[5], const grt_pool_attr *pa, int avg,
+                     int blk, int nt) {
+    grt_fast_pool_rows(x, xs, y, ys, pa, avg, blk, nt, grt__pool_row_c);
 }

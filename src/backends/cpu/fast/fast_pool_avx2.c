@@ -1,6 +1,7 @@
 /*
- * fast_pool_avx2.c — AVX2 version of the blocked pooling (fast_pool.c has the contract and
- * the portable version). Built with -mavx2 -mfma for this file only.
+ * fast_pool_avx2.c — AVX2 row kernel of the blocked pooling (fast_pool.c has the contract,
+ * the portable version and the parallel loop over rows). Built with -mavx2 -mfma for this
+ * file only.
  *
  * A block of 8 channels is one vector, of 16 two. Max pooling keeps NaN as PyTorch does:
  * vmaxps drops a NaN operand, so the lanes that saw one are collected in a mask and set at
@@ -50,17 +51,15 @@ static inline __attribute__((always_inline)) void grt__pool_row_avx2(const float
     }
 }
 
+static void grt__pool_row_avx2_any(const float *x, const int64_t xs[5], float *y, const int64_t ys[5],
+                                   const grt_pool_attr *pa, int avg, int64_t ot, int64_t oh, int blk) {
+    if (blk == 16)
+        grt__pool_row_avx2(x, xs, y, ys, pa, avg, ot, oh, 2);
+    else
+        grt__pool_row_avx2(x, xs, y, ys, pa, avg, ot, oh, 1);
+}
+
 void grt_fast_pool_avx2(const float *x, const int64_t xs[5], float *y, const int64_t ys[5], const grt_pool_attr *pa,
                         int avg, int blk, int nt) {
-    const int64_t planes = xs[0] * xs[1], xplane = xs[2] * xs[3] * xs[4] * blk, yplane = ys[2] * ys[3] * ys[4] * blk;
-#pragma omp parallel for collapse(3) schedule(static) num_threads(nt)
-    for (int64_t pl = 0; pl < planes; pl++)
-        for (int64_t ot = 0; ot < ys[2]; ot++)
-            for (int64_t oh = 0; oh < ys[3]; oh++) {
-                float *yr = y + pl * yplane + (ot * ys[3] + oh) * ys[4] * blk;
-                if (blk == 16)
-                    grt__pool_row_avx2(x + pl * xplane, xs, yr, ys, pa, avg, ot, oh, 2);
-                else
-                    grt__pool_row_avx2(x + pl * xplane, xs, yr, ys, pa, avg, ot, oh, 1);
-            }
+    grt_fast_pool_rows(x, xs, y, ys, pa, avg, blk, nt, grt__pool_row_avx2_any);
 }
