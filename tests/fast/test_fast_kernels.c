@@ -5,7 +5,8 @@
  * match bit for bit; separate FCs to a relative L2 of 1e-6 (fp32 vs the reference's double
  * accumulation); max pooling bit for bit, average pooling within 1e-6. ISAs the CPU lacks
  * are reported as skipped. Then our Winograd convolution against the reference convolution,
- * and pooled by it (2x2 max, tile by tile) against pooling its output.
+ * and pooled by it (2x2 max, tile by tile) against pooling its output. And the portable
+ * kernels of context modules (reductions, broadcast products, slices) on the blocked layout.
  */
 #include <math.h>
 
@@ -306,8 +307,95 @@ static void check_softmax(void) {
     }
 }
 
+static int64_t numel_of(const int64_t *s, int ndim) {
+    int64_t n = 1;
+    for (int d = 0; d < ndim; d++) n *= s[d];
+    return n;
+}
+
+/* The context-module kernels on the blocked layout (block 8 and 16, channel counts with a
+ * partial block): reductions over a middle axis (max, mean, mean + max; lane chunks with a
+ * tail; NaNs) bit for bit against the reference; products broadcast over positions (b
+ * blocked, items 1 or N, 3-D and 5-D) or over channels (b one channel, row-major) and slices
+ * along channels (whole blocks, a partial last one) and each position axis, all bit for bit
+ * against the reference on the row-major data. */
+static void check_context(void) {
+    grt_rng r = {21};
+    const int64_t rs[][3] = {{3, 176, 8}, {2, 5, 48}, {1, 7, 100}, {4, 1, 16}};
+    for (size_t q = 0; q < sizeof rs / sizeof rs[0]; q++)
+        for (int mode = GRT_REDUCE_MAX; mode <= GRT_REDUCE_MEAN_MAX; mode++) {
+            const int64_t n = rs[q][0] * rs[q][1] * rs[q][2], on = rs[q][0] * rs[q][2];
+            float *x = malloc(n * sizeof(float)), *yr = malloc(on * sizeof(float)), *yf = malloc(on * sizeof(float));
+            fill(x, n, &r, 1);
+            grt_ref_reduce(x, rs[q][0], rs[q][1], rs[q][2], (grt_reduce_mode)mode, yr, 2);
+            grt_fast_reduce(x, rs[q][0], rs[q][1], rs[q][2], (grt_reduce_mode)mode, yf, 2);
+            int64_t at = -1;
+            CHECK_MSG(same(yf, yr, on, &at), "reduce case %zu mode %d differs at %lld", q, mode, (long long)at);
+            free(x), free(yr), free(yf);
+        }
+    const struct { int nd; int64_t as[5], bs[5]; } ms[] = {
+        {5, {2, 20, 3, 4, 5}, {2, 20, 3, 1, 1}}, {5, {2, 20, 3, 4, 5}, {1, 20, 1, 1, 1}},
+        {5, {2, 13, 3, 4, 5}, {2, 13, 1, 4, 5}}, {5, {2, 20, 3, 4, 5}, {2, 1, 3, 4, 5}},
+        {5, {2, 20, 3, 4, 5}, {1, 1, 3, 1, 5}},  {3, {2, 20, 7, 0, 0}, {2, 20, 1, 0, 0}},
+        {3, {2, 9, 7, 0, 0}, {2, 1, 7, 0, 0}},   {5, {2, 20, 3, 4, 5}, {2, 1, 3, 4, 1}},
+        {3, {1, 9, 7, 0, 0}, {1, 1, 1, 0, 0}},
+    };
+    const struct { int64_t xs[5]; int axis, start, len; } ss[] = {
+        {{2, 20, 3, 4, 5}, 1, 8, 8}, {{2, 20, 3, 4, 5}, 1, 16, 4}, {{2, 20, 3, 4, 5}, 1, 0, 16}, {{2, 20, 3, 4, 5}, 2, 1, 2},
+        {{2, 20, 3, 4, 5}, 3, 1, 2}, {{2, 13, 3, 4, 5}, 4, 2, 3},
+    };
+    for (int bi = 0; bi < 2; bi++) {
+        const int blk = bi ? 16 : 8;
+        for (size_t q = 0; q < sizeof ms / sizeof ms[0]; q++) {
+            const int nd = ms[q].nd;
+            const int64_t *as = ms[q].as, *bs = ms[q].bs, an = numel_of(as, nd), bn = numel_of(bs, nd);
+            const int64_t pos = an / as[0] / as[1], bpos = bn / bs[0] / bs[1], cb = (as[1] + blk - 1) / blk;
+            float *a = malloc(an * sizeof(float)), *b = malloc(bn * sizeof(float)), *yr = malloc(an * sizeof(float));
+            fill(a, an, &r, 0);
+            fill(b, bn, &r, 0);
+            grt_ref_mul_bcast(a, as, b, bs, nd, yr, 2);
+            const int b_blocked = bs[1] == as[1];
+            float *ab = to_blocked(a, as[0], as[1], pos, blk), *yrb = to_blocked(yr, as[0], as[1], pos, blk);
+            float *bb = b_blocked ? to_blocked(b, bs[0], bs[1], bpos, blk) : b;
+            float *yb = calloc((size_t)(as[0] * cb * pos * blk), sizeof(float));
+            grt_fast_mul_bcast_blocked(ab, as, bb, bs, nd, b_blocked, blk, yb, 2);
+            /* padding lanes: a's zeros times a negative factor are -0 (still zero) */
+            for (int64_t i = 0; i < as[0] * cb * pos * blk; i++)
+                if ((i / (pos * blk)) % cb * blk + i % blk >= as[1]) yb[i] = 0.0f;
+            int64_t at = -1;
+            CHECK_MSG(same(yb, yrb, as[0] * cb * pos * blk, &at), "mul_bcast case %zu blk %d differs at %lld", q, blk,
+                      (long long)at);
+            if (b_blocked) free(bb);
+            free(a), free(b), free(yr), free(ab), free(yrb), free(yb);
+        }
+        for (size_t q = 0; q < sizeof ss / sizeof ss[0]; q++) {
+            const int64_t *xs = ss[q].xs, xn = numel_of(xs, 5);
+            int64_t ys[5];
+            memcpy(ys, xs, sizeof ys);
+            ys[ss[q].axis] = ss[q].len;
+            const int64_t yn = numel_of(ys, 5), xpos = xn / xs[0] / xs[1], ypos = yn / ys[0] / ys[1];
+            float *x = malloc(xn * sizeof(float)), *yr = malloc(yn * sizeof(float));
+            fill(x, xn, &r, 0);
+            grt_ref_slice(x, xs, 5, ss[q].axis, ss[q].start, ss[q].len, yr);
+            float *xb = to_blocked(x, xs[0], xs[1], xpos, blk), *yrb = to_blocked(yr, ys[0], ys[1], ypos, blk);
+            const int64_t ybn = ys[0] * ((ys[1] + blk - 1) / blk) * ypos * blk;
+            float *yb = malloc(ybn * sizeof(float));
+            if (ss[q].axis == 1 && ss[q].start % blk) { /* not a whole-block slice at this block size */
+                free(x), free(yr), free(xb), free(yrb), free(yb);
+                continue;
+            }
+            grt_fast_slice_blocked(xb, xs, 5, ss[q].axis, ss[q].start, ss[q].len, blk, yb, 2);
+            int64_t at = -1;
+            CHECK_MSG(same(yb, yrb, ybn, &at), "slice case %zu blk %d differs at %lld", q, blk, (long long)at);
+            free(x), free(yr), free(xb), free(yrb), free(yb);
+        }
+    }
+    printf("context kernels (reduce, broadcast product, slice): bit-exact\n");
+}
+
 int main(void) {
     check_softmax();
+    check_context();
     check_wino(2, 0);
     check_wino(4, 0);
     check_wino(2, 1);

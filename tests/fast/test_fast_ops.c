@@ -384,6 +384,53 @@ static void t_strips(void) {
     compare_ex("GaitGL-shaped (strips, H concat, TP)", c.g, 2, 5, NULL, 2, want);
 }
 
+/* channel weights z (N, 2C, T, 1, 1) from two (N, C, T) vectors: concat, 1x1x1 convs, sigmoid */
+static int ctx_fc(fg_ctx *c, const char *name, int a, int b, int ch) {
+    const int both[2] = {a, b};
+    const int64_t s5[5] = {0, 2 * ch, -1, 1, 1};
+    int z = grt_graph_reshape(c->g, name, grt_graph_concat(c->g, name, 2, both, 1), 5, s5);
+    z = grt_graph_act(c->g, name, fg_conv(c, name, z, 2 * ch, ch / 2, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 0), GRT_ACT_RELU, 0);
+    z = fg_conv(c, name, z, ch / 2, 2 * ch, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 0);
+    return grt_graph_act(c->g, name, z, GRT_ACT_SIGMOID, 0);
+}
+
+/* X[rows] * z[:C] + Y[rows] * z[C:] */
+static int ctx_mix(fg_ctx *c, const char *name, int x, int y, int z, int ch, int row0, int rows) {
+    int zx = grt_graph_slice(c->g, name, z, 1, 0, ch), zy = grt_graph_slice(c->g, name, z, 1, ch, ch);
+    if (rows) x = grt_graph_slice(c->g, name, x, 3, row0, rows), y = grt_graph_slice(c->g, name, y, 3, row0, rows);
+    return grt_graph_add(c->g, name, grt_graph_mul_bcast(c->g, name, x, zx), grt_graph_mul_bcast(c->g, name, y, zy));
+}
+
+/* XGait's context modules after its two backbones, on the blocked layout: spatial means to
+ * per-frame vectors (N, C, T), their concat and 1x1x1 convs, channel weights sliced off and
+ * broadcast over the map; label masks (the reference's: tiny) broadcast over the channels,
+ * mean + max over the map; row slices mixed and concatenated along H. */
+static void t_context(void) {
+    NEWG(14);
+    const int ch = 24; /* three blocks of 8: the channel slices fall on block edges */
+    int sil = grt_graph_input(c.g, 1, 8, 6), par = grt_graph_input(c.g, 1, 8, 6);
+    int X = grt_graph_act(c.g, "X", fg_conv(&c, "X", sil, 1, ch, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1), GRT_ACT_RELU, 0);
+    int Y = grt_graph_act(c.g, "Y", fg_conv(&c, "Y", par, 1, ch, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1), GRT_ACT_RELU, 0);
+    int mx = grt_graph_reduce(c.g, "mean_x", X, 3, 2, GRT_REDUCE_MEAN);
+    int my = grt_graph_reduce(c.g, "mean_y", Y, 3, 2, GRT_REDUCE_MEAN);
+    int G = ctx_mix(&c, "gcm", X, Y, ctx_fc(&c, "gcm.fc", mx, my, ch), ch, 0, 0);
+    /* labels 0..11 from the parsing input, a mask of them broadcast over Y's channels */
+    const int64_t one[5] = {1, 1, 1, 1, 1};
+    const int k1[3] = {1, 1, 1}, s1[3] = {1, 1, 1}, p0[3] = {0, 0, 0};
+    int lw = grt_graph_const(c.g, "labels.w", 5, one, (const float[]){11.9f});
+    int labels = grt_graph_conv(c.g, "labels", par, lw, -1, k1, s1, p0, 1);
+    int m = grt_graph_label_mask(c.g, "mask", labels, (1u << 2) | (1u << 3) | (1u << 7), fg_uniform(&c, 1, 0.6f, 0.9f));
+    int yp = grt_graph_reduce(c.g, "pool", grt_graph_mul_bcast(c.g, "weighted", Y, m), 3, 2, GRT_REDUCE_MEAN_MAX);
+    int xq = grt_graph_reduce(c.g, "top", grt_graph_slice(c.g, "top", X, 3, 0, 2), 3, 2, GRT_REDUCE_MEAN_MAX);
+    int P = ctx_mix(&c, "pcm", X, Y, ctx_fc(&c, "pcm.fc", xq, yp, ch), ch, 2, 4);
+    const int gp[2] = {G, P};
+    int y = grt_graph_reduce(c.g, "TP", grt_graph_concat(c.g, "cat", 2, gp, 3), 2, 1, GRT_REDUCE_MAX);
+    y = grt_graph_act(c.g, "out", y, GRT_ACT_SIGMOID, 0); /* (the output's conversion is profiled with the last node) */
+    grt_graph_set_output(c.g, y);
+    const want_op want[] = {{"mul_bcast", 5}, {"slice", 7}, {"reduce", 5}, {"reference", 1}, {NULL, 0}};
+    compare_ex("XGait-shaped (context modules)", c.g, 2, 5, NULL, 2, want);
+}
+
 int main(void) {
     if (!grt_backend_cpu_fast()) TEST_SKIP("fast CPU backend not built: %s", gaitrt_last_error());
     t_conv2d_first();
@@ -401,6 +448,7 @@ int main(void) {
     t_shared_residual();
     t_focal_pool();
     t_strips();
+    t_context();
     printf("max relative L2 over all cases: %.3g\n", worst_rel);
     return grt_test_finish("test_fast_ops");
 }

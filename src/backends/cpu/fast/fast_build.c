@@ -691,6 +691,9 @@ static grt_status grt__concat_node(grt__builder *b, int i) {
     const grt_node *n = &b->g->nodes[i];
     dnnl_memory_desc_t md;
     if (n->a.slice.axis < 1 || n->n_in > GRT_MAX_IN || !grt__blocked_md(b, n->out, dnnl_f32, &md)) return grt__ref_node(b, i);
+    /* 3-D values (per-frame vectors) are blocked only where a blocked step made them */
+    for (int k = 0; k < n->n_in && b->p->v[n->out].ndim == 3; k++)
+        if (!grt_fast_md_is_blocked(&b->fp->val_md[n->in[k]], b->st->blk)) return grt__ref_node(b, i);
     for (int k = 0; k + 1 < n->n_in && n->a.slice.axis == 1; k++)
         if (b->p->v[n->in[k]].shape[1] % b->st->blk) return grt__ref_node(b, i);
     int in[GRT_MAX_IN];
@@ -710,14 +713,19 @@ static grt_status grt__concat_node(grt__builder *b, int i) {
     return GRT_OK;
 }
 
+/* GAITRT_NO_BLOCKED_CONTEXT=1 (A/B only): slices, broadcast products and reductions to
+ * per-frame vectors on the reference kernels, as before they ran blocked. */
+static int grt__no_blocked_context(void) { return getenv("GAITRT_NO_BLOCKED_CONTEXT") != NULL; }
+
 /* A reduction over position axes (T, H, W) of a blocked value: the same reduction over
- * (outer, len, inner * block) floats, and its output is blocked too when it keeps 4 or 5
- * dims. GaitGL's and GaitPart's max over the frames. */
+ * (outer, len, inner * block) floats, and its output is blocked too (3-D included: XGait's
+ * per-frame means). GaitGL's and GaitPart's max over the frames. */
 static grt_status grt__reduce_node(grt__builder *b, int i) {
     const grt_node *n = &b->g->nodes[i];
     const int x = n->in[0];
     dnnl_memory_desc_t omd;
-    if (n->a.reduce.axis < 2 || !grt_fast_md_is_blocked(&b->fp->val_md[x], b->st->blk) ||
+    if (n->a.reduce.axis < 2 || (b->p->v[n->out].ndim == 3 && grt__no_blocked_context()) ||
+        !grt_fast_md_is_blocked(&b->fp->val_md[x], b->st->blk) ||
         b->fp->val_md[x].data_type != dnnl_f32 || !grt__blocked_md(b, n->out, dnnl_f32, &omd))
         return grt__ref_node(b, i);
     grt_status gs = grt__home(b, n->out, &omd, -1);
@@ -729,13 +737,66 @@ static grt_status grt__reduce_node(grt__builder *b, int i) {
     return GRT_OK;
 }
 
+/* A slice of a blocked value along a position axis, or along channels in whole blocks (the
+ * last may be partial when it reaches the end): a copy of runs, blocked out. */
+static grt_status grt__slice_node(grt__builder *b, int i) {
+    const grt_node *n = &b->g->nodes[i];
+    const int x = n->in[0], ax = n->a.slice.axis, blk = b->st->blk;
+    const int64_t c = b->p->v[x].shape[1];
+    dnnl_memory_desc_t omd;
+    if (ax < 1 || grt__no_blocked_context() || !grt_fast_md_is_blocked(&b->fp->val_md[x], blk) ||
+        b->fp->val_md[x].data_type != dnnl_f32 ||
+        !grt__blocked_md(b, n->out, dnnl_f32, &omd))
+        return grt__ref_node(b, i);
+    if (ax == 1 && (n->a.slice.start % blk || (n->a.slice.len % blk && n->a.slice.start + n->a.slice.len != c)))
+        return grt__ref_node(b, i);
+    grt_status gs = grt__home(b, n->out, &omd, -1);
+    grt_fast_step *s = gs == GRT_OK ? grt__new_step(b, GRT_FS_SLICE, i, "slice") : NULL;
+    if (!s) return gs != GRT_OK ? gs : grt__oom();
+    s->in[0] = b->fp->val_buf[x];
+    s->n_in = 1;
+    s->out = b->fp->val_buf[n->out];
+    return GRT_OK;
+}
+
+/* a * b with b broadcast: over positions (b has a's channels, blocked) or over channels (b has
+ * one, read row-major), a blocked; in place when a dies here. XGait's channel weights per
+ * frame and its label masks. */
+static grt_status grt__mul_bcast_node(grt__builder *b, int i) {
+    grt_fast_plan *fp = b->fp;
+    const grt_node *n = &b->g->nodes[i];
+    const int x = n->in[0], m = n->in[1], blk = b->st->blk;
+    const grt_vplan *xv = &b->p->v[x], *mv = &b->p->v[m];
+    dnnl_memory_desc_t omd, mmd;
+    if (grt__no_blocked_context() || !grt_fast_md_is_blocked(&fp->val_md[x], blk) || fp->val_md[x].data_type != dnnl_f32 ||
+        xv->ndim != mv->ndim ||
+        (mv->shape[0] != 1 && mv->shape[0] != xv->shape[0]) || !grt__blocked_md(b, n->out, dnnl_f32, &omd))
+        return grt__ref_node(b, i);
+    const int b_blocked = mv->shape[1] == xv->shape[1];
+    if (!b_blocked && mv->shape[1] != 1) return grt__ref_node(b, i);
+    if (b_blocked ? !grt__blocked_md(b, m, dnnl_f32, &mmd) : (grt__plain_md(b, m, &mmd), 0)) return grt__ref_node(b, i);
+    int in[2];
+    grt_status gs = grt__need(b, m, &mmd, i, &in[1]);
+    if (gs != GRT_OK) return gs;
+    in[0] = fp->val_buf[x];
+    if ((gs = grt__home(b, n->out, &omd, grt__can_overwrite(b, x, i) ? in[0] : -1)) != GRT_OK) return gs;
+    grt_fast_step *s = grt__new_step(b, GRT_FS_MUL_BCAST, i, "mul_bcast");
+    if (!s) return grt__oom();
+    s->in[0] = in[0];
+    s->in[1] = in[1];
+    s->n_in = 2;
+    s->out = fp->val_buf[n->out];
+    s->blocked = b_blocked;
+    return GRT_OK;
+}
+
 /* A reshape that keeps N and C and only regroups the positions (T, H, W) reads the same bytes
  * in the channel-blocked layout as row-major: (N, C/b, positions, b) either way. GaitPart's
  * focal convolutions (rows into strips, strips into frames) stay blocked through it. */
 static int grt__blocked_view(const grt__builder *b, int x, int y, dnnl_memory_desc_t *md) {
     const grt_vplan *xv = &b->p->v[x], *yv = &b->p->v[y];
     const dnnl_memory_desc_t *xmd = &b->fp->val_md[x];
-    if (xv->ndim != 5 || yv->ndim != 5 || xv->shape[0] != yv->shape[0] || xv->shape[1] != yv->shape[1]) return 0;
+    if (xv->ndim < 3 || yv->ndim < 3 || xv->shape[0] != yv->shape[0] || xv->shape[1] != yv->shape[1]) return 0;
     if (!grt_fast_md_is_blocked(xmd, b->st->blk)) return 0;
     return grt__blocked_md(b, y, xmd->data_type, md) && dnnl_memory_desc_get_size(md) == dnnl_memory_desc_get_size(xmd);
 }
@@ -1004,9 +1065,10 @@ static grt_status grt__plan_build(const grt_fast_state *st, const grt_batch_shap
         case GRT_OP_RESHAPE: gs = grt__reshape_node(&b, i); break;
         case GRT_OP_CONCAT: gs = grt__concat_node(&b, i); break;
         case GRT_OP_REDUCE: gs = grt__reduce_node(&b, i); break;
+        case GRT_OP_MUL_BCAST: gs = grt__mul_bcast_node(&b, i); break;
         case GRT_OP_SLICE: {
             grt__strip_set ss;
-            gs = grt__strip_find(&b, i, &ss) ? grt__strip_node(&b, &ss) : grt__ref_node(&b, i);
+            gs = grt__strip_find(&b, i, &ss) ? grt__strip_node(&b, &ss) : grt__slice_node(&b, i);
             break;
         }
         default: gs = grt__ref_node(&b, i); break;
@@ -1216,8 +1278,18 @@ static grt_status grt__run_steps(grt_fast_plan *fp, const grt_run_args *a, int k
                 const grt_segment all = {0, 0, (int)len}; /* the temporal max over one run of len */
                 st->k.temporal_max(x, 1, outer, len, inner, &all, 1, y, nt);
             } else {
-                grt_ref_reduce(x, outer, len, inner, n->a.reduce.mode, y, nt);
+                grt_fast_reduce(x, outer, len, inner, n->a.reduce.mode, y, nt);
             }
+            break;
+        }
+        case GRT_FS_SLICE: {
+            const grt_vplan *xv = &p->v[n->in[0]];
+            grt_fast_slice_blocked(x, xv->shape, xv->ndim, n->a.slice.axis, n->a.slice.start, n->a.slice.len, blk, y, nt);
+            break;
+        }
+        case GRT_FS_MUL_BCAST: {
+            const grt_vplan *xv = &p->v[n->in[0]], *mv = &p->v[n->in[1]];
+            grt_fast_mul_bcast_blocked(x, xv->shape, fp->bufptr[s->in[1]], mv->shape, xv->ndim, s->blocked, blk, y, nt);
             break;
         }
         case GRT_FS_POOL: {

@@ -40,6 +40,8 @@ int grt_fast_md_blocked(dnnl_memory_desc_t *md, int ndim, const int64_t *shape, 
         tag = blk == 16 ? dnnl_nCdhw16c : dnnl_nCdhw8c;
     else if (ndim == 4)
         tag = blk == 16 ? dnnl_nChw16c : dnnl_nChw8c;
+    else if (ndim == 3)
+        tag = blk == 16 ? dnnl_nCw16c : dnnl_nCw8c; /* (N, C, T): per-frame vectors (XGait's context) */
     else
         return 0;
     dnnl_dims_t dims;
@@ -49,7 +51,7 @@ int grt_fast_md_blocked(dnnl_memory_desc_t *md, int ndim, const int64_t *shape, 
 }
 
 int grt_fast_md_is_blocked(const dnnl_memory_desc_t *md, int blk) {
-    if (md->format_kind != dnnl_blocked || md->ndims < 4 || md->ndims > 5) return 0;
+    if (md->format_kind != dnnl_blocked || md->ndims < 3 || md->ndims > 5) return 0;
     dnnl_memory_desc_t b;
     int64_t shape[5];
     for (int d = 0; d < md->ndims; d++) shape[d] = md->dims[d];

@@ -159,6 +159,18 @@ void grt_fast_mul(const float *a, const float *b, float *y, int64_t n, int nt);
 /* y (outer, len, inner) = softmax of x over the middle axis, in float. */
 void grt_fast_softmax(const float *x, int64_t outer, int64_t len, int64_t inner, float *y, int nt);
 void grt_fast_softmax_avx2(const float *x, int64_t outer, int64_t len, int64_t inner, float *y, int nt);
+/* y (outer, inner) = max, mean or mean + max of x (outer, len, inner) over the middle axis:
+ * the reference kernel's bits (double sums in order, NaN wins the max), vectorised. */
+void grt_fast_reduce(const float *x, int64_t outer, int64_t len, int64_t inner, grt_reduce_mode mode, float *y, int nt);
+/* y = a * b on the blocked layout: a (N, C, positions...) as (N, Cb, P, B) of shape as[ndim];
+ * b of shape bs, each position dim 1 (broadcast) or a's, bs[0] 1 or a's; b_blocked = 1: b is
+ * blocked with a's channels, 0: b has one channel (broadcast over them) and is row-major. */
+void grt_fast_mul_bcast_blocked(const float *a, const int64_t *as, const float *b, const int64_t *bs, int ndim,
+                                int b_blocked, int blk, float *y, int nt);
+/* y = x[..., start : start + len, ...] along `axis` on the blocked layout of shape xs[ndim];
+ * along channels (axis 1) start is a multiple of blk and len is too or reaches the end. */
+void grt_fast_slice_blocked(const float *x, const int64_t *xs, int ndim, int axis, int64_t start, int64_t len, int blk,
+                            float *y, int nt);
 
 #ifdef GAITRT_HAVE_DNNL
 #include <dnnl.h>
@@ -230,6 +242,8 @@ typedef enum grt_fast_step_kind {
     GRT_FS_CONCAT_C,   /* concat, blocked: along channels (every input but the last whole blocks) or positions */
     GRT_FS_POOL,       /* max or average pooling, blocked f32 (blocked = 1: average) */
     GRT_FS_REDUCE,     /* max / mean over position axes, blocked f32 in and out */
+    GRT_FS_SLICE,      /* slice along channels (whole blocks) or a position axis, blocked */
+    GRT_FS_MUL_BCAST,  /* a * b broadcast over positions (b blocked) or over channels (b row-major, blocked = 0) */
 } grt_fast_step_kind;
 
 #define GRT_FAST_MAX_ARGS 6
@@ -301,7 +315,7 @@ typedef struct grt_fast_plan {
 /* fast_dnnl.c: oneDNN helpers */
 grt_status grt_fast_dnnl_err(dnnl_status_t s, const char *what, const char *name);
 void grt_fast_md_plain(dnnl_memory_desc_t *md, int ndim, const int64_t *shape, dnnl_data_type_t dt);
-/* Blocked layout for a 4-D or 5-D shape; returns 0 for other ranks. */
+/* Blocked layout for a 3-D, 4-D or 5-D shape; returns 0 for other ranks. */
 int grt_fast_md_blocked(dnnl_memory_desc_t *md, int ndim, const int64_t *shape, dnnl_data_type_t dt, int blk);
 int grt_fast_md_is_blocked(const dnnl_memory_desc_t *md, int blk);
 dnnl_primitive_attr_t grt_fast_attr_new(void);
