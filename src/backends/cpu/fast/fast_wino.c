@@ -146,9 +146,9 @@ int grt_fast_wino_tile_block(int64_t ntiles, int64_t ci, int64_t co, int nt, int
 }
 
 static size_t grt__scratch_bytes(int64_t ntiles, int64_t ci, int64_t co, int nt, int m, int64_t nx) {
-    /* per thread: V (nx, Ci/8, TB, 8) with a skewed stride, M (nx, Co/8, TB, 8) */
+    /* per thread: V (nx, Ci/8, TB, 8) and M (nx, Co/8, TB, 8), each with a skewed xi stride */
     const int64_t tb = grt_fast_wino_tile_block(ntiles, ci, co, nt, m);
-    const size_t per = (size_t)nx * (size_t)(ci * tb + GRT_WINO_SKEW) + (size_t)nx * (size_t)(co * tb);
+    const size_t per = (size_t)nx * (size_t)(ci * tb + GRT_WINO_SKEW) + (size_t)nx * (size_t)(co * tb + GRT_WINO_SKEW);
     return per * sizeof(float) * (size_t)(nt > 0 ? nt : 1);
 }
 

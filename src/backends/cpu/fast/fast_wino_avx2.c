@@ -132,16 +132,16 @@ static void grt__wino_zero_rows(float *V, long vs, int nx, long cib, long nb, lo
 }
 
 /* M[xi] (Co/8, TB, 8) = V[xi] (TB x Ci) * U[xi] (Ci x Co) for the nx transformed points of a
- * block of nb tiles; U is (nx, Co/16, Ci, 16). */
+ * block of nb tiles; U is (nx, Co/16, Ci, 16); M[xi] starts at M + xi * ms. */
 static void grt__wino_gemms(const float *V, long vs, float *M, const float *u, int nx, long cib, long cob, long nb,
-                            long tb) {
+                            long tb, size_t ms) {
     const long np = cob / 2, ci = cib * 8;
     for (int xi = 0; xi < nx; xi++)
         for (long kb = 0; kb < cib; kb += KB_CHUNK) {
             const long kc = cib - kb < KB_CHUNK ? cib - kb : KB_CHUNK;
             for (long p = 0; p < np; p++) {
                 const float *bp = u + (((size_t)xi * np + p) * ci + kb * 8) * 16;
-                float *m0 = M + (((size_t)xi * cob + 2 * p) * tb) * 8;
+                float *m0 = M + xi * ms + (size_t)(2 * p * tb) * 8;
                 for (long rg = 0; rg < nb; rg += 6)
                     grt__gemm6x16(V + xi * vs + (kb * tb + rg) * 8, tb * 8, bp, kc, m0 + rg * 8, m0 + (tb + rg) * 8,
                                   kb > 0);
@@ -199,6 +199,7 @@ static void grt__wino2d(const float *x, float *y, const float *u, const float *b
     const long ph = pool ? (long)h / 2 : (long)h, pw = pool ? (long)w / 2 : (long)w; /* y's rows and columns */
     const long yhw8 = ph * pw * 8, ycs = (long)tbuf * yhw8;
     const long vs = cib * tb * 8 + GRT_WINO_SKEW;             /* xi stride of V, skewed against 4K aliasing */
+    const size_t ms = (size_t)cob * tb * 8 + GRT_WINO_SKEW;   /* and of M: its 16 planes read per tile */
     const size_t per = grt_fast_wino_scratch_bytes(ntiles, ci, co, nt, m) / sizeof(float) / (size_t)(nt > 0 ? nt : 1);
 #pragma omp parallel num_threads(nt)
     {
@@ -251,10 +252,9 @@ static void grt__wino2d(const float *x, float *y, const float *u, const float *b
                 }
             grt__wino_zero_rows(V, vs, nx, cib, nb, tb);
             /* 2. the P*P GEMMs */
-            grt__wino_gemms(V, vs, M, u, nx, cib, cob, nb, tb);
+            grt__wino_gemms(V, vs, M, u, nx, cib, cob, nb, tb, ms);
             /* 3. output transform */
             const __m256 va = _mm256_set1_ps(alpha);
-            const size_t ms = (size_t)cob * tb * 8; /* xi stride of M */
             for (long c = 0; c < cob; c++) {
                 const __m256 bv = bias ? _mm256_loadu_ps(bias + c * 8) : _mm256_setzero_ps();
                 for (long k = 0; k < nb; k++) {
@@ -362,6 +362,7 @@ void grt_fast_wino_t_conv_avx2(const float *x, float *y, const float *u, const f
     const long nblk = (ntiles + tb - 1) / tb, cib = (long)ci / 8, cob = (long)co / 8;
     const long fs = (long)hw * 8, xcs = (long)t * fs; /* frame and channel-block strides */
     const long vs = cib * tb * 8 + GRT_WINO_SKEW;
+    const size_t ms = (size_t)cob * tb * 8 + GRT_WINO_SKEW;
     const size_t per = grt_fast_wino_t_scratch_bytes(ntiles, ci, co, nt) / sizeof(float) / (size_t)(nt > 0 ? nt : 1);
 #pragma omp parallel num_threads(nt)
     {
@@ -395,10 +396,9 @@ void grt_fast_wino_t_conv_avx2(const float *x, float *y, const float *u, const f
                 }
             grt__wino_zero_rows(V, vs, nx, cib, nb, tb);
             /* 2. the four GEMMs */
-            grt__wino_gemms(V, vs, M, u, nx, cib, cob, nb, tb);
+            grt__wino_gemms(V, vs, M, u, nx, cib, cob, nb, tb, ms);
             /* 3. output transform */
             const __m256 va = _mm256_set1_ps(alpha);
-            const size_t ms = (size_t)cob * tb * 8;
             for (long c = 0; c < cob; c++) {
                 const __m256 bv = bias ? _mm256_loadu_ps(bias + c * 8) : zero;
                 for (long k = 0; k < nb; k++) {
