@@ -121,6 +121,8 @@ GAITRT_API gaitrt_model_params gaitrt_model_default_params(void);
 GAITRT_API gaitrt_model *gaitrt_model_load(const char *path, const gaitrt_model_params *p);
 /* Builds a named built-in architecture with deterministic random weights (for benchmarks). */
 GAITRT_API gaitrt_model *gaitrt_model_create_random(const char *model_type, uint64_t seed);
+/* The i-th model type compiled in ("GaitBase", "DeepGaitV2", ...), NULL past the last. */
+GAITRT_API const char *gaitrt_model_type(int i);
 GAITRT_API void gaitrt_model_free(gaitrt_model *m);
 
 typedef struct gaitrt_model_input_desc {

@@ -43,7 +43,10 @@ typedef struct grt_model_family {
 } grt_model_family;
 
 const grt_model_family *const *grt_model_families(int *n);
+/* By name, case-insensitive ("SkeletonGait++" is SkeletonGaitPP); NULL when unknown. */
 const grt_model_family *grt_model_family_find(const char *name);
+/* "GaitBase, DeepGaitV2, ...": the families compiled in, for messages. */
+const char *grt_model_family_names(void);
 /* Picks the family whose keys fit; error names the keys that fit nothing. */
 grt_status grt_model_detect(const grt_state_dict *sd, const grt_model_family **out);
 

@@ -34,9 +34,28 @@ const grt_model_family *const *grt_model_families(int *n) {
 const grt_model_family *grt_model_family_find(const char *name) {
     int n;
     const grt_model_family *const *f = grt_model_families(&n);
+    if (strcasecmp(name, "SkeletonGait++") == 0) name = "SkeletonGaitPP"; /* the paper's spelling */
     for (int i = 0; i < n; i++)
         if (strcasecmp(f[i]->name, name) == 0) return f[i];
     return NULL;
+}
+
+const char *grt_model_family_names(void) {
+    static char list[256];
+    if (!list[0]) {
+        int n;
+        const grt_model_family *const *f = grt_model_families(&n);
+        size_t at = 0;
+        for (int i = 0; i < n && at < sizeof list; i++)
+            at += (size_t)snprintf(list + at, sizeof list - at, "%s%s", i ? ", " : "", f[i]->name);
+    }
+    return list;
+}
+
+const char *gaitrt_model_type(int i) {
+    int n;
+    const grt_model_family *const *f = grt_model_families(&n);
+    return i >= 0 && i < n ? f[i]->name : NULL;
 }
 
 grt_status grt_model_detect(const grt_state_dict *sd, const grt_model_family **out) {

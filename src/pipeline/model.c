@@ -79,8 +79,8 @@ static gaitrt_model *grt__model_from_sd(grt_state_dict *sd, const gaitrt_model_p
     if (p && p->model_type && *p->model_type) {
         fam = grt_model_family_find(p->model_type);
         if (!fam) {
-            grt_error(GAITRT_ERR_INVALID_ARG, "%s: unknown model type '%s' ---> HINT: see `gaitrt info` for the model types", path,
-                      p->model_type);
+            grt_error(GAITRT_ERR_INVALID_ARG, "%s: unknown model type '%s' ---> HINT: the model types are %s", path,
+                      p->model_type, grt_model_family_names());
             goto fail;
         }
     } else if (grt_model_detect(sd, &fam) != GRT_OK) {
@@ -225,8 +225,9 @@ static const grt_model_family *grt__family_variant(const char *model_type, const
         if (colon) *colon = 0;
         fam = grt_model_family_find(base);
         if (!fam || !fam->random) {
-            grt_error(GAITRT_ERR_INVALID_ARG, "unknown model type '%s' ---> HINT: `gaitrt info` lists the model types",
-                      model_type ? model_type : "(null)");
+            grt_error(GAITRT_ERR_INVALID_ARG, "unknown model type '%s' ---> HINT: the model types are %s (DeepGaitV2 "
+                      "takes a variant: DeepGaitV2:p3d-1441, DeepGaitV2:3d-1111-w16)", model_type ? model_type : "(null)",
+                      grt_model_family_names());
             return NULL;
         }
     }

@@ -342,11 +342,29 @@ static void test_precision(gaitrt_model *m, const gaitrt_sequence *q, int per) {
     gaitrt_session_free(b);
 }
 
+/* The model types compiled in, as users name them: listed in order, unknown ones refused with
+ * the list in the message, the paper's spelling of SkeletonGait++ accepted. */
+static void test_model_types(void) {
+    int n = 0, xgait = 0;
+    for (; gaitrt_model_type(n); n++) xgait |= !strcmp(gaitrt_model_type(n), "XGait");
+    CHECK_MSG(n == 8 && xgait && !strcmp(gaitrt_model_type(0), "GaitBase"), "%d model types", n);
+    CHECK(gaitrt_model_type(-1) == NULL && gaitrt_model_type(n) == NULL);
+    CHECK(gaitrt_model_create_random("GaitBass", 1) == NULL);
+    CHECK_MSG(strstr(gaitrt_last_error(), "'GaitBass'") && strstr(gaitrt_last_error(), "GaitPart, GaitGL, XGait"), "%s",
+              gaitrt_last_error());
+    gaitrt_model *m = gaitrt_model_create_random("skeletongait++", 1);
+    CHECK_MSG(m != NULL, "%s", gaitrt_last_error());
+    gaitrt_model_info info;
+    if (m && gaitrt_model_get_info(m, &info) == GAITRT_OK) CHECK_MSG(!strcmp(info.type, "SkeletonGaitPP"), "%s", info.type);
+    gaitrt_model_free(m);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "padded")) { /* the padded-batch cases alone (e.g. with GAITRT_FAST_BLOCK=16) */
         test_padded_batches("DeepGaitV2:3d-1111-w8", GAITRT_LEVEL_BALANCED);
         return grt_test_finish("test_pipeline padded");
     }
+    test_model_types();
     gaitrt_model *m = gaitrt_model_create_random("GaitBase:small", 3);
     CHECK_MSG(m != NULL, "%s", gaitrt_last_error());
     if (!m) return grt_test_finish("test_pipeline");

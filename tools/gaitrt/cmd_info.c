@@ -41,6 +41,9 @@ int grt_cmd_info(int argc, char **argv) {
                (double)d->mem_free / (1 << 30), d->peak_gflops_fp32, d->score, d->note[0] ? " — " : "", d->note);
         printf("      features: %s\n", d->features);
     }
+    printf("model types:");
+    for (int i = 0; gaitrt_model_type(i); i++) printf("%s %s", i ? "," : "", gaitrt_model_type(i));
+    printf(" (DeepGaitV2 with a variant for --model: DeepGaitV2:2d|p3d|3d[-LLLL][-wW], e.g. DeepGaitV2:p3d-1441)\n");
     if (m) {
         size_t need = gaitrt_model_summary(m, NULL, 0);
         char *buf = malloc(need + 1);
