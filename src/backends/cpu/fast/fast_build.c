@@ -779,7 +779,10 @@ static grt_status grt__mul_bcast_node(grt__builder *b, int i) {
     grt_status gs = grt__need(b, m, &mmd, i, &in[1]);
     if (gs != GRT_OK) return gs;
     in[0] = fp->val_buf[x];
-    if ((gs = grt__home(b, n->out, &omd, grt__can_overwrite(b, x, i) ? in[0] : -1)) != GRT_OK) return gs;
+    /* in place over a, unless b is a view of the same storage (its broadcast reads would see
+     * products already written) */
+    const int reuse = grt__can_overwrite(b, x, i) && fp->buf[in[0]].root != fp->buf[in[1]].root ? in[0] : -1;
+    if ((gs = grt__home(b, n->out, &omd, reuse)) != GRT_OK) return gs;
     grt_fast_step *s = grt__new_step(b, GRT_FS_MUL_BCAST, i, "mul_bcast");
     if (!s) return grt__oom();
     s->in[0] = in[0];
