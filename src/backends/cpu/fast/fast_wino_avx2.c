@@ -29,20 +29,26 @@
 #define KB_CHUNK 32 /* channel blocks of 8 per K chunk: a 256 x 16 panel of U is 16 KiB */
 
 /* V[xi] = (B^T d B)[xi] for the 4x4 patch d of 8-vectors at p (row stride rs floats);
- * V[xi] goes to v + xi * vs. B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. */
+ * V[xi] goes to v + xi * vs. B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. Columns j of d B
+ * combine input columns (0,2), (1,2), (2,1), (1,3): in two halves, j = 0, 1 from columns 0..2
+ * and j = 2, 3 from columns 1..3, each input loaded once per half (24 loads, not 32). */
 static inline void grt__tf_in(const float *p, long rs, float *v, long vs) {
-    for (int j = 0; j < 4; j++) {
-        /* column j of d B combines input columns (0,2), (1,2), (2,1), (1,3) */
-        const int ca = j == 0 ? 0 : j == 2 ? 2 : 1, cb = j == 0 ? 2 : j == 1 ? 2 : j == 2 ? 1 : 3;
-        __m256 r[4];
+    for (int half = 0; half < 2; half++) {
+        __m256 ra[4], rb[4]; /* columns 2 * half and 2 * half + 1 of d B, per row */
         for (int a = 0; a < 4; a++) {
-            const __m256 x0 = _mm256_loadu_ps(p + a * rs + ca * 8), x1 = _mm256_loadu_ps(p + a * rs + cb * 8);
-            r[a] = j == 1 ? _mm256_add_ps(x0, x1) : _mm256_sub_ps(x0, x1);
+            const float *q = p + a * rs + half * 8;
+            const __m256 x0 = _mm256_loadu_ps(q), x1 = _mm256_loadu_ps(q + 8), x2 = _mm256_loadu_ps(q + 16);
+            ra[a] = half == 0 ? _mm256_sub_ps(x0, x2) : _mm256_sub_ps(x1, x0);
+            rb[a] = half == 0 ? _mm256_add_ps(x1, x2) : _mm256_sub_ps(x0, x2);
         }
-        _mm256_storeu_ps(v + (0 + j) * vs, _mm256_sub_ps(r[0], r[2]));
-        _mm256_storeu_ps(v + (4 + j) * vs, _mm256_add_ps(r[1], r[2]));
-        _mm256_storeu_ps(v + (8 + j) * vs, _mm256_sub_ps(r[2], r[1]));
-        _mm256_storeu_ps(v + (12 + j) * vs, _mm256_sub_ps(r[1], r[3]));
+        for (int k = 0; k < 2; k++) {
+            const __m256 *r = k ? rb : ra;
+            const int j = 2 * half + k;
+            _mm256_storeu_ps(v + (0 + j) * vs, _mm256_sub_ps(r[0], r[2]));
+            _mm256_storeu_ps(v + (4 + j) * vs, _mm256_add_ps(r[1], r[2]));
+            _mm256_storeu_ps(v + (8 + j) * vs, _mm256_sub_ps(r[2], r[1]));
+            _mm256_storeu_ps(v + (12 + j) * vs, _mm256_sub_ps(r[1], r[3]));
+        }
     }
 }
 
