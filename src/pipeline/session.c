@@ -343,6 +343,29 @@ static grt_status grt__finish(gaitrt_session *s, grt_batch_rec *r, float *out) {
     return GRT_OK;
 }
 
+/* 1 when the session runs on a device backend (not one of the CPU backends). */
+static int grt__on_device(const gaitrt_session *s) {
+    return s->bk != grt_backend_cpu_ref() && s->bk != grt_backend_cpu_fast();
+}
+
+/* A device backend makes a plan per batch shape, and making one is slow (algorithm search,
+ * graph capture), so a packed batch (the frames of all its sequences in one item) whose length
+ * no cached plan has takes a cached plan up to a quarter longer, else a new one rounded up to
+ * a multiple of GRT_DEVICE_T_STEP frames. The frames past the sequences are zero and belong
+ * to none of them: per-frame work on them is wasted, nothing else changes. */
+#define GRT_DEVICE_T_STEP 16
+static void grt__device_shape(const gaitrt_session *s, grt_batch_shape *bs) {
+    if (!grt__on_device(s) || bs->n != 1) return;
+    int best = 0;
+    for (int i = 0; i < GRT_PLAN_CACHE; i++) {
+        const grt_plan_slot *ps = &s->plans[i];
+        if (ps->plan && ps->bs.n == 1 && ps->bs.n_seq == bs->n_seq && ps->bs.t >= bs->t && ps->bs.t <= bs->t + bs->t / 4 &&
+            (!best || ps->bs.t < best))
+            best = ps->bs.t;
+    }
+    bs->t = best ? best : (bs->t + GRT_DEVICE_T_STEP - 1) / GRT_DEVICE_T_STEP * GRT_DEVICE_T_STEP;
+}
+
 /* Starts one batch: sequences idx[0..n) (indices into seqs), frames[] each. A backend that
  * submits (a GPU) computes it while this thread finishes the batch before it and packs the
  * next one; the batch in flight (s->flight) is finished here once this one is on its way, or
@@ -357,6 +380,7 @@ static grt_status grt__start_batch(gaitrt_session *s, const gaitrt_sequence *seq
         bs.n = 1;
         bs.t = 0;
         for (int i = 0; i < n; i++) bs.t += frames[i];
+        grt__device_shape(s, &bs);
     } else {
         /* one sequence per item; a padded batch (lengths within the tolerance) takes the longest */
         bs.n = n;
@@ -402,6 +426,12 @@ static grt_status grt__start_batch(gaitrt_session *s, const gaitrt_sequence *seq
                            (size_t)(bs.t - frames[i]) * hw * sizeof(float));
             }
         }
+        if (packed && s->segs[n - 1].t0 + frames[n - 1] < bs.t) { /* a device's longer plan: zero frames after the last */
+            const int used = s->segs[n - 1].t0 + frames[n - 1];
+            const size_t hw = (size_t)d->height * d->width;
+            for (int c = 0; c < d->channels; c++)
+                memset(dst + ((size_t)c * bs.t + used) * hw, 0, (size_t)(bs.t - used) * hw * sizeof(float));
+        }
         if (bad >= 0) {
             for (int i = 0; i < n; i++)
                 if ((st = grt__pack(s, &seqs[idx[i]], idx[i], k, frames[i], dst, s->segs[i].b, s->segs[i].t0, bs.t)) != GRT_OK)
@@ -423,11 +453,61 @@ static grt_status grt__start_batch(gaitrt_session *s, const gaitrt_sequence *seq
         st = s->bk->run(plan, &a);
         grt_prof_end_run(&s->prof, s->bk, bs.t);
     }
-    if (st != GRT_OK) return st;
+    if (st != GRT_OK) {
+        s->failed_plan = plan; /* released once nothing of it is in flight (gaitrt_embed) */
+        return st;
+    }
     grt_batch_rec done = *prev;
     *prev = (grt_batch_rec){.plan = plan, .bs = bs, .async = async, .slot = slot, .n = n};
     memcpy(prev->idx, idx, (size_t)n * sizeof(int));
     return grt__finish(s, &done, out);
+}
+
+/* Releases the cached plans; with `keep`, not that one (a batch in flight uses it). Returns
+ * how many were released. */
+static int grt__release_plans(gaitrt_session *s, const void *keep) {
+    int k = 0;
+    for (int i = 0; i < GRT_PLAN_CACHE; i++) {
+        grt_plan_slot *ps = &s->plans[i];
+        if (!ps->plan || ps->plan == keep) continue;
+        s->bk->plan_release(ps->plan);
+        ps->plan = NULL;
+        ps->bound = NULL;
+        k++;
+    }
+    return k;
+}
+
+/* A plan whose run failed is not used again (a device backend marks it unusable): released
+ * after the batch in flight, if any, has been finished. */
+static void grt__drop_failed_plan(gaitrt_session *s) {
+    if (!s->failed_plan || s->flight.plan == s->failed_plan) return;
+    for (int i = 0; i < GRT_PLAN_CACHE; i++)
+        if (s->plans[i].plan == s->failed_plan) {
+            s->bk->plan_release(s->plans[i].plan);
+            s->plans[i].plan = NULL;
+            s->plans[i].bound = NULL;
+        }
+    s->failed_plan = NULL;
+}
+
+/* Out of device memory even for one sequence: the batch in flight is finished, the device's
+ * plans are released and the session goes on on the CPU (the backend the CPU would have been
+ * given at creation), and says so. */
+static grt_status grt__fall_back_to_cpu(gaitrt_session *s, float *out) {
+    char why[512];
+    snprintf(why, sizeof why, "%s", gaitrt_last_error());
+    grt_status st = grt__finish(s, &s->flight, out);
+    if (st != GRT_OK) return st;
+    grt__release_plans(s, NULL);
+    s->failed_plan = NULL;
+    const char *from = s->bk->name;
+    s->params.device = GAITRT_DEVICE_CPU;
+    if ((st = grt__select_backend(s)) != GRT_OK || (st = grt_session_size_budget(s)) != GRT_OK) return st;
+    grt_session_note(s, "%s: out of memory even for one sequence (%s); the session goes on on the CPU (%s)", from, why,
+                     s->bk->name);
+    s->fallbacks++;
+    return GRT_OK;
 }
 
 /* An internal or device error leaves the session unusable: later calls say why. */
@@ -463,13 +543,14 @@ gaitrt_status gaitrt_embed(gaitrt_session *s, const gaitrt_sequence *seqs, int n
     int bidx[256], bfr[256];
     int i = 0;
     /* batches in flight overlap: the CPU utilisation is measured over the whole call */
-    const int overlapped = grt__overlaps(s);
+    int overlapped = grt__overlaps(s);
     if (overlapped && n > 0) grt_prof_begin_run(&s->prof, s->bk, 0, 0, n);
     while (i < n) {
         /* grow the batch while it fits: count, frame budget and, for temporal models, equal length */
         int cnt = 0;
         int64_t tot = 0;
-        const int cap = s->params.max_batch_size < 256 ? s->params.max_batch_size : 256;
+        int cap = s->params.max_batch_size < 256 ? s->params.max_batch_size : 256;
+        if (s->oom_cap > 0 && s->oom_cap < cap) cap = s->oom_cap; /* what fitted after memory ran out */
         while (i + cnt < n && cnt < cap) {
             int f = frames[s->order[i + cnt]];
             /* temporal models: equal lengths, or lengths within the tolerance when padding is exact
@@ -482,16 +563,29 @@ gaitrt_status gaitrt_embed(gaitrt_session *s, const gaitrt_sequence *seqs, int n
             tot = newtot;
             cnt++;
         }
+        const int fb0 = s->fallbacks;
         st = grt__start_batch(s, seqs, bidx, bfr, cnt, out);
-        while (st == GAITRT_ERR_NOMEM && cnt > 1) {
-            /* out of memory: halve the batch and retry, and say so */
-            int half = cnt / 2;
-            grt_session_note(s, "allocation failed for a batch of %d sequences (%s); retrying with %d", cnt, gaitrt_last_error(), half);
-            s->fallbacks++;
-            if (s->frame_budget > 1) s->frame_budget /= 2;
-            cnt = half;
+        while (st == GAITRT_ERR_NOMEM && (cnt > 1 || grt__on_device(s))) {
+            if (cnt > 1) {
+                /* out of memory: release the plans no batch in flight needs, halve the batch and
+                   retry, and say so */
+                int half = cnt / 2, freed = grt__release_plans(s, s->flight.plan);
+                grt_session_note(s, "allocation failed for a batch of %d sequences (%s); retrying with %d%s", cnt,
+                                 gaitrt_last_error(), half, freed ? " after releasing the cached plans" : "");
+                s->fallbacks++;
+                if (s->frame_budget > 1) s->frame_budget /= 2;
+                cnt = half;
+            } else {
+                /* one sequence does not fit the device: the CPU takes over */
+                if (overlapped) grt_prof_end_run(&s->prof, s->bk, 0);
+                if ((st = grt__fall_back_to_cpu(s, out)) != GRT_OK) break;
+                overlapped = grt__overlaps(s);
+                if (overlapped) grt_prof_begin_run(&s->prof, s->bk, 0, 0, n - i);
+            }
             st = grt__start_batch(s, seqs, bidx, bfr, cnt, out);
         }
+        if (st == GRT_OK && s->fallbacks > fb0 && grt__on_device(s)) s->oom_cap = cnt; /* later batches no larger */
+        if (st == GRT_OK) grt__drop_failed_plan(s); /* (a retry's failed run, if any) */
         if (st != GRT_OK) {
             /* the batch still in flight is collected (its plan is left idle), its error reported
                only when it is the first */
@@ -502,6 +596,7 @@ gaitrt_status gaitrt_embed(gaitrt_session *s, const gaitrt_sequence *seqs, int n
                 grt_error(st, "%s", first);
             }
             if (overlapped) grt_prof_end_run(&s->prof, s->bk, 0);
+            grt__drop_failed_plan(s);
             grt__poison_on(s, st);
             return st;
         }

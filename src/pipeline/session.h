@@ -66,6 +66,8 @@ struct gaitrt_session {
     size_t outbuf_cap[GRT_BACKEND_IN_FLIGHT];
     int no_overlap;            /* GAITRT_NO_OVERLAP set: a submitting backend runs each batch to the end (for A/B) */
     grt_batch_rec flight;      /* the batch submitted and not yet collected (plan NULL: none) */
+    void *failed_plan;         /* a cached plan whose run failed: released, not reused */
+    int oom_cap;               /* > 0: sequences per batch that fitted the device after memory ran out */
     grt_segment *segs;
     size_t segs_cap;
     int *order;

@@ -8,7 +8,8 @@
  * into a buffer still in use, finishes batches out of order, writes an output before its
  * collect, or leaves a plan with runs in flight when another shape needs the arena gives
  * different embeddings (or an ASan report) here. The embeddings must be bit-identical to the
- * same session with run() alone. */
+ * same session with run() alone. And the session's answers to a device that runs out of memory
+ * or refuses a run: smaller batches, then the CPU; the refused plan made again. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +43,16 @@ static dplan *dwrap(void *inner, const grt_batch_shape *bs) {
     return d;
 }
 
+/* A device with little memory: plans for more than oom_above sequences fail as a CUDA
+ * allocation does (-1: never); fail_submit: the next submit fails as a refused library call
+ * does, and its plan is unusable from then on. */
+static int oom_above = -1, n_oom, fail_submit;
+
 static grt_status d_plan(void *st, const grt_batch_shape *bs, void **out) {
+    if (oom_above >= 0 && bs->n_seq > oom_above) {
+        n_oom++;
+        return grt_error(GAITRT_ERR_NOMEM, "CUDA device allocation failed: out of memory (%d sequences)", bs->n_seq);
+    }
     void *inner = NULL;
     grt_status s = real->plan(st, bs, &inner);
     if (s == GRT_OK) *out = dwrap(inner, bs);
@@ -50,6 +60,10 @@ static grt_status d_plan(void *st, const grt_batch_shape *bs, void **out) {
 }
 
 static grt_status d_plan_shared(void *st, const grt_batch_shape *bs, void **out) {
+    if (oom_above >= 0 && bs->n_seq > oom_above) {
+        n_oom++;
+        return grt_error(GAITRT_ERR_NOMEM, "CUDA device allocation failed: out of memory (%d sequences)", bs->n_seq);
+    }
     void *inner = NULL;
     grt_status s = real->plan_shared(st, bs, &inner);
     if (s == GRT_OK) *out = dwrap(inner, bs);
@@ -91,6 +105,11 @@ static float *d_input_buffer(void *p, int k, size_t numel) {
 static grt_status d_submit(void *p, const grt_run_args *a) {
     dplan *d = p;
     if (d->bad) return grt_error(GAITRT_ERR_BAD_STATE, "deferred plan failed earlier");
+    if (fail_submit) {
+        fail_submit = 0;
+        d->bad = 1;
+        return grt_error(GAITRT_ERR_UNSUPPORTED, "cuDNN refused a convolution (deferred test)");
+    }
     if (d->pending >= SLOTS) {
         n_contract++;
         return grt_error(GAITRT_ERR_BAD_STATE, "submit with %d runs in flight", d->pending);
@@ -241,17 +260,89 @@ done:
     gaitrt_model_free(m);
 }
 
+/* A device that runs out of memory: the session releases its cached plans and halves the batch
+ * until it fits, and when one sequence does not fit it goes on on the CPU; a plan whose run
+ * failed is not reused. Every step is a note, and the embeddings are the CPU's. */
+static void check_fallbacks(void) {
+    gaitrt_model *m = gaitrt_model_create_random("GaitBase:small", 7);
+    CHECK_MSG(m != NULL, "%s", gaitrt_last_error());
+    if (!m) return;
+    gaitrt_model_info info;
+    gaitrt_model_get_info(m, &info);
+    const size_t per = (size_t)info.embed_channels * info.embed_parts;
+    enum { N = 8 };
+    float *frames[N];
+    gaitrt_sequence seqs[N];
+    memset(seqs, 0, sizeof seqs);
+    for (int i = 0; i < N; i++) {
+        frames[i] = make_frames(6, i);
+        seqs[i].n_frames = 6;
+        seqs[i].inputs[0] = (gaitrt_input){GAITRT_DTYPE_F32, 1, 64, 44, frames[i], 0};
+    }
+    gaitrt_session_params sp = gaitrt_session_default_params();
+    sp.device = GAITRT_DEVICE_CPU;
+    sp.max_batch_size = N;
+    float want[N * 4096], got[N * 4096];
+    char rep[8192];
+    gaitrt_session *s0 = gaitrt_session_create(m, &sp);
+    CHECK(s0 && gaitrt_embed(s0, seqs, N, want, N * per) == GAITRT_OK);
+    /* room for 2 sequences: 8 -> 4 -> 2 */
+    gaitrt_session *s1 = gaitrt_session_create(m, &sp);
+    CHECK(s1 != NULL);
+    if (s1) {
+        defer_session(s1);
+        oom_above = 2, n_oom = 0;
+        CHECK_MSG(gaitrt_embed(s1, seqs, N, got, N * per) == GAITRT_OK, "%s", gaitrt_last_error());
+        gaitrt_session_report(s1, rep, sizeof rep);
+        CHECK_MSG(n_oom == 2 && strstr(rep, "batch of 8 sequences") && strstr(rep, "retrying with 2"), "%d: %s", n_oom, rep);
+        CHECK(s1->bk == &deferred);
+        CHECK(grt_rel_l2(got, want, N * per) <= 1e-6);
+        /* a refused run: that call fails, the session does not, the plan is made again */
+        fail_submit = 1;
+        CHECK(gaitrt_embed(s1, seqs, N, got, N * per) == GAITRT_ERR_UNSUPPORTED);
+        memset(got, 0, sizeof got);
+        CHECK_MSG(gaitrt_embed(s1, seqs, N, got, N * per) == GAITRT_OK, "%s", gaitrt_last_error());
+        CHECK(grt_rel_l2(got, want, N * per) <= 1e-6);
+    }
+    gaitrt_session_free(s1);
+    /* room for none: 8 -> 4 -> 2 -> 1 -> the CPU */
+    s1 = gaitrt_session_create(m, &sp);
+    CHECK(s1 != NULL);
+    if (s1) {
+        defer_session(s1);
+        oom_above = 0, n_oom = 0;
+        memset(got, 0, sizeof got);
+        CHECK_MSG(gaitrt_embed(s1, seqs, N, got, N * per) == GAITRT_OK, "%s", gaitrt_last_error());
+        gaitrt_session_report(s1, rep, sizeof rep);
+        CHECK_MSG(n_oom == 4 && strstr(rep, "out of memory even for one sequence") && strstr(rep, "goes on on the CPU (cpu-fast)"),
+                  "%d: %s", n_oom, rep);
+        CHECK(s1->bk == real);
+        CHECK(grt_rel_l2(got, want, N * per) <= 1e-6);
+        printf("out of memory on a device: halved to 2 sequences, then to the CPU; %s\n", strstr(rep, "\"notes\"") ? "noted" : "");
+    }
+    oom_above = -1;
+    gaitrt_session_free(s0);
+    gaitrt_session_free(s1);
+    gaitrt_model_free(m);
+    for (int i = 0; i < N; i++) free(frames[i]);
+}
+
 int main(void) {
     /* packed frames: equal lengths, batches of 2 share one plan (two in flight), then a batch of
        another shape (the one in flight is finished before its plan is made) */
     const int eq[9] = {6, 6, 6, 6, 6, 6, 6, 6, 6};
     check_model("GaitBase:small", GAITRT_LEVEL_BALANCED, eq, 9, 2, 0, 1);
     check_model("GaitBase:small", GAITRT_LEVEL_CONSERVATIVE, eq, 9, 2, 0, 1);
-    /* mixed lengths: every batch a new shape, never two in flight */
-    const int mixed[5] = {4, 9, 5, 7, 12};
-    check_model("GaitBase:small", GAITRT_LEVEL_BALANCED, mixed, 5, 1, 0, 0);
+    /* lengths far apart: every batch a new shape, never two in flight */
+    const int apart[5] = {4, 20, 40, 70, 100};
+    check_model("GaitBase:small", GAITRT_LEVEL_BALANCED, apart, 5, 1, 0, 0);
+    /* lengths close together: a device's packed batches share a plan rounded up to 16 frames (the
+       frames past the sequences zero), so they overlap */
+    const int close[5] = {4, 9, 5, 7, 12};
+    check_model("GaitBase:small", GAITRT_LEVEL_BALANCED, close, 5, 1, 0, 1);
     /* temporal model, padded batches of different lengths within the tolerance, and equal ones */
     const int tl[8] = {5, 5, 5, 5, 6, 8, 8, 7};
     check_model("DeepGaitV2:3d-1111-w8", GAITRT_LEVEL_BALANCED, tl, 8, 2, 3, 1);
+    check_fallbacks();
     return grt_test_finish("test_inflight");
 }

@@ -23,6 +23,10 @@
 grt_status grt_cu_check(cudaError_t e, const char *what) {
     if (e == cudaSuccess) return GRT_OK;
     (void)cudaGetLastError();
+    /* not sticky: the session retries a smaller batch, then the CPU */
+    if (e == cudaErrorMemoryAllocation)
+        return grt_error(GAITRT_ERR_NOMEM, "CUDA %s failed: out of memory ---> HINT: a smaller batch or memory budget, or "
+                         "fewer processes on the device (`nvidia-smi`)", what);
     return grt_error(GAITRT_ERR_DEVICE, "CUDA %s failed: %s ---> HINT: check `nvidia-smi`: the device may be out of memory, "
                      "busy or in an error state", what, cudaGetErrorString(e));
 }
