@@ -713,6 +713,19 @@ static grt_status grt__concat_node(grt__builder *b, int i) {
     return GRT_OK;
 }
 
+/* A step of our own for node i on its input as it lives, the output in a new buffer of layout omd. */
+static grt_status grt__unary_step(grt__builder *b, int i, grt_fast_step_kind kind, const char *what,
+                                  const dnnl_memory_desc_t *omd) {
+    const grt_node *n = &b->g->nodes[i];
+    grt_status gs = grt__home(b, n->out, omd, -1);
+    grt_fast_step *s = gs == GRT_OK ? grt__new_step(b, kind, i, what) : NULL;
+    if (!s) return gs != GRT_OK ? gs : grt__oom();
+    s->in[0] = b->fp->val_buf[n->in[0]];
+    s->n_in = 1;
+    s->out = b->fp->val_buf[n->out];
+    return GRT_OK;
+}
+
 /* GAITRT_NO_BLOCKED_CONTEXT=1 (A/B only): slices, broadcast products and reductions to
  * per-frame vectors on the reference kernels, as before they ran blocked. */
 static int grt__no_blocked_context(void) { return getenv("GAITRT_NO_BLOCKED_CONTEXT") != NULL; }
@@ -728,13 +741,7 @@ static grt_status grt__reduce_node(grt__builder *b, int i) {
         !grt_fast_md_is_blocked(&b->fp->val_md[x], b->st->blk) ||
         b->fp->val_md[x].data_type != dnnl_f32 || !grt__blocked_md(b, n->out, dnnl_f32, &omd))
         return grt__ref_node(b, i);
-    grt_status gs = grt__home(b, n->out, &omd, -1);
-    grt_fast_step *s = gs == GRT_OK ? grt__new_step(b, GRT_FS_REDUCE, i, "reduce") : NULL;
-    if (!s) return gs != GRT_OK ? gs : grt__oom();
-    s->in[0] = b->fp->val_buf[x];
-    s->n_in = 1;
-    s->out = b->fp->val_buf[n->out];
-    return GRT_OK;
+    return grt__unary_step(b, i, GRT_FS_REDUCE, "reduce", &omd);
 }
 
 /* A slice of a blocked value along a position axis, or along channels in whole blocks (the
@@ -750,13 +757,7 @@ static grt_status grt__slice_node(grt__builder *b, int i) {
         return grt__ref_node(b, i);
     if (ax == 1 && (n->a.slice.start % blk || (n->a.slice.len % blk && n->a.slice.start + n->a.slice.len != c)))
         return grt__ref_node(b, i);
-    grt_status gs = grt__home(b, n->out, &omd, -1);
-    grt_fast_step *s = gs == GRT_OK ? grt__new_step(b, GRT_FS_SLICE, i, "slice") : NULL;
-    if (!s) return gs != GRT_OK ? gs : grt__oom();
-    s->in[0] = b->fp->val_buf[x];
-    s->n_in = 1;
-    s->out = b->fp->val_buf[n->out];
-    return GRT_OK;
+    return grt__unary_step(b, i, GRT_FS_SLICE, "slice", &omd);
 }
 
 /* a * b with b broadcast: over positions (b has a's channels, blocked) or over channels (b has
