@@ -193,6 +193,13 @@ static grt_status grt__bind(gaitrt_session *s, grt_plan_slot *ps) {
     return GRT_OK;
 }
 
+/* Releases the plan cached in ps, leaving the slot empty. */
+static void grt__release_slot(gaitrt_session *s, grt_plan_slot *ps) {
+    s->bk->plan_release(ps->plan);
+    ps->plan = NULL;
+    ps->bound = NULL;
+}
+
 /* A plan for the batch shape: from the small cache, or made now (evicting the oldest). Plans
  * share the session's arena when the backend offers it, so the cache costs no activations. */
 static grt_status grt__get_plan(gaitrt_session *s, const grt_batch_shape *bs, void **plan) {
@@ -210,18 +217,14 @@ static grt_status grt__get_plan(gaitrt_session *s, const grt_batch_shape *bs, vo
     for (int i = 1; i < GRT_PLAN_CACHE; i++)
         if (!s->plans[i].plan || (s->plans[victim].plan && s->plans[i].stamp < s->plans[victim].stamp)) victim = i;
     grt_plan_slot *ps = &s->plans[victim];
-    if (ps->plan) {
-        s->bk->plan_release(ps->plan);
-        ps->plan = NULL;
-    }
+    if (ps->plan) grt__release_slot(s, ps);
     grt_status st = s->bk->plan_shared ? s->bk->plan_shared(s->bk_state, bs, &ps->plan) : s->bk->plan(s->bk_state, bs, &ps->plan);
     if (st != GRT_OK) return st;
     ps->bs = *bs;
     ps->bound = NULL;
     ps->stamp = ++s->stamp;
     if ((st = grt__bind(s, ps)) != GRT_OK) {
-        s->bk->plan_release(ps->plan);
-        ps->plan = NULL;
+        grt__release_slot(s, ps);
         return st;
     }
     int64_t bytes = s->bk->plan_bytes(ps->plan);
@@ -470,9 +473,7 @@ static int grt__release_plans(gaitrt_session *s, const void *keep) {
     for (int i = 0; i < GRT_PLAN_CACHE; i++) {
         grt_plan_slot *ps = &s->plans[i];
         if (!ps->plan || ps->plan == keep) continue;
-        s->bk->plan_release(ps->plan);
-        ps->plan = NULL;
-        ps->bound = NULL;
+        grt__release_slot(s, ps);
         k++;
     }
     return k;
@@ -483,11 +484,7 @@ static int grt__release_plans(gaitrt_session *s, const void *keep) {
 static void grt__drop_failed_plan(gaitrt_session *s) {
     if (!s->failed_plan || s->flight.plan == s->failed_plan) return;
     for (int i = 0; i < GRT_PLAN_CACHE; i++)
-        if (s->plans[i].plan == s->failed_plan) {
-            s->bk->plan_release(s->plans[i].plan);
-            s->plans[i].plan = NULL;
-            s->plans[i].bound = NULL;
-        }
+        if (s->plans[i].plan == s->failed_plan) grt__release_slot(s, &s->plans[i]);
     s->failed_plan = NULL;
 }
 
