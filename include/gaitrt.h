@@ -193,7 +193,7 @@ typedef enum gaitrt_level {
     GAITRT_LEVEL_CONSERVATIVE = 0, /* fp32 reference kernels, deterministic */
     GAITRT_LEVEL_BALANCED = 1,     /* fp32 fast kernels, fusions (default) */
     GAITRT_LEVEL_AGGRESSIVE = 2,   /* reduced precision: bf16/fp16 where the device has it, else relaxed fp32
-                                      (CPU: Winograd F(4x4,3x3)); cosine >= 0.9995 against fp32 */
+                                      (CPU: Winograd F(4x4,3x3) on 3x3x3 kernels too); cosine >= 0.9995 against fp32 */
 } gaitrt_level;
 
 /* The arithmetic of a session's fused graph, where the level leaves it open. All keep float32

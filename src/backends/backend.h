@@ -26,7 +26,8 @@ typedef enum grt_precision {
     GRT_PREC_F16,
     GRT_PREC_INT8,
     GRT_PREC_F32_RELAXED, /* fp32 data and arithmetic, faster algorithms with larger rounding error
-                             (CPU: Winograd F(4x4, 3x3)); held to the reduced-precision contract */
+                             (CPU: Winograd F(4x4, 3x3) also on 3x3x3 kernels, whose fp32 runs F(2x2)); held
+                             to the reduced-precision contract */
 } grt_precision;
 
 /* A backend that runs a long batch in chunks of frames (cpu-fast, frame-independent models)

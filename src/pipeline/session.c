@@ -72,7 +72,7 @@ static grt_status grt__select_backend(gaitrt_session *s) {
         }
     }
     if (!bk && s->params.level != GAITRT_LEVEL_CONSERVATIVE) {
-        /* aggressive wants bf16; where the CPU lacks it, relaxed fp32 (Winograd F(4x4)), then fp32 */
+        /* aggressive wants bf16; where the CPU lacks it, relaxed fp32 (Winograd F(4x4) on 3x3x3 kernels too), then fp32 */
         const grt_backend_i *fast = grt_backend_cpu_fast();
         /* a precision asked for: bf16 (else fp32) or fp32; tf32 and f16 are GPU-only */
         if (want == GAITRT_PRECISION_TF32 || want == GAITRT_PRECISION_F16)

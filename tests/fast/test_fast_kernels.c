@@ -152,8 +152,8 @@ static void check_isa(grt_fast_isa isa) {
  * and 64x44 (tiles at every border, a tile count that is not a multiple of the block), with
  * and without bias, residual (the output holds it beforehand) and each activation. F(2x2)
  * stays within 3e-6 relative L2 of the reference's own fp32 sums (~1e-7 for narrow layers,
- * ~1.4e-6 over 512 input channels: fp32 parity); F(4x4), the relaxed-fp32 kernel, within 2e-5
- * per layer (~3x F(2x2)'s error; held to the reduced-precision contract at model level).
+ * ~1.4e-6 over 512 input channels); F(4x4), the fp32 kernel of 2-D layers, within 1e-5, the
+ * fp32 budget (~2-4x F(2x2)'s error on its points 0, +-1, 1/2, -2).
  * temporal = 1: the temporal F(2, 3) on a (3, 1, 1) kernel over the same shapes (odd and even
  * frame counts, one frame alone), within F(2x2)'s 3e-6; temporal = 3: a 3x3x3 kernel as three
  * F(m x m) passes (frame 0 and the last frame see two taps), within the 2-D bounds. */
@@ -169,7 +169,7 @@ static void check_wino(int m, int temporal) {
         {1, 2, 64, 44, 32, 32, 1, 0, GRT_ACT_RELU},   {1, 2, 16, 11, 512, 64, 1, 1, GRT_ACT_NONE},
         {2, 3, 8, 6, 16, 16, 1, 0, GRT_ACT_LEAKY_RELU},
     };
-    const double tol = m == 4 && temporal != 1 ? 2e-5 : 3e-6;
+    const double tol = m == 4 && temporal != 1 ? 1e-5 : 3e-6;
     const char *what = temporal == 1 ? "temporal F(2,3)"
                        : temporal == 3 ? (m == 4 ? "3x3x3 as F(4x4,3x3) x 3" : "3x3x3 as F(2x2,3x3) x 3")
                                        : m == 4 ? "F(4x4,3x3)" : "F(2x2,3x3)";

@@ -1,9 +1,13 @@
 /* test_lowp_fidelity.c — reduced precision on the CPU (the aggressive level: bf16 with fp32
- * accumulation where the CPU has avx512_bf16, else relaxed fp32 — Winograd F(4x4, 3x3))
+ * accumulation where the CPU has avx512_bf16, else relaxed fp32 — Winograd F(4x4, 3x3) on the 3x3x3
+ * kernels too, where fp32 runs F(2x2))
  * against fp32 (balanced) on a retrieval set built from the real demo
  * silhouettes: every embedding's cosine with its fp32 twin >= 0.9995, and every probe ranks
  * the gallery in the same order (two gallery entries whose fp32 distances are within 0.1% of
  * each other may swap: that is a tie, not a ranking).
+ *
+ * Two models: GaitBase (2-D convolutions) and GaitGL (3x3x3 ones: relaxed fp32 differs from
+ * fp32 only there, as fp32 already runs F(4x4) on 2-D layers).
  *
  * On a CPU with neither (no AVX2) the aggressive level runs plain fp32 (the session says so)
  * and this test reports SKIPPED (exit 77): there is nothing reduced to check.
@@ -21,30 +25,20 @@
 #define MAX_SEQ 32
 #define WIN 24 /* frames per retrieval sequence: windows of the demo's ~60-frame sequences */
 
-int main(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: test_lowp_fidelity SHARED_DATA_DIR [cpu|cuda]\n");
-        return 2;
-    }
-    char demo[1024];
-    snprintf(demo, sizeof demo, "%s/silhouettes-demo", argv[1]);
-    struct stat sb;
-    if (stat(demo, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        printf("SKIPPED: no shared sample data at %s\n", demo);
-        return 77;
-    }
-    gaitrt_model *m = gaitrt_model_create_random("GaitBase", 21);
-    CHECK_MSG(m != NULL, "%s", gaitrt_last_error());
-    if (!m) return grt_test_finish("test_lowp_fidelity");
+/* One model's check; 0 when it ran, 77 when its aggressive level has no reduced precision here. */
+static int check_model(const char *type, const char *data_dir, int on_gpu) {
+    gaitrt_model *m = gaitrt_model_create_random(type, 21);
+    CHECK_MSG(m != NULL, "%s: %s", type, gaitrt_last_error());
+    if (!m) return 0;
+    printf("%s:\n", type);
     gaitrt_session_params sp = gaitrt_session_default_params();
     /* the CPU's reduced precision by default; "cuda" checks the GPU's aggressive level (f16) the same way */
-    const int on_gpu = argc > 2 && !strcmp(argv[2], "cuda");
     sp.device = on_gpu ? GAITRT_DEVICE_CUDA : GAITRT_DEVICE_CPU;
     sp.level = GAITRT_LEVEL_AGGRESSIVE;
     sp.normalize = 1;
     gaitrt_session *low = gaitrt_session_create(m, &sp);
     if (!low && on_gpu) {
-        printf("SKIPPED: no CUDA device (%s)\n", gaitrt_last_error());
+        printf("  no CUDA device (%s)\n", gaitrt_last_error());
         gaitrt_model_free(m);
         return 77;
     }
@@ -54,7 +48,7 @@ int main(int argc, char **argv) {
     const char *mode = on_gpu ? (strstr(rep, "\"backend\": \"cuda\"") ? "CUDA f16" : NULL)
                        : strstr(rep, "bf16 (fp32 accumulation)") ? "bf16" : strstr(rep, "fp32 relaxed") ? "relaxed fp32" : NULL;
     if (!low || !mode) {
-        printf("SKIPPED: the aggressive level runs plain fp32 on this CPU, no reduced precision to check (%s)\n", rep);
+        printf("  the aggressive level runs plain fp32 on this CPU, no reduced precision to check (%s)\n", rep);
         gaitrt_session_free(low);
         gaitrt_model_free(m);
         return 77;
@@ -72,7 +66,7 @@ int main(int argc, char **argv) {
     for (int s = 0; s < 2; s++)
         for (int id = 1; id <= 4 && nd < 8; id++) {
             char path[1024];
-            snprintf(path, sizeof path, "%s/silhouettes-demo/%s/%03d/undefined", argv[1], sets[s], id);
+            snprintf(path, sizeof path, "%s/silhouettes-demo/%s/%03d/undefined", data_dir, sets[s], id);
             if (gaitrt_sequence_load(m, path, NULL, &data[nd]) != GAITRT_OK) continue; /* probe1 has no 004 */
             const gaitrt_sequence *q = &data[nd].seq;
             const size_t frame = (size_t)q->inputs[0].channels * q->inputs[0].height * q->inputs[0].width *
@@ -85,7 +79,7 @@ int main(int argc, char **argv) {
             }
             nd++;
         }
-    printf("retrieval set: %d sequences of %d frames from %d demo folders\n", n, WIN, nd);
+    printf("  retrieval set: %d sequences of %d frames from %d demo folders\n", n, WIN, nd);
     CHECK(n >= 8);
     gaitrt_model_info info;
     gaitrt_model_get_info(m, &info);
@@ -94,7 +88,7 @@ int main(int argc, char **argv) {
     CHECK(gaitrt_embed(f32, seqs, n, e32, (size_t)per * n) == GAITRT_OK);
     CHECK(gaitrt_embed(low, seqs, n, elo, (size_t)per * n) == GAITRT_OK);
     const double worst = grt_min_cosine(elo, e32, n, per);
-    printf("worst per-embedding cosine %s vs fp32: %.9f (1 - cosine = %.3g)\n", mode, worst, 1.0 - worst);
+    printf("  worst per-embedding cosine %s vs fp32: %.9f (1 - cosine = %.3g)\n", mode, worst, 1.0 - worst);
     CHECK(worst >= 0.9995);
     /* every probe window against every gallery window */
     int np = 0, ng = 0, pi[MAX_SEQ], gi[MAX_SEQ];
@@ -124,12 +118,35 @@ int main(int argc, char **argv) {
                 if (fabsf(x32) <= 1e-3f * fmaxf(d32[p * ng + a], d32[p * ng + b])) ties++;
                 else swaps++;
             }
-    printf("rank order over %d probes x %d gallery: %d pairs swapped, %d near-ties swapped\n", np, ng, swaps, ties);
+    printf("  rank order over %d probes x %d gallery: %d pairs swapped, %d near-ties swapped\n", np, ng, swaps, ties);
     CHECK(swaps == 0);
     free(pr32), free(g32), free(prlo), free(glo), free(d32), free(dlo), free(e32), free(elo);
     for (int i = 0; i < nd; i++) gaitrt_sequence_data_free(&data[i]);
     gaitrt_session_free(f32);
     gaitrt_session_free(low);
     gaitrt_model_free(m);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: test_lowp_fidelity SHARED_DATA_DIR [cpu|cuda]\n");
+        return 2;
+    }
+    char demo[1024];
+    snprintf(demo, sizeof demo, "%s/silhouettes-demo", argv[1]);
+    struct stat sb;
+    if (stat(demo, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        printf("SKIPPED: no shared sample data at %s\n", demo);
+        return 77;
+    }
+    const int on_gpu = argc > 2 && !strcmp(argv[2], "cuda");
+    int ran = 0;
+    static const char *const types[2] = {"GaitBase", "GaitGL"};
+    for (int i = 0; i < 2; i++) ran += check_model(types[i], argv[1], on_gpu) == 0;
+    if (!ran) {
+        printf("SKIPPED: no reduced precision to check here\n");
+        return 77;
+    }
     return grt_test_finish("test_lowp_fidelity");
 }

@@ -1,6 +1,6 @@
 /*
  * cpu_fast.c — the fast CPU backend ("cpu-fast"): oneDNN convolutions and pooling in a
- * channel-blocked layout kept from the first layer to the last, our own Winograd F(2x2, 3x3)
+ * channel-blocked layout kept from the first layer to the last, our own Winograd F(4x4, 3x3)
  * for the 3x3 stride-1 convolutions on AVX2 (fp32), our own SIMD kernels for the sequence
  * head, and the reference kernels for rare ops (each one named in `describe`).
  *
@@ -134,9 +134,11 @@ static grt_status grt__prepare_conv(grt_fast_state *st, const grt_plan *p, int i
         fc->fold_t = 3;
     const int64_t ci = xs[1], co = st->g->values[c->weight].shape[0];
     /* Our Winograd kernels (fast_wino.c), in this order:
-     * 2-D 3x3 (wino_t 0): F(2x2) does 2.25x fewer multiplies than oneDNN's direct kernel, within
-     *   ~1e-7 of it; F(4x4) (relaxed fp32 only) 4x fewer, ~1e-5 per layer;
-     * 3x3x3 (wino_t 3): three such passes, one per temporal tap;
+     * 2-D 3x3 (wino_t 0): F(4x4), 4x fewer multiplies than oneDNN's direct kernel, within
+     *   ~1e-6 of it per layer (3e-6 over 512 channels; fast_wino.c); F(2x2) (GAITRT_WINO_F2=1)
+     *   2.25x fewer, ~1e-7;
+     * 3x3x3 (wino_t 3): three such passes, one per temporal tap: F(2x2) at fp32, F(4x4) at
+     *   relaxed fp32 (see the weights below);
      * (3,1,1) (wino_t 1): temporal F(2,3), 1.5x fewer multiplies, F(2x2)'s accuracy. */
     const int wino_ok = st->adt == dnnl_f32 && st->k.isa >= GRT_FAST_ISA_AVX2;
     int kind = -1;
@@ -148,7 +150,10 @@ static grt_status grt__prepare_conv(grt_fast_state *st, const grt_plan *p, int i
         kind = 1;
     if (kind >= 0) {
         fc->wino_t = kind;
-        fc->wino_m = kind != 1 && st->prec == GRT_PREC_F32_RELAXED ? 4 : 2;
+        fc->wino_m = kind == 1                                       ? 2
+                     : kind == 3                                     ? (st->prec == GRT_PREC_F32_RELAXED ? 4 : 2)
+                     : getenv("GAITRT_WINO_F2") && st->prec == GRT_PREC_F32 ? 2
+                                                                     : 4;
         fc->fold_t = 0;
         /* 3x3x3 kernels hold most of a 3-D model's weights (DeepGaitV2-3D: 29.6 M parameters),
          * and their three transformed taps take 16/9 of that (4x for F(4x4)). At fp32 we read the

@@ -52,18 +52,18 @@ static inline void grt__tf_in(const float *p, long rs, float *v, long vs) {
     }
 }
 
-/* One 6-point B^T combination (F(4x4, 3x3)):
- * B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1] */
+/* One 6-point B^T combination (F(4x4, 3x3) on the points 0, 1, -1, 1/2, -2):
+ * B^T = [1 -3/2 -2 3/2 1 0; 0 -1 1/2 5/2 1 0; 0 1 -5/2 1/2 1 0; 0 -2 -1 2 1 0; 0 1/2 -1 -1/2 1 0; 0 1 -3/2 -2 3/2 1],
+ * evaluated through a = d3 - d1 and b = d4 - d2. */
 static inline void grt__bt6(const __m256 d[6], __m256 o[6]) {
-    const __m256 four = _mm256_set1_ps(4.0f), mfive = _mm256_set1_ps(-5.0f), mfour = _mm256_set1_ps(-4.0f),
-                 two = _mm256_set1_ps(2.0f);
-    const __m256 d42 = _mm256_sub_ps(d[4], d[2]);
-    o[0] = _mm256_fmadd_ps(four, d[0], _mm256_fmadd_ps(mfive, d[2], d[4]));
-    o[1] = _mm256_fmadd_ps(mfour, _mm256_add_ps(d[1], d[2]), _mm256_add_ps(d[3], d[4]));
-    o[2] = _mm256_fmadd_ps(four, _mm256_sub_ps(d[1], d[2]), _mm256_sub_ps(d[4], d[3]));
-    o[3] = _mm256_fmadd_ps(two, _mm256_sub_ps(d[3], d[1]), d42);
-    o[4] = _mm256_fmadd_ps(two, _mm256_sub_ps(d[1], d[3]), d42);
-    o[5] = _mm256_fmadd_ps(four, d[1], _mm256_fmadd_ps(mfive, d[3], d[5]));
+    const __m256 h3 = _mm256_set1_ps(1.5f), two = _mm256_set1_ps(2.0f), half = _mm256_set1_ps(0.5f);
+    const __m256 a = _mm256_sub_ps(d[3], d[1]), b = _mm256_sub_ps(d[4], d[2]);
+    o[0] = _mm256_fmadd_ps(h3, a, _mm256_add_ps(_mm256_sub_ps(d[0], d[2]), b));
+    o[1] = _mm256_fmadd_ps(h3, _mm256_add_ps(d[2], d[3]), _mm256_add_ps(a, b));
+    o[2] = _mm256_fmadd_ps(h3, _mm256_sub_ps(d[3], d[2]), _mm256_sub_ps(b, a));
+    o[3] = _mm256_fmadd_ps(two, a, b);
+    o[4] = _mm256_fnmadd_ps(half, a, b);
+    o[5] = _mm256_fmadd_ps(h3, b, _mm256_sub_ps(_mm256_sub_ps(d[5], d[3]), a));
 }
 
 /* V[xi] = (B^T d B)[xi] for the 6x6 patch d of 8-vectors at p (row stride rs floats). */
@@ -80,14 +80,14 @@ static inline void grt__tf_in4(const float *p, long rs, float *v, long vs) {
     }
 }
 
-/* One A^T combination of F(4x4, 3x3): A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1] */
+/* One A^T combination of F(4x4, 3x3) on the points 0, 1, -1, 1/2, -2:
+ * A^T = [1 1 1 1 1 0; 0 1 -1 1/2 -2 0; 0 1 1 1/4 4 0; 0 1 -1 1/8 -8 1] */
 static inline void grt__at4(const __m256 m[6], __m256 o[4]) {
     const __m256 s12 = _mm256_add_ps(m[1], m[2]), d12 = _mm256_sub_ps(m[1], m[2]);
-    const __m256 s34 = _mm256_add_ps(m[3], m[4]), d34 = _mm256_sub_ps(m[3], m[4]);
-    o[0] = _mm256_add_ps(_mm256_add_ps(m[0], s12), s34);
-    o[1] = _mm256_fmadd_ps(_mm256_set1_ps(2.0f), d34, d12);
-    o[2] = _mm256_fmadd_ps(_mm256_set1_ps(4.0f), s34, s12);
-    o[3] = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(8.0f), d34, d12), m[5]);
+    o[0] = _mm256_add_ps(_mm256_add_ps(m[0], s12), _mm256_add_ps(m[3], m[4]));
+    o[1] = _mm256_fmadd_ps(_mm256_set1_ps(0.5f), m[3], _mm256_fnmadd_ps(_mm256_set1_ps(2.0f), m[4], d12));
+    o[2] = _mm256_fmadd_ps(_mm256_set1_ps(0.25f), m[3], _mm256_fmadd_ps(_mm256_set1_ps(4.0f), m[4], s12));
+    o[3] = _mm256_fmadd_ps(_mm256_set1_ps(0.125f), m[3], _mm256_add_ps(_mm256_fnmadd_ps(_mm256_set1_ps(8.0f), m[4], d12), m[5]));
 }
 
 /* c0, c1 (6, 8) (+)= a (kblocks, [TB, 8] with stride astride; rows 0..5) x b (kblocks * 8, 16):
