@@ -110,6 +110,38 @@ static void grt__mark_lowp(grt_fast_state *st) {
     }
 }
 
+/* Which 2-D 3x3 layers run Winograd F(4x4) (wino_m = 4, set here; the others F(2x2)). F(4x4)'s
+ * transformed weights take 36/9 of the kernel, F(2x2)'s 16/9: 80 bytes more per (Ci, Co) pair.
+ * Relaxed fp32 gives it every layer. At fp32 the extra weights are capped (GAITRT_WINO_F4_MIB,
+ * default 40 MiB; 0: F(2x2) everywhere): the multiplies a layer saves per byte grow with its
+ * output positions, so layers go first by positions per frame, then in graph order, while the
+ * sum fits. GaitBase fits whole (37 MiB); models with twice its wide layers (XGait's two
+ * backbones, DeepGaitV2-P3D's four 256-channel blocks) keep some 16x11 layers on F(2x2). */
+static void grt__pick_f4(grt_fast_state *st, const grt_plan *p) {
+    const grt_graph *g = st->g;
+    if (st->adt != dnnl_f32 || st->k.isa < GRT_FAST_ISA_AVX2) return;
+    double cap = 40.0 * 1024 * 1024;
+    const char *env = getenv("GAITRT_WINO_F4_MIB");
+    if (env) cap = atof(env) * 1024 * 1024;
+    if (st->prec == GRT_PREC_F32_RELAXED) cap = 1e300;
+    for (;;) { /* the most positions among the layers not yet decided; stop when none fits */
+        int best = -1;
+        int64_t best_pos = 0;
+        for (int i = 0; i < g->n_nodes; i++) {
+            const grt_node *n = &g->nodes[i];
+            if (n->op != GRT_OP_CONV || st->conv[i].wino_m) continue;
+            const int64_t *xs = p->v[n->in[0]].shape, ci = xs[1], co = g->values[n->a.conv.weight].shape[0];
+            if (!grt_fast_wino_fits(&n->a.conv, ci, co, st->blk)) continue;
+            if (xs[3] * xs[4] > best_pos) best = i, best_pos = xs[3] * xs[4];
+        }
+        if (best < 0) return;
+        const grt_node *n = &g->nodes[best];
+        const double extra = 80.0 * (double)p->v[n->in[0]].shape[1] * (double)g->values[n->a.conv.weight].shape[0];
+        st->conv[best].wino_m = extra <= cap ? 4 : 2; /* 2: decided, F(2x2) */
+        if (extra <= cap) cap -= extra;
+    }
+}
+
 /* Conv node i: oneDNN at the nominal shape decides the weights layout; we reorder once. */
 static grt_status grt__prepare_conv(grt_fast_state *st, const grt_plan *p, int i) {
     const grt_node *n = &st->g->nodes[i];
@@ -135,8 +167,8 @@ static grt_status grt__prepare_conv(grt_fast_state *st, const grt_plan *p, int i
     const int64_t ci = xs[1], co = st->g->values[c->weight].shape[0];
     /* Our Winograd kernels (fast_wino.c), in this order:
      * 2-D 3x3 (wino_t 0): F(4x4), 4x fewer multiplies than oneDNN's direct kernel, within
-     *   ~1e-6 of it per layer (3e-6 over 512 channels; fast_wino.c); F(2x2) (GAITRT_WINO_F2=1)
-     *   2.25x fewer, ~1e-7;
+     *   ~1e-6 of it per layer (3e-6 over 512 channels; fast_wino.c), on the layers
+     *   grt__pick_f4 gave it; else F(2x2), 2.25x fewer, ~1e-7;
      * 3x3x3 (wino_t 3): three such passes, one per temporal tap: F(2x2) at fp32, F(4x4) at
      *   relaxed fp32 (see the weights below);
      * (3,1,1) (wino_t 1): temporal F(2,3), 1.5x fewer multiplies, F(2x2)'s accuracy. */
@@ -150,10 +182,7 @@ static grt_status grt__prepare_conv(grt_fast_state *st, const grt_plan *p, int i
         kind = 1;
     if (kind >= 0) {
         fc->wino_t = kind;
-        fc->wino_m = kind == 1                                       ? 2
-                     : kind == 3                                     ? (st->prec == GRT_PREC_F32_RELAXED ? 4 : 2)
-                     : getenv("GAITRT_WINO_F2") && st->prec == GRT_PREC_F32 ? 2
-                                                                     : 4;
+        fc->wino_m = kind == 1 ? 2 : kind == 3 ? (st->prec == GRT_PREC_F32_RELAXED ? 4 : 2) : fc->wino_m ? fc->wino_m : 2;
         fc->fold_t = 0;
         /* 3x3x3 kernels hold most of a 3-D model's weights (DeepGaitV2-3D: 29.6 M parameters),
          * and their three transformed taps take 16/9 of that (4x for F(4x4)). At fp32 we read the
@@ -334,6 +363,7 @@ static grt_status grt_fast_prepare(const grt_graph *g, const grt_backend_opts *o
         grt_error_clear();
         if ((gs = grt_plan_create(g, &bs, &p)) == GRT_OK) break;
     }
+    if (gs == GRT_OK) grt__pick_f4(st, p);
     for (int i = 0; gs == GRT_OK && i < g->n_nodes; i++) {
         if (g->nodes[i].op == GRT_OP_CONV) gs = grt__prepare_conv(st, p, i);
         if (g->nodes[i].op == GRT_OP_SEPFC) gs = grt__prepare_fc(st, i);
