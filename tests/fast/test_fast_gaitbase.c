@@ -48,6 +48,41 @@ int main(void) {
     CHECK_MSG(rel <= 1e-5, "GaitBase relative L2 %.3g > 1e-5", rel);
     fg_close(&rr);
 
+    /* the cap on F(4x4)'s extra weights: 0 keeps every 2-D 3x3 layer on F(2x2); 10 MiB fits the
+     * four layers with the most output positions (0.3 + 0.3 + 1.25 + 5 MiB: 64x44, 64x44, 32x22,
+     * then the first 16x11 one), not 256 -> 512 (10 MiB more) nor 512 -> 512 (20 MiB); 5.5 MiB
+     * the first three; the default (40 MiB) fits all six (37 MiB). Each mix stays within 1e-5
+     * of the reference. */
+    static const struct { const char *cap, *f4, *f2; } caps[] = {
+        {"0", NULL, "F(2x2,3x3):avx2 x6"},
+        {"10", "F(4x4,3x3):avx2 x4", "F(2x2,3x3):avx2 x2"},
+        /* the three widest maps (1.9 MiB), not the 16x11 256 -> 256 (5 MiB) smallest-first would take */
+        {"5.5", "F(4x4,3x3):avx2 x3", "F(2x2,3x3):avx2 x3"},
+        {NULL, "F(4x4,3x3):avx2 x6", NULL},
+    };
+    for (size_t k = 0; k < sizeof caps / sizeof caps[0] && grt_cpu_info_get()->avx2; k++) {
+        if (caps[k].cap)
+            setenv("GAITRT_WINO_F4_MIB", caps[k].cap, 1);
+        else
+            unsetenv("GAITRT_WINO_F4_MIB");
+        fg_runner cr;
+        CHECK_MSG(fg_open(&cr, fast, g, &bs, GRT_PREC_F32, 2) == 0, "cap %s: %s", caps[k].cap, gaitrt_last_error());
+        char d2[1024];
+        cr.bk->describe(cr.st, d2, sizeof d2);
+        const char *cap = caps[k].cap ? caps[k].cap : "default";
+        CHECK_MSG(caps[k].f4 ? strstr(d2, caps[k].f4) != NULL : strstr(d2, "F(4x4") == NULL, "cap %s MiB: %s", cap, d2);
+        CHECK_MSG(caps[k].f2 ? strstr(d2, caps[k].f2) != NULL : strstr(d2, "F(2x2") == NULL, "cap %s MiB: %s", cap, d2);
+        float *yc = calloc(out_n, sizeof(float));
+        CHECK(fg_run(&cr, in, seg, yc, NULL) == 0);
+        const double rc = grt_rel_l2(yc, yr, (size_t)out_n);
+        printf("F(4x4) cap %s MiB: %s %s; relative L2 vs reference %.3g\n", cap, caps[k].f4 ? caps[k].f4 : "",
+               caps[k].f2 ? caps[k].f2 : "", rc);
+        CHECK_MSG(rc <= 1e-5, "cap %s: relative L2 %.3g > 1e-5", caps[k].cap, rc);
+        free(yc);
+        fg_close(&cr);
+    }
+    unsetenv("GAITRT_WINO_F4_MIB");
+
     /* bf16 */
     fg_runner br;
     grt_backend_opts o = {0};
