@@ -124,7 +124,7 @@ static void grt__pick_f4(grt_fast_state *st, const grt_plan *p) {
     const char *env = getenv("GAITRT_WINO_F4_MIB");
     if (env) cap = atof(env) * 1024 * 1024;
     if (st->prec == GRT_PREC_F32_RELAXED) cap = 1e300;
-    for (;;) { /* the most positions among the layers not yet decided; stop when none fits */
+    for (;;) { /* the undecided layer with the most positions; done when none is left */
         int best = -1;
         int64_t best_pos = 0;
         for (int i = 0; i < g->n_nodes; i++) {
