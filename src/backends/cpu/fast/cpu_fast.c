@@ -126,17 +126,16 @@ static void grt__pick_f4(grt_fast_state *st, const grt_plan *p) {
     if (st->prec == GRT_PREC_F32_RELAXED) cap = 1e300;
     for (;;) { /* the undecided layer with the most positions; done when none is left */
         int best = -1;
-        int64_t best_pos = 0;
+        int64_t best_pos = 0, best_cc = 0;
         for (int i = 0; i < g->n_nodes; i++) {
             const grt_node *n = &g->nodes[i];
             if (n->op != GRT_OP_CONV || st->conv[i].wino_m) continue;
             const int64_t *xs = p->v[n->in[0]].shape, ci = xs[1], co = g->values[n->a.conv.weight].shape[0];
             if (!grt_fast_wino_fits(&n->a.conv, ci, co, st->blk)) continue;
-            if (xs[3] * xs[4] > best_pos) best = i, best_pos = xs[3] * xs[4];
+            if (xs[3] * xs[4] > best_pos) best = i, best_pos = xs[3] * xs[4], best_cc = ci * co;
         }
         if (best < 0) return;
-        const grt_node *n = &g->nodes[best];
-        const double extra = 80.0 * (double)p->v[n->in[0]].shape[1] * (double)g->values[n->a.conv.weight].shape[0];
+        const double extra = 80.0 * (double)best_cc;
         st->conv[best].wino_m = extra <= cap ? 4 : 2; /* 2: decided, F(2x2) */
         if (extra <= cap) cap -= extra;
     }
