@@ -138,19 +138,33 @@ static void grt__wino_zero_rows(float *V, long vs, int nx, long cib, long nb, lo
 }
 
 /* M[xi] (Co/8, TB, 8) = V[xi] (TB x Ci) * U[xi] (Ci x Co) for the nx transformed points of a
- * block of nb tiles; U is (nx, Co/16, Ci, 16); M[xi] starts at M + xi * ms. */
+ * block of nb tiles; U is (nx, Co/16, Ci, 16); M[xi] starts at M + xi * ms.
+ * Wide layers' U does not stay in the caches between blocks, and its panels are read 16 KiB
+ * at a time 32 KiB apart, a pattern the hardware prefetcher follows badly (it stops at each
+ * 4 KiB page): each row group of the GEMMs prefetches its share of the next panel into L2.
+ * (512 -> 512 channels at 16x11, one thread: the GEMMs 9% faster.) */
 static void grt__wino_gemms(const float *V, long vs, float *M, const float *u, int nx, long cib, long cob, long nb,
                             long tb, size_t ms) {
-    const long np = cob / 2, ci = cib * 8;
+    const long np = cob / 2, ci = cib * 8, nrg = (nb + 5) / 6;
     for (int xi = 0; xi < nx; xi++)
         for (long kb = 0; kb < cib; kb += KB_CHUNK) {
             const long kc = cib - kb < KB_CHUNK ? cib - kb : KB_CHUNK;
             for (long p = 0; p < np; p++) {
                 const float *bp = u + (((size_t)xi * np + p) * ci + kb * 8) * 16;
+                /* the panel after this one: the next 16 outputs, else the next K chunk, else the next point */
+                long nxi = xi, nkb = kb, npn = p + 1;
+                if (npn == np) npn = 0, nkb += KB_CHUNK;
+                if (nkb >= cib) nkb = 0, nxi++;
+                const float *next = u + (((size_t)nxi * np + npn) * ci + nkb * 8) * 16;
+                const long nkc = cib - nkb < KB_CHUNK ? cib - nkb : KB_CHUNK;
+                const long nlines = nxi < nx ? nkc * 8 * 16 * (long)sizeof(float) / 64 : 0, per = (nlines + nrg - 1) / nrg;
                 float *m0 = M + xi * ms + (size_t)(2 * p * tb) * 8;
-                for (long rg = 0; rg < nb; rg += 6)
+                long pl = 0;
+                for (long rg = 0; rg < nb; rg += 6) {
+                    for (long q = 0; q < per && pl < nlines; q++, pl++) _mm_prefetch((const char *)next + pl * 64, _MM_HINT_T1);
                     grt__gemm6x16(V + xi * vs + (kb * tb + rg) * 8, tb * 8, bp, kc, m0 + rg * 8, m0 + (tb + rg) * 8,
                                   kb > 0);
+                }
             }
         }
 }
