@@ -132,7 +132,9 @@ grt_status grt_hx_run(const grt_graph *g, const grt_batch_shape *bs, const grt_h
     if (st == GRT_OK) st = grt_cu_segments(seg, bs->n_seq, bs->n, bs->t, h.seg, &padded);
     if (st == GRT_OK) {
         memset(h.arena, 0xff, (size_t)pr.arena_bytes); /* NaN in every storage type */
-        grt_cu_wpack_fill(g, &wp, h.blob);
+        st = grt_cu_wpack_fill(g, &wp, h.blob);
+    }
+    if (st == GRT_OK) {
         for (int k = 0; k < pr.n_inputs; k++) {
             const grt_cu_tensor *t = &pr.t[pr.in_t[k]];
             memcpy(h.stage + t->off, inputs[k], (size_t)t->numel * sizeof(float));

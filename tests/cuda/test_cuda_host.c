@@ -237,6 +237,15 @@ static void test_algo(void) {
     e->ws = 123;
     CHECK(grt_cu_algo_add(&c, &k1) == grt_cu_algo_find(&c, &k1)); /* no duplicate */
     CHECK(grt_cu_algo_find(&c, &k1)->ws == 123);
+    /* a choice made while the device was short of memory is searched again when there is more */
+    e = grt_cu_algo_find(&c, &k1);
+    e->search_ws = (size_t)64 << 20;
+    CHECK(grt_cu_algo_usable(e, (size_t)64 << 20) && grt_cu_algo_usable(e, (size_t)1 << 20));
+    CHECK(!grt_cu_algo_usable(e, (size_t)256 << 20));
+    CHECK(!grt_cu_algo_usable(NULL, 0));
+    e->algo = -1;
+    CHECK(!grt_cu_algo_usable(e, 0));
+    e->algo = 1;
     CHECK(grt_cu_algo_find(&c, &k2) == NULL);
     k2.w[0] = 50;
     k2.x[0] = 30;
@@ -273,7 +282,7 @@ static void test_wpack(void) {
         CHECK(wp.conv_w[wi] % 256 == 0 && wp.f32[bi] % 256 == 0 && wp.fc_w[fi] % 256 == 0);
         CHECK(cdt == GRT_CU_F32 ? wp.bias_c[bi] == wp.f32[bi] : wp.bias_c[bi] != wp.f32[bi]);
         char *blob = malloc(wp.bytes);
-        grt_cu_wpack_fill(g, &wp, blob);
+        CHECK(grt_cu_wpack_fill(g, &wp, blob) == GRT_OK);
         int bad = 0;
         /* (Co, Ci, kt, kh, kw) -> (Co, kt, kh, kw, Ci), rounded to cdt */
         for (int o = 0; o < 3; o++)

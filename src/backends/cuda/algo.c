@@ -62,3 +62,7 @@ void grt_cu_algo_cache_free(grt_cu_algo_cache *c) {
     grt_free(c->e);
     memset(c, 0, sizeof *c);
 }
+
+int grt_cu_algo_usable(const grt_cu_algo_entry *e, size_t search_ws) {
+    return e != NULL && e->algo >= 0 && e->search_ws >= search_ws;
+}

@@ -71,6 +71,20 @@ typedef struct grt_cu_libs {
     char cudnn_version[48];
 } grt_cu_libs;
 
+/* A library's own out-of-memory status. Such a failure is reported as GAITRT_ERR_NOMEM, as a
+ * failed cudaMalloc is, so that the session answers it the same way (a smaller batch, then the
+ * CPU): never as a refusal that would send a layer to a slower path for the plan's life. */
+static inline int grt_cu_blas_nomem(cublasStatus_t s) { return s == CUBLAS_STATUS_ALLOC_FAILED; }
+#ifdef GAITRT_HAVE_CUDNN
+static inline int grt_cu_dnn_nomem(cudnnStatus_t s) {
+#if CUDNN_MAJOR >= 9
+    return s == CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED || s == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED;
+#else
+    return s == CUDNN_STATUS_ALLOC_FAILED;
+#endif
+}
+#endif
+
 /* Opens what it can; never fails (what is missing is recorded in *_why). */
 void grt_cu_libs_open(grt_cu_libs *L);
 void grt_cu_libs_close(grt_cu_libs *L);

@@ -79,8 +79,9 @@ typedef struct grt_cu_wpack {
 } grt_cu_wpack;
 
 grt_status grt_cu_wpack_plan(const grt_graph *g, int cdt, grt_cu_wpack *wp);
-/* Fills a host buffer of wp->bytes (then copied to the device once). */
-void grt_cu_wpack_fill(const grt_graph *g, const grt_cu_wpack *wp, void *blob);
+/* Fills a host buffer of wp->bytes (then copied to the device once). A constant the plan
+ * packs whose data the graph does not hold (released, never read back) is an error, not zeros. */
+grt_status grt_cu_wpack_fill(const grt_graph *g, const grt_cu_wpack *wp, void *blob);
 void grt_cu_wpack_free(grt_cu_wpack *wp);
 
 /* ---- ops ----------------------------------------------------------------------------- */
@@ -226,6 +227,7 @@ typedef struct grt_cu_algo_entry {
     int tensor_math;
     int math;           /* the library's math-type value the algorithm was measured with */
     size_t ws;
+    size_t search_ws;   /* the workspace the search could offer (less when the device was short of memory) */
     int fused_ok;       /* -1 untried, 0 refused at the trial run, 1 ran, 2 ran with a float32 bias */
 } grt_cu_algo_entry;
 
@@ -237,5 +239,9 @@ typedef struct grt_cu_algo_cache {
 grt_cu_algo_entry *grt_cu_algo_find(grt_cu_algo_cache *c, const grt_cu_algo_key *k);
 grt_cu_algo_entry *grt_cu_algo_add(grt_cu_algo_cache *c, const grt_cu_algo_key *k);
 void grt_cu_algo_cache_free(grt_cu_algo_cache *c);
+/* 1 when e holds a choice a plan that can offer search_ws bytes to the search may take: one
+ * made with at least that much room (a choice made while the device was short of memory is
+ * searched again when there is more). */
+int grt_cu_algo_usable(const grt_cu_algo_entry *e, size_t search_ws);
 
 #endif /* GRT_CU_PROG_H */

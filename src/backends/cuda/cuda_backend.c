@@ -137,8 +137,8 @@ static grt_status grt_cu_prepare(const grt_graph *g, const grt_backend_opts *o, 
             grt_cu_release(s);
             return grt_error(GAITRT_ERR_NOMEM, "out of memory packing %.1f MiB of weights", (double)s->wp.bytes / 1048576.0);
         }
-        grt_cu_wpack_fill(g, &s->wp, blob);
-        st = grt_cu_check(cudaMalloc(&s->dweights, s->wp.bytes), "allocation of the weights");
+        st = grt_cu_wpack_fill(g, &s->wp, blob);
+        if (st == GRT_OK) st = grt_cu_check(cudaMalloc(&s->dweights, s->wp.bytes), "allocation of the weights");
         if (st == GRT_OK) st = grt_cu_check(cudaMemcpy(s->dweights, blob, s->wp.bytes, cudaMemcpyHostToDevice), "upload of the weights");
         grt_free(blob);
         if (st != GRT_OK) {
@@ -168,7 +168,10 @@ static grt_status grt__fc(grt_cu_plan *pl, const grt_cu_op *op) {
                                                              d->lda, d->sa, x, CUDA_R_32F, d->ldb, d->sb, &zero, y, CUDA_R_32F, d->ldc,
                                                              d->sc, d->batch, ct, CUBLAS_GEMM_DEFAULT);
     if (s != CUBLAS_STATUS_SUCCESS)
-        return grt_error(s == CUBLAS_STATUS_EXECUTION_FAILED ? GAITRT_ERR_DEVICE : GAITRT_ERR_UNSUPPORTED, "cuBLAS GEMM: %s",
+        return grt_error(grt_cu_blas_nomem(s)                     ? GAITRT_ERR_NOMEM
+                         : s == CUBLAS_STATUS_EXECUTION_FAILED ? GAITRT_ERR_DEVICE
+                                                               : GAITRT_ERR_UNSUPPORTED,
+                         "cuBLAS GEMM: %s",
                          pl->st->libs.blas.GetStatusString(s));
     return GRT_OK;
 }
@@ -382,12 +385,12 @@ static grt_status grt_cu_plan_make(void *state, const grt_batch_shape *bs, void 
     if ((st = grt_cu_lower(s->g, pl->gp, s->cdt, s->libs.have_cudnn, &pl->pr)) != GRT_OK) goto fail;
     grt_cu_prog *pr = &pl->pr;
     pl->conv = grt_calloc((size_t)(pr->nop ? pr->nop : 1), sizeof *pl->conv);
-    pl->nev = pr->nop + 1;
-    pl->ev = grt_calloc((size_t)pl->nev, sizeof *pl->ev);
+    pl->ev = grt_calloc((size_t)pr->nop + 1, sizeof *pl->ev);
     if (!pl->conv || !pl->ev) {
         st = grt_error(GAITRT_ERR_NOMEM, "out of memory planning for CUDA");
         goto fail;
     }
+    pl->nev = pr->nop + 1; /* only now: the release walks ev[0 .. nev) */
     if ((st = grt_cu_check(cudaStreamCreateWithFlags(&pl->stream, cudaStreamNonBlocking), "stream creation")) != GRT_OK) goto fail;
     for (int i = 0; i < pl->nev; i++)
         if ((st = grt_cu_check(cudaEventCreate(&pl->ev[i]), "event creation")) != GRT_OK) goto fail;
@@ -431,6 +434,12 @@ static grt_status grt_cu_plan_make(void *state, const grt_batch_shape *bs, void 
         if (bst == CUBLAS_STATUS_SUCCESS) bst = s->libs.blas.SetStream(pl->blas, pl->stream);
         if (bst == CUBLAS_STATUS_SUCCESS) bst = s->libs.blas.SetWorkspace(pl->blas, pl->blas_ws, pl->blas_ws_bytes);
         if (bst == CUBLAS_STATUS_SUCCESS) bst = s->libs.blas.SetMathMode(pl->blas, CUBLAS_DEFAULT_MATH);
+        if (grt_cu_blas_nomem(bst)) {
+            if (pl->blas) s->libs.blas.Destroy(pl->blas);
+            pl->blas = NULL;
+            st = grt_error(GAITRT_ERR_NOMEM, "cuBLAS handle: %s", s->libs.blas.GetStatusString(bst));
+            goto fail;
+        }
         if (bst != CUBLAS_STATUS_SUCCESS) {
             grt_cu_note(pl, "cuBLAS handle failed (%s): FCs on the direct kernel", s->libs.blas.GetStatusString(bst));
             if (pl->blas) s->libs.blas.Destroy(pl->blas);
@@ -443,6 +452,10 @@ static grt_status grt_cu_plan_make(void *state, const grt_batch_shape *bs, void 
         cudnnStatus_t dst = s->libs.dnn.Create(&pl->dnn);
         if (dst == CUDNN_STATUS_SUCCESS) dst = s->libs.dnn.SetStream(pl->dnn, pl->stream);
         dnn_ok = dst == CUDNN_STATUS_SUCCESS;
+        if (grt_cu_dnn_nomem(dst)) {
+            st = grt_error(GAITRT_ERR_NOMEM, "cuDNN handle: %s", s->libs.dnn.GetErrorString(dst));
+            goto fail;
+        }
         if (!dnn_ok) {
             grt_cu_note(pl, "cuDNN handle failed (%s): convolutions on the direct kernel", s->libs.dnn.GetErrorString(dst));
             if (pl->dnn) s->libs.dnn.Destroy(pl->dnn);
@@ -576,6 +589,8 @@ static grt_status grt_cu_collect(void *plan) {
 static grt_status grt_cu_run(void *plan, const grt_run_args *a) {
     grt_cu_plan *pl = plan;
     grt_status st;
+    if (pl && pl->pending) /* its collect would return the older run's output, not this one's */
+        return grt_error(GAITRT_ERR_BAD_STATE, "CUDA run: %d submitted runs not collected", pl->pending);
     if (!a || !a->prof) {
         if ((st = grt_cu_submit(plan, a)) != GRT_OK) return st;
         return grt_cu_collect(plan);

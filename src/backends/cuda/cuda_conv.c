@@ -22,7 +22,7 @@ static cudnnDataType_t grt__dnn_dt(int dt) {
 
 static grt_status grt__dnn(const grt_cu_plan *pl, cudnnStatus_t s, const char *layer, const char *what) {
     if (s == CUDNN_STATUS_SUCCESS) return GRT_OK;
-    return grt_error(GAITRT_ERR_DEVICE, "cuDNN %s failed for layer '%s': %s", what, layer, pl->st->libs.dnn.GetErrorString(s));
+    return grt_error(grt_cu_dnn_nomem(s) ? GAITRT_ERR_NOMEM : GAITRT_ERR_DEVICE, "cuDNN %s failed for layer '%s': %s", what, layer, pl->st->libs.dnn.GetErrorString(s));
 }
 
 /* Re-describes conv op j's bias as float32 for the fused call. */
@@ -118,7 +118,7 @@ grt_status grt_cu_conv_setup(grt_cu_plan *pl, int j, void *tmp_ws, size_t tmp_ws
     int have = 0, fused_ok = -1;
     pthread_mutex_lock(&st->mu);
     grt_cu_algo_entry *e = grt_cu_algo_find(&st->algos, key);
-    if (e && e->algo >= 0) {
+    if (grt_cu_algo_usable(e, tmp_ws_bytes)) {
         rt->algo = e->algo;
         rt->tensor_math = e->tensor_math;
         rt->math = e->math;
@@ -134,6 +134,8 @@ grt_status grt_cu_conv_setup(grt_cu_plan *pl, int j, void *tmp_ws, size_t tmp_ws
                                                                 grt_cu_wptr(pl, st->wp.conv_w[a->weight]), rt->cd, rt->yd,
                                                                 grt_cu_tptr(pl, op->out), CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got,
                                                                 perf, tmp_ws, tmp_ws_bytes);
+        if (grt_cu_dnn_nomem(fs))
+            return grt_error(GAITRT_ERR_NOMEM, "cuDNN's algorithm search for layer '%s': %s", node->name, D->GetErrorString(fs));
         if (fs != CUDNN_STATUS_SUCCESS) {
             grt_cu_note(pl, "conv '%s': cuDNN found no algorithm (%s), direct kernel", node->name, D->GetErrorString(fs));
             op->path = GRT_CU_CONV_DIRECT;
@@ -163,10 +165,12 @@ grt_status grt_cu_conv_setup(grt_cu_plan *pl, int j, void *tmp_ws, size_t tmp_ws
         pthread_mutex_lock(&st->mu);
         e = grt_cu_algo_add(&st->algos, key);
         if (e) {
+            if (e->algo != rt->algo) e->fused_ok = -1; /* learnt with another algorithm */
             e->algo = rt->algo;
             e->tensor_math = rt->tensor_math;
             e->math = rt->math;
             e->ws = rt->ws;
+            e->search_ws = tmp_ws_bytes;
         }
         pthread_mutex_unlock(&st->mu);
     }
@@ -222,6 +226,7 @@ void grt_cu_conv_remember(grt_cu_plan *pl, int j) {
 /* A failed launch is a device error; a refusal (not supported, bad parameter, a kernel
  * that did not compile) lets the trial run fall back to the next path. */
 static grt_status grt__dnn_run_status(cudnnStatus_t s) {
+    if (grt_cu_dnn_nomem(s)) return GAITRT_ERR_NOMEM;
     return CUDNN_STATUS_CATEGORY(s) == CUDNN_STATUS_EXECUTION_FAILED ? GAITRT_ERR_DEVICE : GAITRT_ERR_UNSUPPORTED;
 }
 

@@ -94,12 +94,17 @@ grt_status grt_cu_wpack_plan(const grt_graph *g, int cdt, grt_cu_wpack *wp) {
     return GRT_OK;
 }
 
-void grt_cu_wpack_fill(const grt_graph *g, const grt_cu_wpack *wp, void *blob) {
+grt_status grt_cu_wpack_fill(const grt_graph *g, const grt_cu_wpack *wp, void *blob) {
     char *base = blob;
     memset(blob, 0, wp->bytes);
     for (int v = 0; v < wp->n_values; v++) {
         const grt_value *val = &g->values[v];
-        if (!val->is_const || !val->data) continue;
+        if (!val->is_const) continue;
+        if (!val->data) {
+            if (wp->conv_w[v] >= 0 || wp->f32[v] >= 0 || wp->bias_c[v] >= 0 || wp->fc_w[v] >= 0)
+                return grt_error(GAITRT_ERR_INTERNAL, "CUDA weights: constant %d (%s) has no data to upload", v, val->key[0] ? val->key : "derived");
+            continue;
+        }
         const int64_t n = grt__numel(val);
         if (wp->conv_w[v] >= 0) {
             /* (Co, cig, kt, kh, kw) -> (Co, kt, kh, kw, cig) */
@@ -131,4 +136,5 @@ void grt_cu_wpack_fill(const grt_graph *g, const grt_cu_wpack *wp, void *blob) {
             }
         }
     }
+    return GRT_OK;
 }
