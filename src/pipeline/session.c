@@ -58,10 +58,15 @@ static grt_status grt__select_backend(gaitrt_session *s) {
         const grt_backend_i *cu = grt_backend_cuda();
         if (cu && s->params.level != GAITRT_LEVEL_CONSERVATIVE) {
             static const grt_precision gpu_prec[5] = {GRT_PREC_F32, GRT_PREC_F32, GRT_PREC_TF32, GRT_PREC_F16, GRT_PREC_BF16};
-            o.precision = want != GAITRT_PRECISION_AUTO              ? gpu_prec[want]
-                          : s->params.level == GAITRT_LEVEL_AGGRESSIVE ? GRT_PREC_F16
-                                                                       : GRT_PREC_F32;
-            if (grt_model_prepared(m, cu, &o, 1, &s->bk_state) == GRT_OK) {
+            /* the CUDA backend does not read the thread count: sessions that differ only there
+             * share one device copy of the weights and one algorithm cache */
+            grt_backend_opts oc = o;
+            oc.n_threads = 0;
+            oc.precision = want != GAITRT_PRECISION_AUTO              ? gpu_prec[want]
+                           : s->params.level == GAITRT_LEVEL_AGGRESSIVE ? GRT_PREC_F16
+                                                                        : GRT_PREC_F32;
+            if (grt_model_prepared(m, cu, &oc, 1, &s->bk_state) == GRT_OK) {
+                o = oc;
                 bk = cu;
                 fused = 1;
             } else {
@@ -195,6 +200,7 @@ static grt_status grt__bind(gaitrt_session *s, grt_plan_slot *ps) {
 
 /* Releases the plan cached in ps, leaving the slot empty. */
 static void grt__release_slot(gaitrt_session *s, grt_plan_slot *ps) {
+    if (ps->plan == s->failed_plan) s->failed_plan = NULL; /* gone already: nothing left to drop */
     s->bk->plan_release(ps->plan);
     ps->plan = NULL;
     ps->bound = NULL;
@@ -346,9 +352,29 @@ static grt_status grt__finish(gaitrt_session *s, grt_batch_rec *r, float *out) {
     return GRT_OK;
 }
 
+/* grt__finish for the batch submitted before the one being started. Its failure loses that
+ * batch's sequences, so it must end the call: never be answered as the new batch's
+ * out-of-memory (by a smaller retry of the new batch, leaving the old one's rows unwritten). */
+static grt_status grt__finish_before(gaitrt_session *s, grt_batch_rec *r, float *out) {
+    grt_status st = grt__finish(s, r, out);
+    if (st != GAITRT_ERR_NOMEM) return st;
+    char why[512];
+    snprintf(why, sizeof why, "%s", gaitrt_last_error());
+    return grt_error(GAITRT_ERR_DEVICE, "finishing the batch before: %s", why);
+}
+
 /* 1 when the session runs on a device backend (not one of the CPU backends). */
 static int grt__on_device(const gaitrt_session *s) {
     return s->bk != grt_backend_cpu_ref() && s->bk != grt_backend_cpu_fast();
+}
+
+/* A plan whose run failed is not used again (a device backend marks it unusable): released
+ * after the batch in flight, if any, has been finished. */
+static void grt__drop_failed_plan(gaitrt_session *s) {
+    if (!s->failed_plan || s->flight.plan == s->failed_plan) return;
+    for (int i = 0; i < GRT_PLAN_CACHE; i++)
+        if (s->plans[i].plan == s->failed_plan) grt__release_slot(s, &s->plans[i]);
+    s->failed_plan = NULL;
 }
 
 /* A device backend makes a plan per batch shape, and making one is slow (algorithm search,
@@ -392,9 +418,10 @@ static grt_status grt__start_batch(gaitrt_session *s, const gaitrt_sequence *seq
     }
     grt_status st;
     grt_batch_rec *prev = &s->flight;
-    if (prev->plan && (prev->bs.n != bs.n || prev->bs.t != bs.t || prev->bs.n_seq != bs.n_seq) &&
-        (st = grt__finish(s, prev, out)) != GRT_OK)
-        return st;
+    if (prev->plan && (prev->bs.n != bs.n || prev->bs.t != bs.t || prev->bs.n_seq != bs.n_seq)) {
+        if ((st = grt__finish_before(s, prev, out)) != GRT_OK) return st;
+        grt__drop_failed_plan(s); /* a failed run's plan, if any, before this batch needs memory */
+    }
     if ((st = grt__grow((void **)&s->segs, &s->segs_cap, (size_t)n * sizeof(grt_segment), 0)) != GRT_OK) return st;
     void *plan = NULL;
     if ((st = grt__get_plan(s, &bs, &plan)) != GRT_OK) return st;
@@ -463,7 +490,7 @@ static grt_status grt__start_batch(gaitrt_session *s, const gaitrt_sequence *seq
     grt_batch_rec done = *prev;
     *prev = (grt_batch_rec){.plan = plan, .bs = bs, .async = async, .slot = slot, .n = n};
     memcpy(prev->idx, idx, (size_t)n * sizeof(int));
-    return grt__finish(s, &done, out);
+    return grt__finish_before(s, &done, out);
 }
 
 /* Releases the cached plans; with `keep`, not that one (a batch in flight uses it). Returns
@@ -479,15 +506,6 @@ static int grt__release_plans(gaitrt_session *s, const void *keep) {
     return k;
 }
 
-/* A plan whose run failed is not used again (a device backend marks it unusable): released
- * after the batch in flight, if any, has been finished. */
-static void grt__drop_failed_plan(gaitrt_session *s) {
-    if (!s->failed_plan || s->flight.plan == s->failed_plan) return;
-    for (int i = 0; i < GRT_PLAN_CACHE; i++)
-        if (s->plans[i].plan == s->failed_plan) grt__release_slot(s, &s->plans[i]);
-    s->failed_plan = NULL;
-}
-
 /* Out of device memory even for one sequence: the batch in flight is finished, the device's
  * plans are released and the session goes on on the CPU (the backend the CPU would have been
  * given at creation), and says so. */
@@ -499,8 +517,14 @@ static grt_status grt__fall_back_to_cpu(gaitrt_session *s, float *out) {
     grt__release_plans(s, NULL);
     s->failed_plan = NULL;
     const char *from = s->bk->name;
+    const gaitrt_device_kind dev = s->params.device;
     s->params.device = GAITRT_DEVICE_CPU;
-    if ((st = grt__select_backend(s)) != GRT_OK || (st = grt_session_size_budget(s)) != GRT_OK) return st;
+    if ((st = grt__select_backend(s)) != GRT_OK) {
+        s->params.device = dev; /* still the device's backend (its plans are made again when needed) */
+        return st;
+    }
+    s->oom_cap = 0; /* the device's limit is not the CPU's */
+    if ((st = grt_session_size_budget(s)) != GRT_OK) return st;
     grt_session_note(s, "%s: out of memory even for one sequence (%s); the session goes on on the CPU (%s)", from, why,
                      s->bk->name);
     s->fallbacks++;

@@ -45,8 +45,9 @@ static dplan *dwrap(void *inner, const grt_batch_shape *bs) {
 
 /* A device with little memory: plans for more than oom_above sequences fail as a CUDA
  * allocation does (-1: never); fail_submit: the next submit fails as a refused library call
- * does, and its plan is unusable from then on. */
-static int oom_above = -1, n_oom, fail_submit;
+ * does, and its plan is unusable from then on; nomem_submit: the next submit of more than one
+ * sequence runs out of memory (a library's workspace); nomem_collect: the next collect does. */
+static int oom_above = -1, n_oom, fail_submit, nomem_submit, nomem_collect;
 
 static grt_status d_plan(void *st, const grt_batch_shape *bs, void **out) {
     if (oom_above >= 0 && bs->n_seq > oom_above) {
@@ -110,6 +111,11 @@ static grt_status d_submit(void *p, const grt_run_args *a) {
         d->bad = 1;
         return grt_error(GAITRT_ERR_UNSUPPORTED, "cuDNN refused a convolution (deferred test)");
     }
+    if (nomem_submit && d->bs.n_seq > 1) {
+        nomem_submit = 0;
+        d->bad = 1;
+        return grt_error(GAITRT_ERR_NOMEM, "cuBLAS GEMM: out of memory (deferred test)");
+    }
     if (d->pending >= SLOTS) {
         n_contract++;
         return grt_error(GAITRT_ERR_BAD_STATE, "submit with %d runs in flight", d->pending);
@@ -137,6 +143,11 @@ static grt_status d_collect(void *p) {
     const int slot = (d->next - d->pending + SLOTS) % SLOTS;
     d->pending--;
     n_collect++;
+    if (nomem_collect) {
+        nomem_collect = 0;
+        d->bad = 1;
+        return grt_error(GAITRT_ERR_NOMEM, "CUDA forward pass failed: out of memory (deferred test)");
+    }
     grt_run_args a = {d->inputs[slot], d->segs[slot], d->dst[slot], NULL};
     grt_status st = real->run(d->inner, &a);
     /* the staging is free again: scribble on it so that a late reader sees garbage */
@@ -304,6 +315,41 @@ static void check_fallbacks(void) {
         CHECK_MSG(gaitrt_embed(s1, seqs, N, got, N * per) == GAITRT_OK, "%s", gaitrt_last_error());
         CHECK(grt_rel_l2(got, want, N * per) <= 1e-6);
     }
+    gaitrt_session_free(s1);
+    /* a run (not a plan) out of memory: the batch halved, the failed plan released once and
+       forgotten (a later plan may get its address) */
+    s1 = gaitrt_session_create(m, &sp);
+    CHECK(s1 != NULL);
+    if (s1) {
+        defer_session(s1);
+        nomem_submit = 1;
+        memset(got, 0, sizeof got);
+        CHECK_MSG(gaitrt_embed(s1, seqs, N, got, N * per) == GAITRT_OK, "%s", gaitrt_last_error());
+        gaitrt_session_report(s1, rep, sizeof rep);
+        CHECK_MSG(strstr(rep, "batch of 8 sequences") && strstr(rep, "retrying with 4"), "%s", rep);
+        CHECK(s1->failed_plan == NULL);
+        CHECK(grt_rel_l2(got, want, N * per) <= 1e-6);
+        CHECK(gaitrt_embed(s1, seqs, N, got, N * per) == GAITRT_OK && grt_rel_l2(got, want, N * per) <= 1e-6);
+    }
+    gaitrt_session_free(s1);
+    /* the batch before fails when it is finished (sequences of two lengths: two shapes, one
+       sequence per batch): the call fails, naming it; the next batch is not retried on the CPU as
+       if it had run out of memory itself, which would leave the failed batch's rows unwritten */
+    sp.max_batch_size = 1;
+    s1 = gaitrt_session_create(m, &sp);
+    CHECK(s1 != NULL);
+    if (s1) {
+        defer_session(s1);
+        seqs[1].n_frames = 5;
+        nomem_collect = 1;
+        const gaitrt_status st = gaitrt_embed(s1, seqs, 2, got, 2 * per);
+        CHECK_MSG(st == GAITRT_ERR_DEVICE && strstr(gaitrt_last_error(), "finishing the batch before"), "%d: %s", (int)st,
+                  gaitrt_last_error());
+        CHECK(s1->bk == &deferred);
+        seqs[1].n_frames = 6;
+    }
+    nomem_collect = 0;
+    sp.max_batch_size = N;
     gaitrt_session_free(s1);
     /* room for none: 8 -> 4 -> 2 -> 1 -> the CPU */
     s1 = gaitrt_session_create(m, &sp);
