@@ -2,7 +2,8 @@
 # The whole test suite: installs the Debian packages the tests need, builds gaitrt in
 # Release and runs every test, then builds with AddressSanitizer + UndefinedBehaviorSanitizer
 # and runs the tests again (the slowest full-size parity cases are labelled `heavy` and the
-# 10,000-embed soak `soak`; both run only in the Release pass), fuzzes every parser for a
+# 10,000-embed soak `soak`; both run only in the Release pass, as do the reference kernels on the
+# zoo tests' cases longer than 30 frames), fuzzes every parser for a
 # bounded time, and runs the thread test under ThreadSanitizer. Tests whose reference tools are
 # missing are reported as skipped.
 set -euo pipefail

@@ -17,7 +17,9 @@
 #   7. overlap: 256 sequences in runs of 64 with and without GAITRT_NO_OVERLAP (the session packs
 #      one batch and downloads the one before while the GPU computes),
 #   8. the aggressive level's fidelity on the demo silhouettes (cosine, rank order) on the GPU and
-#      on the host CPU (bf16 where oneDNN has kernels for it, else relaxed fp32), and its CPU time.
+#      on the host CPU (bf16 where oneDNN has kernels for it, else relaxed fp32), and its CPU time;
+#   9. (cpupeers, not in the default STEPS) the fast CPU backend on the host with 2 threads, in
+#      8- and 16-channel blocks, against PyTorch and ONNX Runtime on the CPU.
 # Results go to $OUT (default bench/results/gpu): run.log, test_cuda_host.log, test_cuda_gpu.log,
 # bench.log, gpu_results.md, gpu_results.json, pytorch_parity.log, peers_*.json, peers.md.
 #
@@ -235,6 +237,31 @@ PY
 else
   say "build of test_lowp_fidelity / gaitrt failed (see run.log)"
 fi
+fi
+
+if want cpupeers; then
+  # The fast CPU backend's targets are set for a 2-core AVX-512 machine; this host is one with more
+  # cores. Two threads, and both channel-block layouts: 8 (our AVX2 Winograd kernels on the 3x3
+  # stride-1 layers, oneDNN's AVX2 kernels elsewhere) and 16 (oneDNN's AVX-512 kernels everywhere),
+  # so that the layout an AVX-512 CPU gets by default can be chosen by measurement.
+  step "host CPU, 2 threads: gaitrt balanced (8- and 16-channel blocks) against PyTorch / ONNX Runtime on the CPU"
+  grep -o -E 'avx512f |avx512_bf16|amx_tile' /proc/cpuinfo | sort -u | tr '\n' ' ' | tee -a "$LOG"; say ""
+  if build gaitrt_cli; then
+    for spec in GaitBase:1 GaitBase:8 DeepGaitV2:p3d-1441:1; do
+      m=${spec%:*}; b=${spec##*:}
+      for blk in 8 16; do
+        tag=$(echo "cpu_${m}_${b}_blk$blk" | tr ':' '_')
+        peers=""; [ "$blk" = 8 ] && [ "$HAVE_TORCH" = 1 ] && peers="--peers"
+        GAITRT_PEER_PYTHON=$(command -v python3) GAITRT_FAST_BLOCK=$blk GAITRT_SOURCE_DIR=$PWD timeout 400 build-gpu/gaitrt bench --model "$m" --frames 30 --batch "$b" \
+          --device cpu --threads 2 --runs 7 $peers --json "$OUT/$tag.json" >"$OUT/$tag.log" 2>&1 || STATUS=1
+        say "-- $m ${b}x30, blocks of $blk:"
+        grep -E 'session|latency|peak|^  (PyTorch|torch|ONNX)|missing' "$OUT/$tag.log" | cut -c1-200 | tee -a "$LOG"
+      done
+    done
+  else
+    say "build of gaitrt failed (see run.log)"
+    STATUS=1
+  fi
 fi
 
 step "summary"

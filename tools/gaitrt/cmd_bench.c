@@ -50,8 +50,10 @@ static void run_peer(const peer_spec *ps, const char *src, const char *model, co
     snprintf(r->label, sizeof r->label, "%s", ps->label);
     r->rel_l2 = -1;
     char py[1024];
+    /* GAITRT_PEER_PYTHON: the Python of the GPU peers, and of the current-torch CPU peers in
+     * place of bench/.venv (a machine whose Python already has torch and onnxruntime) */
     const char *env_py = getenv("GAITRT_PEER_PYTHON");
-    if (!strchr(ps->python, '/') && env_py && *env_py)
+    if ((!strchr(ps->python, '/') || strstr(ps->python, ".venv")) && env_py && *env_py)
         snprintf(py, sizeof py, "%s", env_py);
     else if (!strchr(ps->python, '/') && !find_in_path(ps->python, py, sizeof py))
         snprintf(py, sizeof py, "%s (in PATH)", ps->python);
