@@ -16,14 +16,14 @@
 # toolkit, or PyTorch's nvidia-* wheels: run.sh finds them); the CUDA runtime is linked in.
 set -euo pipefail
 cd "$(dirname "$0")/../.." || exit 1
-BIN="gaitrt gaitrt_gpu_bench tests/cuda/test_cuda_host tests/cuda/test_cuda_gpu tests/unit/test_gaitbase_parity tests/fast/test_lowp_fidelity"
+BIN="gaitrt gaitrt_gpu_bench tests/cuda/test_cuda_host tests/cuda/test_cuda_gpu tests/unit/test_gaitbase_parity tests/fast/test_lowp_fidelity tests/unit/test_threads"
 SYSTEM_LIBS='^(libc|libm|libdl|librt|libpthread|libstdc\+\+|libgcc_s|ld-linux-x86-64|linux-vdso|libcuda|libnvidia-ml)\.'
 
 case "${1:-}" in
 pack)
   cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DGAITRT_CUDA=ON -DGRT_PYTHON=/usr/bin/python3 >/dev/null
   cmake --build build-gpu -j "$(nproc)" --target gaitrt_cli gaitrt_gpu_bench test_cuda_host test_cuda_gpu \
-    test_gaitbase_parity test_lowp_fidelity >/dev/null
+    test_gaitbase_parity test_lowp_fidelity test_threads >/dev/null
   stage=build-gpu/prebuilt
   rm -rf "$stage"
   mkdir -p "$stage/lib"

@@ -130,6 +130,11 @@ if [ -x build-gpu/tests/cuda/test_cuda_gpu ]; then
   fi
 fi
 
+step "test_threads (sessions in parallel threads, CUDA where the level allows it, against one session alone)"
+if build test_threads && [ -x build-gpu/tests/unit/test_threads ]; then
+  (cd build-gpu && timeout 300 ./tests/unit/test_threads) >"$OUT/test_threads.log" 2>&1 || STATUS=1
+  tail -3 "$OUT/test_threads.log" | tee -a "$LOG"
+fi
 fi
 
 step "parity and timing (gaitrt_gpu_bench)"

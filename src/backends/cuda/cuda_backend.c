@@ -643,13 +643,47 @@ static int grt_cu_owns_constant(const void *state, int v) {
     return s->wp.conv_w[v] >= 0 || s->wp.f32[v] >= 0 || s->wp.bias_c[v] >= 0 || s->wp.fc_w[v] >= 0;
 }
 
+/* Preparing, planning and releasing take one lock for the process. A plan captures its CUDA
+ * graphs from its own stream (thread-local capture mode), and the calls that other threads' plans
+ * make meanwhile may synchronise the device (cudaMalloc, cudaFree, cudaMemcpy of the weights, a
+ * trial run's wait), which can invalidate a capture in progress; concurrent algorithm searches
+ * would also time each other. Plans are made once per batch shape, so serialising them costs
+ * little; runs (graph launches, async copies, event waits) take no lock. */
+static pthread_mutex_t grt__make_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static grt_status grt_cu_prepare_locked(const grt_graph *g, const grt_backend_opts *o, void **state) {
+    pthread_mutex_lock(&grt__make_mu);
+    grt_status st = grt_cu_prepare(g, o, state);
+    pthread_mutex_unlock(&grt__make_mu);
+    return st;
+}
+
+static void grt_cu_release_locked(void *state) {
+    pthread_mutex_lock(&grt__make_mu);
+    grt_cu_release(state);
+    pthread_mutex_unlock(&grt__make_mu);
+}
+
+static grt_status grt_cu_plan_make_locked(void *state, const grt_batch_shape *bs, void **out) {
+    pthread_mutex_lock(&grt__make_mu);
+    grt_status st = grt_cu_plan_make(state, bs, out);
+    pthread_mutex_unlock(&grt__make_mu);
+    return st;
+}
+
+static void grt_cu_plan_release_locked(void *plan) {
+    pthread_mutex_lock(&grt__make_mu);
+    grt_cu_plan_release(plan);
+    pthread_mutex_unlock(&grt__make_mu);
+}
+
 static const grt_backend_i grt__cuda = {
     .name = "cuda",
     .pads = 1,
-    .prepare = grt_cu_prepare,
-    .release = grt_cu_release,
-    .plan = grt_cu_plan_make,
-    .plan_release = grt_cu_plan_release,
+    .prepare = grt_cu_prepare_locked,
+    .release = grt_cu_release_locked,
+    .plan = grt_cu_plan_make_locked,
+    .plan_release = grt_cu_plan_release_locked,
     .plan_bytes = grt_cu_plan_bytes,
     .run = grt_cu_run,
     .input_buffer = grt_cu_input_buffer,
