@@ -393,7 +393,27 @@ static void check_context(void) {
     printf("context kernels (reduce, broadcast product, slice): bit-exact\n");
 }
 
+/* The Winograd tile blocks: narrow layers 48 tiles; wide ones the block that gives the
+ * busiest thread the fewest tiles under a static split (the largest such), a multiple of 6. */
+static void check_tile_blocks(void) {
+    CHECK(grt_fast_wino_tile_block(5280, 64, 64, 2, 4) == 48);
+    CHECK(grt_fast_wino_tile_block(720, 512, 512, 2, 4) == 120); /* not 144: 5 blocks, 432 tiles against 288 */
+    CHECK(grt_fast_wino_tile_block(768, 512, 512, 2, 4) == 96);
+    CHECK(grt_fast_wino_tile_block(360, 512, 512, 2, 4) == 90);
+    CHECK(grt_fast_wino_tile_block(2880, 256, 512, 2, 4) == 144);
+    for (int nt = 1; nt <= 4; nt++)
+        for (int64_t n = 1; n <= 3000; n += 7) {
+            const int tb = grt_fast_wino_tile_block(n, 512, 512, nt, 4);
+            const int64_t nblk = (n + tb - 1) / tb, first = (nblk + nt - 1) / nt;
+            const int64_t load = first * tb < n ? first * tb : n, ideal = (n + nt - 1) / nt;
+            CHECK_MSG(tb % 6 == 0 && tb >= 48 && tb <= GRT_WINO_TB_MAX, "%d tiles, %d threads: block %d", (int)n, nt, tb);
+            /* within one block of the even split, at worst */
+            CHECK_MSG(load <= ideal + tb, "%d tiles, %d threads: block %d gives the first thread %d", (int)n, nt, tb, (int)load);
+        }
+}
+
 int main(void) {
+    check_tile_blocks();
     check_softmax();
     check_context();
     check_wino(2, 0);
