@@ -412,8 +412,36 @@ static void check_tile_blocks(void) {
         }
 }
 
+/* A wide 3x3x3 conv on few frames: its shifted passes cover fewer frames than the scratch was
+ * sized for, and must not take a larger tile block than it holds. */
+static void check_wino_3d_few_frames(void) {
+    const grt_cpu_info *ci_ = grt_cpu_info_get();
+    if (!ci_->avx2 || !ci_->fma) return;
+    grt_rng r = {11};
+    const int64_t ci = 256, co = 512;
+    /* 3x3x3 on two frames of 16x11, 256 -> 512: its shifted passes cover one frame (48 tiles)
+     * in scratch sized for both (96): one thread and two alike, within the exact scratch (the
+     * sanitizers' build sees a pass that takes a larger block than the scratch holds) */
+    const int64_t t3 = 2, h3 = 16, w3 = 11, x3n = ci * t3 * h3 * w3, y3n = co * t3 * h3 * w3, tiles = t3 * 8 * 6;
+    float *x3 = malloc(x3n * sizeof(float)), *wt3 = malloc(co * ci * 27 * sizeof(float));
+    float *u3 = malloc(3 * 16 * ci * co * sizeof(float)), *ya = malloc(y3n * sizeof(float)), *yb = malloc(y3n * sizeof(float));
+    fill(x3, x3n, &r, 0);
+    fill(wt3, co * ci * 27, &r, 0);
+    grt_fast_wino_3d_pack(wt3, ci, co, 2, u3);
+    for (int nt = 1; nt <= 2; nt++) {
+        float *sc = malloc(grt_fast_wino_scratch_bytes(tiles, ci, co, nt, 2));
+        grt_fast_wino_3d_conv_avx2(x3, nt == 1 ? ya : yb, u3, NULL, NULL, 1, t3, h3, w3, ci, co, 0, GRT_ACT_NONE, 0.0f, 2, 1,
+                                   sc, nt);
+        free(sc);
+    }
+    CHECK_MSG(memcmp(ya, yb, y3n * sizeof(float)) == 0, "winograd 3x3x3 %d -> %d on %d frames: two threads differ from one",
+              (int)ci, (int)co, (int)t3);
+    free(x3), free(wt3), free(u3), free(ya), free(yb);
+}
+
 int main(void) {
     check_tile_blocks();
+    check_wino_3d_few_frames();
     check_softmax();
     check_context();
     check_wino(2, 0);

@@ -213,14 +213,17 @@ static void grt__wino2d(const float *x, float *y, const float *u, const float *b
                         int pool, float *scratch, int nt) {
     const int P = m + 2, nx = P * P;
     const long th = (long)(h + m - 1) / m, tw = (long)(w + m - 1) / m, tpf = th * tw, ntiles = (long)(n * t) * tpf;
-    const long tb = grt_fast_wino_tile_block(ntiles, ci, co, nt, m);
+    /* the block is chosen for the buffers' tiles (tbuf frames), as the scratch was sized: a pass
+     * over fewer frames (the 3-D decomposition's shifted ones) must not take a larger block */
+    const long nsized = (long)(n * tbuf) * tpf;
+    const long tb = grt_fast_wino_tile_block(nsized, ci, co, nt, m);
     const long nblk = (ntiles + tb - 1) / tb, cib = (long)ci / 8, cob = (long)co / 8;
     const long hw8 = (long)(h * w) * 8, xcs = (long)tbuf * hw8; /* channel-block stride of a (N, Cb, T, H, W, 8) tensor */
     const long ph = pool ? (long)h / 2 : (long)h, pw = pool ? (long)w / 2 : (long)w; /* y's rows and columns */
     const long yhw8 = ph * pw * 8, ycs = (long)tbuf * yhw8;
     const long vs = cib * tb * 8 + GRT_WINO_SKEW;             /* xi stride of V, skewed against 4K aliasing */
     const size_t ms = (size_t)cob * tb * 8 + GRT_WINO_SKEW;   /* and of M: its 16 planes read per tile */
-    const size_t per = grt_fast_wino_scratch_bytes(ntiles, ci, co, nt, m) / sizeof(float) / (size_t)(nt > 0 ? nt : 1);
+    const size_t per = grt_fast_wino_scratch_bytes(nsized, ci, co, nt, m) / sizeof(float) / (size_t)(nt > 0 ? nt : 1);
 #pragma omp parallel num_threads(nt)
     {
         float *V = grt__thread_scratch(scratch, per);
