@@ -22,7 +22,8 @@ static cudnnDataType_t grt__dnn_dt(int dt) {
 
 static grt_status grt__dnn(const grt_cu_plan *pl, cudnnStatus_t s, const char *layer, const char *what) {
     if (s == CUDNN_STATUS_SUCCESS) return GRT_OK;
-    return grt_error(grt_cu_dnn_nomem(s) ? GAITRT_ERR_NOMEM : GAITRT_ERR_DEVICE, "cuDNN %s failed for layer '%s': %s", what, layer, pl->st->libs.dnn.GetErrorString(s));
+    return grt_error(grt_cu_dnn_nomem(s) ? GAITRT_ERR_NOMEM : GAITRT_ERR_DEVICE, "cuDNN %s failed for layer '%s': %s", what,
+                     layer, pl->st->libs.dnn.GetErrorString(s));
 }
 
 /* Re-describes conv op j's bias as float32 for the fused call. */

@@ -102,7 +102,8 @@ grt_status grt_cu_wpack_fill(const grt_graph *g, const grt_cu_wpack *wp, void *b
         if (!val->is_const) continue;
         if (!val->data) {
             if (wp->conv_w[v] >= 0 || wp->f32[v] >= 0 || wp->bias_c[v] >= 0 || wp->fc_w[v] >= 0)
-                return grt_error(GAITRT_ERR_INTERNAL, "CUDA weights: constant %d (%s) has no data to upload", v, val->key[0] ? val->key : "derived");
+                return grt_error(GAITRT_ERR_INTERNAL, "CUDA weights: constant %d (%s) has no data to upload", v,
+                                 val->key[0] ? val->key : "derived");
             continue;
         }
         const int64_t n = grt__numel(val);
