@@ -223,8 +223,9 @@ static void grt__wino2d(const float *x, float *y, const float *u, const float *b
     const long yhw8 = ph * pw * 8, ycs = (long)tbuf * yhw8;
     const long vs = cib * tb * 8 + GRT_WINO_SKEW;             /* xi stride of V, skewed against 4K aliasing */
     const size_t ms = (size_t)cob * tb * 8 + GRT_WINO_SKEW;   /* and of M: its 16 planes read per tile */
-    const size_t per = grt_fast_wino_scratch_bytes(nsized, ci, co, nt, m) / sizeof(float) / (size_t)(nt > 0 ? nt : 1);
-#pragma omp parallel num_threads(nt)
+    const int nth = nt > 0 ? nt : 1; /* the threads the scratch holds (num_threads(0) would mean all) */
+    const size_t per = grt_fast_wino_scratch_bytes(nsized, ci, co, nt, m) / sizeof(float) / (size_t)nth;
+#pragma omp parallel num_threads(nth)
     {
         float *V = grt__thread_scratch(scratch, per);
         float *M = V + (size_t)nx * vs; /* (P*P, Co/8, TB, 8) */
@@ -386,8 +387,9 @@ void grt_fast_wino_t_conv_avx2(const float *x, float *y, const float *u, const f
     const long fs = (long)hw * 8, xcs = (long)t * fs; /* frame and channel-block strides */
     const long vs = cib * tb * 8 + GRT_WINO_SKEW;
     const size_t ms = (size_t)cob * tb * 8 + GRT_WINO_SKEW;
-    const size_t per = grt_fast_wino_t_scratch_bytes(ntiles, ci, co, nt) / sizeof(float) / (size_t)(nt > 0 ? nt : 1);
-#pragma omp parallel num_threads(nt)
+    const int nth = nt > 0 ? nt : 1; /* as in grt__wino2d */
+    const size_t per = grt_fast_wino_t_scratch_bytes(ntiles, ci, co, nt) / sizeof(float) / (size_t)nth;
+#pragma omp parallel num_threads(nth)
     {
         float *V = grt__thread_scratch(scratch, per);
         float *M = V + (size_t)nx * vs;
