@@ -82,6 +82,8 @@ grt_status grt_cu_wpack_plan(const grt_graph *g, int cdt, grt_cu_wpack *wp);
 /* Fills a host buffer of wp->bytes (then copied to the device once). A constant the plan
  * packs whose data the graph does not hold (released, never read back) is an error, not zeros. */
 grt_status grt_cu_wpack_fill(const grt_graph *g, const grt_cu_wpack *wp, void *blob);
+/* 1 when the blob holds constant v (in one layout or another). */
+int grt_cu_wpack_holds(const grt_cu_wpack *wp, int v);
 void grt_cu_wpack_free(grt_cu_wpack *wp);
 
 /* ---- ops ----------------------------------------------------------------------------- */

@@ -597,7 +597,6 @@ static grt_status grt_cu_run(void *plan, const grt_run_args *a) {
     }
     /* profiled: op by op with an event before each, on a plan with nothing in flight */
     if ((st = grt__usable(pl, a)) != GRT_OK) return st;
-    if (pl->pending) return grt_error(GAITRT_ERR_BAD_STATE, "CUDA run: %d submitted runs not collected", pl->pending);
     const grt_cu_prog *pr = &pl->pr;
     const int slot = pl->next;
     int padded = 0;
@@ -639,8 +638,7 @@ static void grt_cu_describe(const void *state, char *buf, size_t len) {
  * not packed), so the model may release the graph's copy. */
 static int grt_cu_owns_constant(const void *state, int v) {
     const grt_cu_state *s = state;
-    if (!s || v < 0 || v >= s->wp.n_values) return 0;
-    return s->wp.conv_w[v] >= 0 || s->wp.f32[v] >= 0 || s->wp.bias_c[v] >= 0 || s->wp.fc_w[v] >= 0;
+    return s != NULL && grt_cu_wpack_holds(&s->wp, v);
 }
 
 /* Preparing, planning and releasing take one lock for the process. A plan captures its CUDA

@@ -94,6 +94,10 @@ grt_status grt_cu_wpack_plan(const grt_graph *g, int cdt, grt_cu_wpack *wp) {
     return GRT_OK;
 }
 
+int grt_cu_wpack_holds(const grt_cu_wpack *wp, int v) {
+    return v >= 0 && v < wp->n_values && (wp->conv_w[v] >= 0 || wp->f32[v] >= 0 || wp->bias_c[v] >= 0 || wp->fc_w[v] >= 0);
+}
+
 grt_status grt_cu_wpack_fill(const grt_graph *g, const grt_cu_wpack *wp, void *blob) {
     char *base = blob;
     memset(blob, 0, wp->bytes);
@@ -101,7 +105,7 @@ grt_status grt_cu_wpack_fill(const grt_graph *g, const grt_cu_wpack *wp, void *b
         const grt_value *val = &g->values[v];
         if (!val->is_const) continue;
         if (!val->data) {
-            if (wp->conv_w[v] >= 0 || wp->f32[v] >= 0 || wp->bias_c[v] >= 0 || wp->fc_w[v] >= 0)
+            if (grt_cu_wpack_holds(wp, v))
                 return grt_error(GAITRT_ERR_INTERNAL, "CUDA weights: constant %d (%s) has no data to upload", v,
                                  val->key[0] ? val->key : "derived");
             continue;
