@@ -218,12 +218,26 @@ static void check_wino(int m, int temporal) {
             CHECK_MSG(memcmp(yl, yb, yn * sizeof(float)) == 0, "winograd %s case %zu: taps transformed per pass differ",
                       what, k);
             free(yl), free(scl);
-        } else if (temporal == 1)
-            grt_fast_wino_t_conv_avx2(xb, yb, u, cs[k].bias ? b : NULL, n, t, h * w, ci, co, cs[k].res, cs[k].act, 0.1f,
-                                      scr, 2);
-        else
-            grt_fast_wino_conv_avx2(xb, yb, u, cs[k].bias ? b : NULL, n, t, h, w, ci, co, cs[k].res, cs[k].act, 0.1f, m, 0,
-                                    scr, 2);
+        }
+        /* on an AVX-512 CPU: the GEMMs with 512-bit registers (where Co/16 is even) and with
+         * 256-bit ones give the same bits */
+        const int n_isa = ci_->avx512f && temporal != 3 ? 2 : 1;
+        float *y0 = malloc(yn * sizeof(float)), *y512 = malloc(yn * sizeof(float));
+        memcpy(y0, yb, yn * sizeof(float));
+        for (int pass = 0; pass < n_isa; pass++) {
+            float *yo = pass == 0 ? yb : y512;
+            if (pass) memcpy(y512, y0, yn * sizeof(float));
+            grt_fast_wino_avx512_force(pass == 0 ? 0 : 1);
+            if (temporal == 1)
+                grt_fast_wino_t_conv_avx2(xb, yo, u, cs[k].bias ? b : NULL, n, t, h * w, ci, co, cs[k].res, cs[k].act,
+                                          0.1f, scr, 2);
+            else if (temporal == 0)
+                grt_fast_wino_conv_avx2(xb, yo, u, cs[k].bias ? b : NULL, n, t, h, w, ci, co, cs[k].res, cs[k].act, 0.1f,
+                                        m, 0, scr, 2);
+            if (pass) CHECK_MSG(memcmp(yb, y512, yn * sizeof(float)) == 0, "winograd %s case %zu: AVX-512 GEMMs differ", what, k);
+        }
+        grt_fast_wino_avx512_force(-1);
+        free(y0), free(y512);
         if (temporal == 0 && !cs[k].res && h % 2 == 0 && w % 2 == 0) {
             /* pooled by the conv, tile by tile: bit for bit the 2x2 max pooling of its output,
              * also where a NaN in the input made whole tiles NaN */

@@ -268,8 +268,11 @@ static void grt__describe_make(grt_fast_state *st, const grt_fast_plan *fp) {
     char *b = st->describe;
     size_t len = sizeof st->describe, k = 0;
 #define PUT(...) (k += (size_t)snprintf(b + (k < len ? k : len), k < len ? len - k : 0, __VA_ARGS__))
+    int n_amx = 0;
+    for (int i = 0; i < g->n_nodes; i++) n_amx += g->nodes[i].op == GRT_OP_CONV && strstr(st->conv[i].impl, "amx") != NULL;
     PUT("oneDNN %d.%d.%d %s, activations nCdhw%dc end to end", ver->major, ver->minor, ver->patch,
         st->adt == dnnl_bf16 ? "bf16 (fp32 accumulation)" : st->prec == GRT_PREC_F32_RELAXED ? "fp32 relaxed" : "fp32", st->blk);
+    if (n_amx) PUT(" (AMX convolutions channels-last: between them no conversion)");
     /* convolutions grouped by implementation */
     const char *seen[16];
     int cnt[16], ns = 0, n_conv = 0, n_fold = 0, n_fold_hw = 0, n_fold_row = 0;
@@ -355,6 +358,9 @@ static grt_status grt_fast_prepare(const grt_graph *g, const grt_backend_opts *o
     omp_set_num_threads(st->nt);
 #endif
     st->blk = grt__probe_block(st);
+    /* bf16 with AMX: convolutions channels-last, where oneDNN's AMX kernels run (each layer
+     * checked in grt_fast_conv_pd); GAITRT_NO_AMX=1 keeps the AVX-512 bf16 kernels */
+    st->nxc = st->adt == dnnl_bf16 && ci->amx_bf16 && getenv("GAITRT_NO_AMX") == NULL;
     /* shapes at a nominal batch: one sequence of a few dozen frames (spatial sizes come from
      * the graph's inputs; temporal kernels need enough frames) */
     for (int t0 = 32; t0 <= 512; t0 *= 2) {

@@ -91,6 +91,7 @@ void grt_fast_sepfc_avx512(const float *x, int64_t s, int64_t c, int64_t p, cons
 #define GRT_WINO_LANES 8 /* channels per block it reads and writes (the AVX2 layout) */
 #define GRT_WINO_TB_MAX 144 /* output tiles per block of work, at most (multiples of the GEMM's 6 rows) */
 #define GRT_WINO_SKEW 16 /* floats between the transformed planes, against 4K aliasing */
+#define GRT_WINO_KB_CHUNK 32 /* channel blocks of 8 per K chunk of the GEMMs: a 256 x 16 panel of U is 16 KiB */
 
 /* 1 when conv c with Ci -> Co channels runs on it: kt = 1, 3x3, stride 1, pad (0, 1, 1), no
  * dilation or groups, Ci % 8 == 0, Co % 16 == 0, activation none / relu / leaky relu. */
@@ -128,6 +129,16 @@ size_t grt_fast_wino_3d_tap_bytes(int64_t ci, int64_t co, int m);
 void grt_fast_wino_3d_conv_avx2(const float *x, float *y, const float *u, const float *w3, const float *bias, int64_t n,
                                 int64_t t, int64_t h, int64_t w, int64_t ci, int64_t co, int sum, grt_act act,
                                 float alpha, int m, int strips, float *scratch, int nt);
+
+/* The Winograd GEMMs M[xi] (Co/8, TB, 8) = V[xi] (Ci/8, TB, 8) x U[xi] (Co/16, Ci, 16) for
+ * the nx points of a block of nb tiles (rows past nb up to a multiple of 6 zeroed), with
+ * 512-bit registers (fast_wino_avx512.c); Co/16 even. Bit-identical to the AVX2 GEMMs. */
+void grt_fast_wino_gemms_avx512(const float *V, long vs, float *M, const float *u, int nx, long cib, long cob, long nb,
+                                long tb, size_t ms);
+/* 1 when the Winograd GEMMs run on AVX-512 here (the CPU has it; GAITRT_NO_AVX512_WINO unset). */
+int grt_fast_wino_avx512(void);
+/* Tests: 1 / 0 forces the AVX-512 GEMMs on (where the CPU has AVX-512) / off; -1 decides again. */
+void grt_fast_wino_avx512_force(int on);
 
 /* Temporal F(2, 3) (fast_wino_avx2.c): 1 when conv c runs on it: kernel (3, 1, 1), stride 1,
  * padding (1, 0, 0), no dilation or groups, Ci % 8 == 0, Co % 16 == 0, activation as above. */
@@ -208,6 +219,8 @@ typedef struct grt_fast_state {
     grt_precision prec;
     dnnl_data_type_t adt;      /* convolution activation data type: f32 or bf16 */
     int blk;                   /* channel block B of the activation layout */
+    int nxc;                   /* bf16 on AMX: convolutions read and write channels-last (ndhwc),
+                                  the layout oneDNN's AMX kernels take; other ops stay blocked */
     dnnl_engine_t eng;
     grt_fast_kernels k;
     grt_fast_conv *conv;       /* per node (only conv nodes used) */

@@ -1,7 +1,8 @@
 /*
  * fast_wino.c — the portable half of our Winograd F(m x m, 3x3) convolutions (m = 2, 4):
  * which layers may use them, the weight transform U = G g G^T done once at prepare time, and
- * the scratch size. The convolution itself is in fast_wino_avx2.c.
+ * the scratch size. The convolution itself is in fast_wino_avx2.c (its GEMMs on AVX-512 CPUs
+ * in fast_wino_avx512.c).
  *
  * Why we have our own: oneDNN 2.6 offers Winograd only on AVX-512 and only for 2-D convs,
  * while the 3x3 stride-1 convolutions are ~85% of GaitBase's work.
@@ -22,9 +23,27 @@
  * The temporal F(2, 3) runs DeepGaitV2-P3D's (3, 1, 1) convolutions: 4 multiplies per two
  * output frames instead of 6 (1.5x fewer), with F(2x2)'s points, so its accuracy class.
  */
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fast_internal.h"
+
+/* -1: not decided yet; else whether the GEMMs take the AVX-512 path */
+static atomic_int grt__wino512 = -1;
+
+int grt_fast_wino_avx512(void) {
+    int v = atomic_load_explicit(&grt__wino512, memory_order_relaxed);
+    if (v < 0) {
+        v = grt_cpu_info_get()->avx512f && getenv("GAITRT_NO_AVX512_WINO") == NULL;
+        atomic_store_explicit(&grt__wino512, v, memory_order_relaxed);
+    }
+    return v;
+}
+
+void grt_fast_wino_avx512_force(int on) {
+    atomic_store_explicit(&grt__wino512, on < 0 ? -1 : on && grt_cpu_info_get()->avx512f, memory_order_relaxed);
+}
 
 int grt_fast_wino_fits(const grt_conv_attr *c, int64_t ci, int64_t co, int blk) {
     return blk == GRT_WINO_LANES && c->groups == 1 && c->k[0] == 1 && c->k[1] == 3 && c->k[2] == 3 && c->s[0] == 1 &&

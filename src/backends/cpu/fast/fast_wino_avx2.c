@@ -15,7 +15,9 @@
  * The temporal F(2, 3) at the end of this file runs the same three phases on (3, 1, 1)
  * kernels: tiles of two output frames, four transformed points, the same GEMM.
  *
- * Not here: other block sizes (an AVX-512 version would use 16), strides, dilation, groups.
+ * On AVX-512 CPUs the GEMMs run with 512-bit registers (fast_wino_avx512.c, bit-identical).
+ *
+ * Not here: other block sizes, strides, dilation, groups.
  */
 #include <immintrin.h>
 #include <string.h>
@@ -26,7 +28,7 @@
 #include <omp.h>
 #endif
 
-#define KB_CHUNK 32 /* channel blocks of 8 per K chunk: a 256 x 16 panel of U is 16 KiB */
+#define KB_CHUNK GRT_WINO_KB_CHUNK
 
 /* V[xi] = (B^T d B)[xi] for the 4x4 patch d of 8-vectors at p (row stride rs floats);
  * V[xi] goes to v + xi * vs. B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. Columns j of d B
@@ -145,6 +147,10 @@ static void grt__wino_zero_rows(float *V, long vs, int nx, long cib, long nb, lo
  * (512 -> 512 channels at 16x11, one thread: the GEMMs 9% faster.) */
 static void grt__wino_gemms(const float *V, long vs, float *M, const float *u, int nx, long cib, long cob, long nb,
                             long tb, size_t ms) {
+    if (cob % 4 == 0 && grt_fast_wino_avx512()) {
+        grt_fast_wino_gemms_avx512(V, vs, M, u, nx, cib, cob, nb, tb, ms);
+        return;
+    }
     const long np = cob / 2, ci = cib * 8, nrg = (nb + 5) / 6;
     for (int xi = 0; xi < nx; xi++)
         for (long kb = 0; kb < cib; kb += KB_CHUNK) {
