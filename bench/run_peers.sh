@@ -3,14 +3,18 @@
 # [1,4,4,1] 1x30, each with `gaitrt bench --peers` (same weights and input for every
 # runtime, medians) at the balanced level (fp32), then gaitrt alone at the aggressive level
 # (bf16, or relaxed fp32 where the CPU has no bf16), written to bench/results/peers-<date>.md
-# with the machine and commands.
+# with the machine and commands (peers-<date>-<avx2|avx512|amx>.md).
 # usage: bench/run_peers.sh [RUNS]   (bench/peers/setup_venv.sh first for the PyPI peers)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-7}
 bin=build/gaitrt
 [ -x "$bin" ] || { echo "build first: cmake -S . -B build && cmake --build build -j" >&2; exit 1; }
-res="bench/results/peers-$(date +%Y-%m-%d).md"
+# the CPU's widest matrix unit names the file, so runs on different machines of a day stay apart
+isa=avx2
+grep -q -w avx512f /proc/cpuinfo && isa=avx512
+grep -q -w amx_bf16 /proc/cpuinfo && isa=amx
+res="bench/results/peers-$(date +%Y-%m-%d)-$isa.md"
 mkdir -p bench/results
 {
   echo "# gaitrt and its peers on the CPU ($(date -u +%Y-%m-%d))"
