@@ -2,7 +2,7 @@
 # Does time grow linearly with frames and with batch (no cliff)? Runs `gaitrt bench` for one
 # sequence of 15..240 frames and for 1..32 sequences of 30 frames, each in its own process
 # (peak RSS is its own), and prints ms per frame and peak RSS; written to
-# bench/results/linearity-<date>.md.
+# bench/results/linearity-<date>-<avx2|avx512|amx>.md.
 # usage: bench/linearity.sh [MODEL] [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +18,10 @@ for spec in "15 1" "30 1" "60 1" "120 1" "240 1" "30 2" "30 4" "30 8" "30 16" "3
   "$bin" bench --model "$model" --frames "$1" --batch "$2" --runs "$runs" --json "$out/$1x$2.json" >/dev/null
 done
 mkdir -p bench/results
-res="bench/results/linearity-$(date +%Y-%m-%d).md"
+isa=avx2  # the CPU's widest matrix unit names the file (see run_peers.sh)
+grep -q -w avx512f /proc/cpuinfo && isa=avx512
+grep -q -w amx_bf16 /proc/cpuinfo && isa=amx
+res="bench/results/linearity-$(date +%Y-%m-%d)-$isa.md"
 python3 - "$out" "$model" "$runs" "$res" <<'PY'
 import glob, json, os, subprocess, sys
 out, model, runs, res = sys.argv[1:5]
