@@ -176,7 +176,7 @@ def main():
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--expect", default="")
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    ap.add_argument("--amp", choices=["", "fp16", "bf16"], default="", help="autocast to this type (CUDA)")
+    ap.add_argument("--amp", choices=["", "fp16", "bf16"], default="", help="autocast to this type")
     ap.add_argument("--export-only", default="", help="write the ONNX model here and exit")
     a = ap.parse_args()
     if a.mode == "onnx" and not a.export_only:
@@ -239,9 +239,21 @@ def main():
         timed(a, label, version, run, torch.get_num_threads(), extra)
         return
 
-    def run():
-        with torch.no_grad():
-            return model(*xs).numpy()
+    if a.amp:
+        # the CPU's autocast (bf16: oneDNN's AVX-512 bf16 / AMX kernels, fp32 accumulation);
+        # channels-last, the layout those kernels take
+        amp = {"fp16": torch.float16, "bf16": torch.bfloat16}[a.amp]
+        fmt = torch.channels_last_3d if any(isinstance(m, torch.nn.Conv3d) for m in model.modules()) else torch.channels_last
+        model = model.to(memory_format=fmt)
+        label += f" AMP {a.amp}"
+
+        def run():
+            with torch.no_grad(), torch.autocast("cpu", dtype=amp):
+                return model(*xs).float().numpy()
+    else:
+        def run():
+            with torch.no_grad():
+                return model(*xs).numpy()
     timed(a, label, version, run, torch.get_num_threads())
 
 

@@ -22,7 +22,7 @@ typedef struct peer_spec {
     const char *python; /* relative to the source dir when not absolute; a bare name is looked up in PATH */
     const char *mode;
     const char *device; /* "cpu" or "cuda" */
-    const char *amp;    /* "" or an autocast type for CUDA */
+    const char *amp;    /* "" or an autocast type */
 } peer_spec;
 
 /* A bare program name found in PATH (the GPU machines' PyTorch is whatever python3 is there). */
@@ -278,7 +278,7 @@ int grt_cmd_bench(int argc, char **argv) {
            "measured here with %d threads%s\n", gflop, gflop / med, 100.0 * gflop / med / peak, peak, threads,
            gflop / med > peak ? " (above 100%: Winograd does the work with fewer multiplies)" : "");
     printf("  peak RSS: %.1f MiB\n", ru.ru_maxrss / 1024.0);
-    peer_result pr[4];
+    peer_result pr[5];
     int n_peers = 0, keep_dir = 0;
     if (peers) {
         const char *src = getenv("GAITRT_SOURCE_DIR") ? getenv("GAITRT_SOURCE_DIR") : GAITRT_SOURCE_DIR;
@@ -316,21 +316,24 @@ int grt_cmd_bench(int argc, char **argv) {
                 /* peers on the session's device: the CPU's against Debian's and PyPI's PyTorch and ONNX
                  * Runtime; a CUDA session's against PyTorch on the same GPU (GAITRT_PEER_PYTHON or python3) */
                 const int on_gpu = strstr(rep, "\"backend\": \"cuda\"") != NULL;
-                const peer_spec cpu_specs[4] = {{"PyTorch (Debian)", "/usr/bin/python3", "eager", "cpu", ""},
+                const peer_spec cpu_specs[5] = {{"PyTorch (Debian)", "/usr/bin/python3", "eager", "cpu", ""},
                                                 {"PyTorch (PyPI)", "bench/.venv/bin/python", "eager", "cpu", ""},
                                                 {"PyTorch (PyPI) torch.compile", "bench/.venv/bin/python", "compile", "cpu", ""},
-                                                {"ONNX Runtime", "bench/.venv/bin/python", "onnx", "cpu", ""}};
+                                                {"ONNX Runtime", "bench/.venv/bin/python", "onnx", "cpu", ""},
+                                                {"PyTorch (PyPI) AMP bf16", "bench/.venv/bin/python", "eager", "cpu", "bf16"}};
                 const peer_spec gpu_specs[4] = {{"PyTorch CUDA fp32", "python3", "eager", "cuda", ""},
                                                 {"PyTorch CUDA AMP fp16", "python3", "eager", "cuda", "fp16"},
                                                 {"PyTorch CUDA AMP bf16", "python3", "eager", "cuda", "bf16"},
                                                 {"torch.compile CUDA AMP fp16", "python3", "compile", "cuda", "fp16"}};
                 const peer_spec *specs = on_gpu ? gpu_specs : cpu_specs;
+                /* gaitrt in bf16 on the CPU: PyTorch's CPU autocast to bf16 as a fifth peer */
+                const int n_specs = on_gpu ? 4 : strstr(rep, "bf16 (fp32 accumulation)") ? 5 : 4;
                 printf("peers (same weights and input, %d threads, median of %d runs):\n", threads, runs);
                 printf("  %-30s %-44s %10s %9s %9s %10s %9s\n", "runtime", "version", "median ms", "gaitrt/x", "x/gaitrt", "RSS MiB",
                        "rel L2");
                 printf("  %-30s %-44s %10.2f %9s %9s %10.1f %9s\n", "gaitrt", gaitrt_version(), med * 1e3, "1.00", "1.00",
                        ru.ru_maxrss / 1024.0, "-");
-                for (int k = 0; k < 4; k++) {
+                for (int k = 0; k < n_specs; k++) {
                     run_peer(&specs[k], src, ckpt ? info.type : model_name, ckpt ? ckpt : wpath, ipath, epath, runs, warmup,
                              threads, &pr[k]);
                     n_peers++;
