@@ -10,6 +10,7 @@
  * Both backends run the same fused graph on the same input; the metric is the relative L2
  * error of the whole output, <= 1e-5 in fp32.
  */
+#include "backends/cpu/fast/fast_internal.h"
 #include "fast_graphs.h"
 #include "test_util.h"
 
@@ -431,9 +432,56 @@ static void t_context(void) {
     compare_ex("XGait-shaped (context modules)", c.g, 2, 5, NULL, 2, want);
 }
 
+/* bf16 where the CPU has it: a layer whose weights were laid out at the nominal shape (32
+ * frames) for a kernel that another frame count does not get (on AMX: XGait's 1024 -> 32 1x1
+ * over a row of frames) must not end on oneDNN's reference convolution, which takes any
+ * weights layout at 50x the time: the plan asks again with a private copy of the weights.
+ * Every conv of the plan runs a compiled kernel, at 30 and at 17 frames, within bf16's
+ * accuracy of the reference backend. */
+static void t_bf16_no_ref_kernel(void) {
+    if (!grt_cpu_info_get()->avx512_bf16) {
+        printf("bf16 plans: SKIPPED (no avx512_bf16 here)\n");
+        return;
+    }
+    NEWG(17);
+    int x = grt_graph_input(c.g, 1024, 1, 1);
+    x = fg_conv(&c, "row", x, 1024, 32, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 0);
+    x = grt_graph_act(c.g, "r", x, GRT_ACT_RELU, 0);
+    x = fg_conv(&c, "row3", x, 32, 32, 3, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1);
+    grt_graph_set_output(c.g, x);
+    grt_graph *g = grt_graph_fuse(c.g);
+    CHECK(g != NULL);
+    for (int t = 30; g && t > 0; t = t == 30 ? 17 : 0) {
+        grt_batch_shape bs = {1, t, 1};
+        const grt_segment seg[1] = {{0, 0, t}};
+        fg_runner lo, ref;
+        CHECK_MSG(fg_open(&lo, grt_backend_cpu_fast(), g, &bs, GRT_PREC_BF16, 2) == 0, "bf16: %s", gaitrt_last_error());
+        CHECK_MSG(fg_open(&ref, grt_backend_cpu_ref(), g, &bs, GRT_PREC_F32, 2) == 0, "ref: %s", gaitrt_last_error());
+        if (lo.pl && ref.pl) {
+            const int nref = grt_fast_plan_ref_convs(lo.pl);
+            CHECK_MSG(nref == 0, "bf16 at %d frames: %d convolutions on oneDNN's reference kernel", t, nref);
+            float *in = malloc(sizeof(float) * 1024 * t), *ya = malloc(sizeof(float) * 32 * t), *yb = malloc(sizeof(float) * 32 * t);
+            grt_rng rng = {5};
+            for (int i = 0; i < 1024 * t; i++) in[i] = grt_rng_uniform(&rng);
+            const float *ins[1] = {in};
+            CHECK(fg_run(&lo, ins, seg, ya, NULL) == 0);
+            CHECK(fg_run(&ref, ins, seg, yb, NULL) == 0);
+            const double rel = grt_rel_l2(ya, yb, (size_t)32 * t);
+            printf("bf16 1x1 over a row of %d frames: %d reference convolutions, rel L2 vs fp32 reference %.3g\n", t, nref, rel);
+            CHECK_MSG(rel < 2e-2, "bf16 at %d frames: rel L2 %.3g", t, rel);
+            free(in), free(ya), free(yb);
+        }
+        fg_close(&lo);
+        fg_close(&ref);
+    }
+    grt_graph_free(g);
+    grt_graph_free(c.g);
+}
+
 int main(void) {
     if (!grt_backend_cpu_fast()) TEST_SKIP("fast CPU backend not built: %s", gaitrt_last_error());
     t_conv2d_first();
+    t_bf16_no_ref_kernel();
     t_conv2d_blocks(11, "conv2d blocks H=11");
     t_conv2d_blocks(12, "conv2d blocks H=12 (folded)");
     t_conv3d();

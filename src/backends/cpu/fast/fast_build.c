@@ -876,6 +876,18 @@ static grt_status grt__layout(grt_fast_plan *fp) {
     return GRT_OK;
 }
 
+int grt_fast_plan_ref_convs(const grt_fast_plan *fp) {
+    int n = 0;
+    for (int k = 0; fp && k < fp->n_step; k++) {
+        const grt_fast_step *s = &fp->step[k];
+        const char *impl = NULL;
+        if (s->kind != GRT_FS_DNNL || !s->pd || fp->st->g->nodes[s->node].op != GRT_OP_CONV) continue;
+        dnnl_primitive_desc_query(s->pd, dnnl_query_impl_info_str, 0, &impl);
+        n += impl && !strncmp(impl, "ref", 3);
+    }
+    return n;
+}
+
 void grt_fast_plan_free(grt_fast_plan *fp) {
     if (!fp) return;
     for (int k = 0; k < fp->n_step; k++) {

@@ -224,6 +224,19 @@ dnnl_status_t grt_fast_conv_pd(const grt_fast_state *st, const grt_plan *p, int 
         if (attempt < 1) s = dnnl_success; /* try again: blocked, then "any" */
     }
     dnnl_primitive_attr_destroy(attr);
+    /* with the weights' layout fixed (the one prepared for the nominal shape), oneDNN's reference
+     * convolution takes anything: refuse it, so that the caller asks again with weights of any
+     * layout (a private copy) and gets a compiled kernel. (XGait's 1024 -> 32 1x1 over a row of
+     * 30 frames: AMX at 32 frames, not at 30, then the reference kernel at 50 ms instead of 1.) */
+    if (s == dnnl_success && wmd) {
+        const char *impl = NULL;
+        dnnl_primitive_desc_query(*pd, dnnl_query_impl_info_str, 0, &impl);
+        if (impl && !strncmp(impl, "ref", 3)) {
+            dnnl_primitive_desc_destroy(*pd);
+            *pd = NULL;
+            s = dnnl_unimplemented;
+        }
+    }
     return s;
 }
 

@@ -352,6 +352,9 @@ grt_status grt_fast_plan_build(const grt_fast_state *st, const grt_batch_shape *
                                grt_fast_plan **out);
 void grt_fast_plan_bind(void *plan, void *arena);
 void grt_fast_plan_free(grt_fast_plan *fp);
+/* Convolution steps of the plan that oneDNN runs on its reference implementation ("ref:..."):
+ * none, unless oneDNN has no compiled kernel for the layer at all (tests). */
+int grt_fast_plan_ref_convs(const grt_fast_plan *fp);
 grt_status grt_fast_plan_run(grt_fast_plan *fp, const grt_run_args *a);
 
 #endif /* GAITRT_HAVE_DNNL */
