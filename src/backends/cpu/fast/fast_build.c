@@ -684,6 +684,24 @@ static grt_status grt__head_node(grt__builder *b, int i) {
     return GRT_OK;
 }
 
+/* May a blocked kernel read value x? When it lives blocked in f32, as it is; with AMX
+ * convolutions (channels-last outputs), through one conversion to blocked f32, shared by its
+ * readers (grt__need), rather than the reference kernel and two conversions. */
+static int grt__blocked_readable(const grt__builder *b, int x) {
+    const dnnl_memory_desc_t *md = &b->fp->val_md[x];
+    if (grt_fast_md_is_blocked(md, b->st->blk)) return md->data_type == dnnl_f32;
+    dnnl_memory_desc_t bmd;
+    return b->st->nxc && md->format_kind == dnnl_blocked && grt__blocked_md(b, x, dnnl_f32, &bmd);
+}
+
+/* Buffer of value x in blocked f32 for node i (a conversion when it lives otherwise). */
+static grt_status grt__blocked_input(grt__builder *b, int x, int i, int *buf) {
+    dnnl_memory_desc_t bmd;
+    if (!grt__blocked_md(b, x, dnnl_f32, &bmd))
+        return grt_error(GAITRT_ERR_INTERNAL, "cpu-fast: no blocked layout for the input of '%s'", b->g->nodes[i].name);
+    return grt__need(b, x, &bmd, i, buf);
+}
+
 /* Concat along channels on the blocked layout when every input but the last fills whole
  * blocks: per item, each input's blocks are one contiguous run of the output's (the last
  * input's padding lanes land in the output's). Anything else: the reference kernel. */
@@ -693,7 +711,8 @@ static grt_status grt__concat_node(grt__builder *b, int i) {
     if (n->a.slice.axis < 1 || n->n_in > GRT_MAX_IN || !grt__blocked_md(b, n->out, dnnl_f32, &md)) return grt__ref_node(b, i);
     /* 3-D values (per-frame vectors) are blocked only where a blocked step made them */
     for (int k = 0; k < n->n_in && b->p->v[n->out].ndim == 3; k++)
-        if (!grt_fast_md_is_blocked(&b->fp->val_md[n->in[k]], b->st->blk)) return grt__ref_node(b, i);
+        if (!grt_fast_md_is_blocked(&b->fp->val_md[n->in[k]], b->st->blk) && !grt__blocked_readable(b, n->in[k]))
+            return grt__ref_node(b, i);
     for (int k = 0; k + 1 < n->n_in && n->a.slice.axis == 1; k++)
         if (b->p->v[n->in[k]].shape[1] % b->st->blk) return grt__ref_node(b, i);
     int in[GRT_MAX_IN];
@@ -713,14 +732,17 @@ static grt_status grt__concat_node(grt__builder *b, int i) {
     return GRT_OK;
 }
 
-/* A step of our own for node i on its input as it lives, the output in a new buffer of layout omd. */
+/* A step of our own for node i on its input blocked in f32 (as it lives, or converted; see
+ * grt__blocked_readable), the output in a new buffer of layout omd. */
 static grt_status grt__unary_step(grt__builder *b, int i, grt_fast_step_kind kind, const char *what,
                                   const dnnl_memory_desc_t *omd) {
     const grt_node *n = &b->g->nodes[i];
-    grt_status gs = grt__home(b, n->out, omd, -1);
+    int in;
+    grt_status gs = grt__blocked_input(b, n->in[0], i, &in);
+    if (gs == GRT_OK) gs = grt__home(b, n->out, omd, -1);
     grt_fast_step *s = gs == GRT_OK ? grt__new_step(b, kind, i, what) : NULL;
     if (!s) return gs != GRT_OK ? gs : grt__oom();
-    s->in[0] = b->fp->val_buf[n->in[0]];
+    s->in[0] = in;
     s->n_in = 1;
     s->out = b->fp->val_buf[n->out];
     return GRT_OK;
@@ -738,8 +760,7 @@ static grt_status grt__reduce_node(grt__builder *b, int i) {
     const int x = n->in[0];
     dnnl_memory_desc_t omd;
     if (n->a.reduce.axis < 2 || (b->p->v[n->out].ndim == 3 && grt__no_blocked_context()) ||
-        !grt_fast_md_is_blocked(&b->fp->val_md[x], b->st->blk) ||
-        b->fp->val_md[x].data_type != dnnl_f32 || !grt__blocked_md(b, n->out, dnnl_f32, &omd))
+        !grt__blocked_readable(b, x) || !grt__blocked_md(b, n->out, dnnl_f32, &omd))
         return grt__ref_node(b, i);
     return grt__unary_step(b, i, GRT_FS_REDUCE, "reduce", &omd);
 }
@@ -751,9 +772,7 @@ static grt_status grt__slice_node(grt__builder *b, int i) {
     const int x = n->in[0], ax = n->a.slice.axis, blk = b->st->blk;
     const int64_t c = b->p->v[x].shape[1];
     dnnl_memory_desc_t omd;
-    if (ax < 1 || grt__no_blocked_context() || !grt_fast_md_is_blocked(&b->fp->val_md[x], blk) ||
-        b->fp->val_md[x].data_type != dnnl_f32 ||
-        !grt__blocked_md(b, n->out, dnnl_f32, &omd))
+    if (ax < 1 || grt__no_blocked_context() || !grt__blocked_readable(b, x) || !grt__blocked_md(b, n->out, dnnl_f32, &omd))
         return grt__ref_node(b, i);
     if (ax == 1 && (n->a.slice.start % blk || (n->a.slice.len % blk && n->a.slice.start + n->a.slice.len != c)))
         return grt__ref_node(b, i);
@@ -766,11 +785,10 @@ static grt_status grt__slice_node(grt__builder *b, int i) {
 static grt_status grt__mul_bcast_node(grt__builder *b, int i) {
     grt_fast_plan *fp = b->fp;
     const grt_node *n = &b->g->nodes[i];
-    const int x = n->in[0], m = n->in[1], blk = b->st->blk;
+    const int x = n->in[0], m = n->in[1];
     const grt_vplan *xv = &b->p->v[x], *mv = &b->p->v[m];
     dnnl_memory_desc_t omd, mmd;
-    if (grt__no_blocked_context() || !grt_fast_md_is_blocked(&fp->val_md[x], blk) || fp->val_md[x].data_type != dnnl_f32 ||
-        xv->ndim != mv->ndim ||
+    if (grt__no_blocked_context() || !grt__blocked_readable(b, x) || xv->ndim != mv->ndim ||
         (mv->shape[0] != 1 && mv->shape[0] != xv->shape[0]) || !grt__blocked_md(b, n->out, dnnl_f32, &omd))
         return grt__ref_node(b, i);
     const int b_blocked = mv->shape[1] == xv->shape[1];
@@ -778,11 +796,12 @@ static grt_status grt__mul_bcast_node(grt__builder *b, int i) {
     if (b_blocked ? !grt__blocked_md(b, m, dnnl_f32, &mmd) : (grt__plain_md(b, m, &mmd), 0)) return grt__ref_node(b, i);
     int in[2];
     grt_status gs = grt__need(b, m, &mmd, i, &in[1]);
+    if (gs == GRT_OK) gs = grt__blocked_input(b, x, i, &in[0]);
     if (gs != GRT_OK) return gs;
-    in[0] = fp->val_buf[x];
-    /* in place over a, unless b is a view of the same storage (its broadcast reads would see
-     * products already written) */
-    const int reuse = grt__can_overwrite(b, x, i) && fp->buf[in[0]].root != fp->buf[in[1]].root ? in[0] : -1;
+    /* in place over a (when a is its own buffer, not a converted copy), unless b is a view of
+     * the same storage (its broadcast reads would see products already written) */
+    const int reuse = in[0] == fp->val_buf[x] && grt__can_overwrite(b, x, i) && fp->buf[in[0]].root != fp->buf[in[1]].root
+                          ? in[0] : -1;
     if ((gs = grt__home(b, n->out, &omd, reuse)) != GRT_OK) return gs;
     grt_fast_step *s = grt__new_step(b, GRT_FS_MUL_BCAST, i, "mul_bcast");
     if (!s) return grt__oom();
