@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The CPU comparison with the peers, in one go: GaitBase 1x30 and 8x30, DeepGaitV2-P3D
 # [1,4,4,1] 1x30, each with `gaitrt bench --peers` (same weights and input for every
-# runtime, medians) at the balanced level (fp32), then gaitrt alone at the aggressive level
-# (bf16, or relaxed fp32 where the CPU has no bf16), written to bench/results/peers-<date>.md
+# runtime, medians) at the balanced level (fp32), then at the aggressive level (bf16, or
+# relaxed fp32 where the CPU has no bf16; with bf16, PyTorch's CPU autocast joins), written to bench/results/peers-<date>.md
 # with the machine and commands (peers-<date>-<avx2|avx512|amx>.md).
 # usage: bench/run_peers.sh [RUNS]   (bench/peers/setup_venv.sh first for the PyPI peers)
 set -euo pipefail
@@ -31,8 +31,9 @@ mkdir -p bench/results
     echo "\$ $bin bench --model $1 --frames $2 --batch $3 --runs $runs --peers"
     "$bin" bench --model "$1" --frames "$2" --batch "$3" --runs "$runs" --peers --json "/tmp/peers-$1-$3.json" 2>&1
     echo
-    echo "\$ $bin bench --model $1 --frames $2 --batch $3 --runs $runs --level aggressive"
-    "$bin" bench --model "$1" --frames "$2" --batch "$3" --runs "$runs" --level aggressive 2>&1 | grep -E 'kernels|latency|RSS' |
+    # the aggressive level: bf16 where the CPU has it, with PyTorch's CPU autocast to bf16 as a peer
+    echo "\$ $bin bench --model $1 --frames $2 --batch $3 --runs $runs --level aggressive --peers"
+    "$bin" bench --model "$1" --frames "$2" --batch "$3" --runs "$runs" --level aggressive --peers 2>&1 |
       sed -E 's/.*"kernels": "([^"]*)".*/  kernels: \1/'
     echo '```'
     echo

@@ -243,8 +243,11 @@ def main():
         # the CPU's autocast (bf16: oneDNN's AVX-512 bf16 / AMX kernels, fp32 accumulation);
         # channels-last, the layout those kernels take
         amp = {"fp16": torch.float16, "bf16": torch.bfloat16}[a.amp]
-        fmt = torch.channels_last_3d if any(isinstance(m, torch.nn.Conv3d) for m in model.modules()) else torch.channels_last
-        model = model.to(memory_format=fmt)
+        for m in model.modules():  # per layer: a model may mix 2-D and 3-D convolutions (P3D)
+            if isinstance(m, torch.nn.Conv3d):
+                m.to(memory_format=torch.channels_last_3d)
+            elif isinstance(m, torch.nn.Conv2d):
+                m.to(memory_format=torch.channels_last)
         label += f" AMP {a.amp}"
 
         def run():
