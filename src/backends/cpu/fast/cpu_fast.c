@@ -272,9 +272,9 @@ static void grt__describe_make(grt_fast_state *st, const grt_fast_plan *fp) {
 #define PUT(...) (k += (size_t)snprintf(b + (k < len ? k : len), k < len ? len - k : 0, __VA_ARGS__))
     int n_amx = 0;
     for (int i = 0; i < g->n_nodes; i++) n_amx += g->nodes[i].op == GRT_OP_CONV && strstr(st->conv[i].impl, "amx") != NULL;
-    PUT("oneDNN %d.%d.%d %s, activations nCdhw%dc end to end", ver->major, ver->minor, ver->patch,
-        st->adt == dnnl_bf16 ? "bf16 (fp32 accumulation)" : st->prec == GRT_PREC_F32_RELAXED ? "fp32 relaxed" : "fp32", st->blk);
-    if (n_amx) PUT(" (AMX convolutions channels-last: between them no conversion)");
+    PUT("oneDNN %d.%d.%d %s, activations nCdhw%dc %s", ver->major, ver->minor, ver->patch,
+        st->adt == dnnl_bf16 ? "bf16 (fp32 accumulation)" : st->prec == GRT_PREC_F32_RELAXED ? "fp32 relaxed" : "fp32", st->blk,
+        n_amx ? "for other ops, channels-last (ndhwc) from one AMX convolution to the next" : "end to end");
     /* convolutions grouped by implementation */
     const char *seen[16];
     int cnt[16], ns = 0, n_conv = 0, n_fold = 0, n_fold_hw = 0, n_fold_row = 0;
