@@ -416,29 +416,38 @@ static int ctx_mix(fg_ctx *c, const char *name, int x, int y, int z, int ch, int
 /* XGait's context modules after its two backbones, on the blocked layout: spatial means to
  * per-frame vectors (N, C, T), their concat and 1x1x1 convs, channel weights sliced off and
  * broadcast over the map; label masks (the reference's: tiny) broadcast over the channels,
- * mean + max over the map; row slices mixed and concatenated along H. */
-static void t_context(void) {
-    NEWG(14);
-    const int ch = 24; /* three blocks of 8: the channel slices fall on block edges */
-    int sil = grt_graph_input(c.g, 1, 8, 6), par = grt_graph_input(c.g, 1, 8, 6);
-    int X = grt_graph_act(c.g, "X", fg_conv(&c, "X", sil, 1, ch, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1), GRT_ACT_RELU, 0);
-    int Y = grt_graph_act(c.g, "Y", fg_conv(&c, "Y", par, 1, ch, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1), GRT_ACT_RELU, 0);
-    int mx = grt_graph_reduce(c.g, "mean_x", X, 3, 2, GRT_REDUCE_MEAN);
-    int my = grt_graph_reduce(c.g, "mean_y", Y, 3, 2, GRT_REDUCE_MEAN);
-    int G = ctx_mix(&c, "gcm", X, Y, ctx_fc(&c, "gcm.fc", mx, my, ch), ch, 0, 0);
+ * mean + max over the map; row slices mixed and concatenated along H. The graph of both context
+ * tests: ch channels per side; second: one more ch -> ch conv on each side (on AMX it writes
+ * channels-last). */
+static void build_context(fg_ctx *c, int ch, int second) {
+    int sil = grt_graph_input(c->g, 1, 8, 6), par = grt_graph_input(c->g, 1, 8, 6);
+    int X = grt_graph_act(c->g, "X", fg_conv(c, "X", sil, 1, ch, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1), GRT_ACT_RELU, 0);
+    int Y = grt_graph_act(c->g, "Y", fg_conv(c, "Y", par, 1, ch, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1), GRT_ACT_RELU, 0);
+    if (second) {
+        X = grt_graph_act(c->g, "X2", fg_conv(c, "X2", X, ch, ch, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1), GRT_ACT_RELU, 0);
+        Y = grt_graph_act(c->g, "Y2", fg_conv(c, "Y2", Y, ch, ch, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1), GRT_ACT_RELU, 0);
+    }
+    int mx = grt_graph_reduce(c->g, "mean_x", X, 3, 2, GRT_REDUCE_MEAN);
+    int my = grt_graph_reduce(c->g, "mean_y", Y, 3, 2, GRT_REDUCE_MEAN);
+    int G = ctx_mix(c, "gcm", X, Y, ctx_fc(c, "gcm.fc", mx, my, ch), ch, 0, 0);
     /* labels 0..11 from the parsing input, a mask of them broadcast over Y's channels */
     const int64_t one[5] = {1, 1, 1, 1, 1};
     const int k1[3] = {1, 1, 1}, s1[3] = {1, 1, 1}, p0[3] = {0, 0, 0};
-    int lw = grt_graph_const(c.g, "labels.w", 5, one, (const float[]){11.9f});
-    int labels = grt_graph_conv(c.g, "labels", par, lw, -1, k1, s1, p0, 1);
-    int m = grt_graph_label_mask(c.g, "mask", labels, (1u << 2) | (1u << 3) | (1u << 7), fg_uniform(&c, 1, 0.6f, 0.9f));
-    int yp = grt_graph_reduce(c.g, "pool", grt_graph_mul_bcast(c.g, "weighted", Y, m), 3, 2, GRT_REDUCE_MEAN_MAX);
-    int xq = grt_graph_reduce(c.g, "top", grt_graph_slice(c.g, "top", X, 3, 0, 2), 3, 2, GRT_REDUCE_MEAN_MAX);
-    int P = ctx_mix(&c, "pcm", X, Y, ctx_fc(&c, "pcm.fc", xq, yp, ch), ch, 2, 4);
+    int lw = grt_graph_const(c->g, "labels.w", 5, one, (const float[]){11.9f});
+    int labels = grt_graph_conv(c->g, "labels", par, lw, -1, k1, s1, p0, 1);
+    int m = grt_graph_label_mask(c->g, "mask", labels, (1u << 2) | (1u << 3) | (1u << 7), fg_uniform(c, 1, 0.6f, 0.9f));
+    int yp = grt_graph_reduce(c->g, "pool", grt_graph_mul_bcast(c->g, "weighted", Y, m), 3, 2, GRT_REDUCE_MEAN_MAX);
+    int xq = grt_graph_reduce(c->g, "top", grt_graph_slice(c->g, "top", X, 3, 0, 2), 3, 2, GRT_REDUCE_MEAN_MAX);
+    int P = ctx_mix(c, "pcm", X, Y, ctx_fc(c, "pcm.fc", xq, yp, ch), ch, 2, 4);
     const int gp[2] = {G, P};
-    int y = grt_graph_reduce(c.g, "TP", grt_graph_concat(c.g, "cat", 2, gp, 3), 2, 1, GRT_REDUCE_MAX);
-    y = grt_graph_act(c.g, "out", y, GRT_ACT_SIGMOID, 0); /* (the output's conversion is profiled with the last node) */
-    grt_graph_set_output(c.g, y);
+    int y = grt_graph_reduce(c->g, "TP", grt_graph_concat(c->g, "cat", 2, gp, 3), 2, 1, GRT_REDUCE_MAX);
+    y = grt_graph_act(c->g, "out", y, GRT_ACT_SIGMOID, 0); /* (the output's conversion is profiled with the last node) */
+    grt_graph_set_output(c->g, y);
+}
+
+static void t_context(void) {
+    NEWG(14);
+    build_context(&c, 24, 0); /* three blocks of 8: the channel slices fall on block edges */
     const want_op want[] = {{"mul_bcast", 5}, {"slice", 7}, {"reduce", 5}, {"reference", 1}, {NULL, 0}};
     compare_ex("XGait-shaped (context modules)", c.g, 2, 5, NULL, 2, want);
 }
@@ -453,27 +462,7 @@ static void t_context_bf16(void) {
         return;
     }
     NEWG(15);
-    const int ch = 48;
-    int sil = grt_graph_input(c.g, 1, 8, 6), par = grt_graph_input(c.g, 1, 8, 6);
-    int X = grt_graph_act(c.g, "X", fg_conv(&c, "X", sil, 1, ch, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1), GRT_ACT_RELU, 0);
-    int Y = grt_graph_act(c.g, "Y", fg_conv(&c, "Y", par, 1, ch, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1), GRT_ACT_RELU, 0);
-    X = grt_graph_act(c.g, "X2", fg_conv(&c, "X2", X, ch, ch, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1), GRT_ACT_RELU, 0);
-    Y = grt_graph_act(c.g, "Y2", fg_conv(&c, "Y2", Y, ch, ch, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1), GRT_ACT_RELU, 0);
-    int mx = grt_graph_reduce(c.g, "mean_x", X, 3, 2, GRT_REDUCE_MEAN);
-    int my = grt_graph_reduce(c.g, "mean_y", Y, 3, 2, GRT_REDUCE_MEAN);
-    int G = ctx_mix(&c, "gcm", X, Y, ctx_fc(&c, "gcm.fc", mx, my, ch), ch, 0, 0);
-    const int64_t one[5] = {1, 1, 1, 1, 1};
-    const int k1[3] = {1, 1, 1}, s1[3] = {1, 1, 1}, p0[3] = {0, 0, 0};
-    int lw = grt_graph_const(c.g, "labels.w", 5, one, (const float[]){11.9f});
-    int labels = grt_graph_conv(c.g, "labels", par, lw, -1, k1, s1, p0, 1);
-    int m = grt_graph_label_mask(c.g, "mask", labels, (1u << 2) | (1u << 3) | (1u << 7), fg_uniform(&c, 1, 0.6f, 0.9f));
-    int yp = grt_graph_reduce(c.g, "pool", grt_graph_mul_bcast(c.g, "weighted", Y, m), 3, 2, GRT_REDUCE_MEAN_MAX);
-    int xq = grt_graph_reduce(c.g, "top", grt_graph_slice(c.g, "top", X, 3, 0, 2), 3, 2, GRT_REDUCE_MEAN_MAX);
-    int P = ctx_mix(&c, "pcm", X, Y, ctx_fc(&c, "pcm.fc", xq, yp, ch), ch, 2, 4);
-    const int gp[2] = {G, P};
-    int y = grt_graph_reduce(c.g, "TP", grt_graph_concat(c.g, "cat", 2, gp, 3), 2, 1, GRT_REDUCE_MAX);
-    y = grt_graph_act(c.g, "out", y, GRT_ACT_SIGMOID, 0);
-    grt_graph_set_output(c.g, y);
+    build_context(&c, 48, 1);
     const want_op want[] = {{"mul_bcast", 5}, {"slice", 7}, {"reduce", 5}, {"reference", 1}, {NULL, 0}};
     compare_prec("XGait-shaped context, bf16", c.g, 2, 5, NULL, 2, want, GRT_PREC_BF16);
 }

@@ -135,6 +135,18 @@ void grt_fast_wino_3d_conv_avx2(const float *x, float *y, const float *u, const 
  * 512-bit registers (fast_wino_avx512.c); Co/16 even. Bit-identical to the AVX2 GEMMs. */
 void grt_fast_wino_gemms_avx512(const float *V, long vs, float *M, const float *u, int nx, long cib, long cob, long nb,
                                 long tb, size_t ms);
+/* The U panel the GEMMs read after the one of point xi, K chunk kb, panel p (U as (nx, np, Ci,
+ * 16), panels `step` at a time): the next panel(s), else the next K chunk, else the next point.
+ * *lines: its 64-byte lines (those of one panel), 0 past the last point. Both GEMMs prefetch it. */
+static inline const float *grt_fast_wino_next_panel(const float *u, int nx, long np, long cib, int xi, long kb, long p,
+                                                    int step, long *lines) {
+    long nxi = xi, nkb = kb, npn = p + step;
+    if (npn == np) npn = 0, nkb += GRT_WINO_KB_CHUNK;
+    if (nkb >= cib) nkb = 0, nxi++;
+    const long nkc = cib - nkb < GRT_WINO_KB_CHUNK ? cib - nkb : GRT_WINO_KB_CHUNK;
+    *lines = nxi < nx ? nkc * 8 * 16 * (long)sizeof(float) / 64 : 0;
+    return u + (((size_t)nxi * np + npn) * (cib * 8) + nkb * 8) * 16;
+}
 /* 1 when the Winograd GEMMs run on AVX-512 here (the CPU has it; GAITRT_NO_AVX512_WINO unset). */
 int grt_fast_wino_avx512(void);
 /* Tests: 1 / 0 forces the AVX-512 GEMMs on (where the CPU has AVX-512) / off; -1 decides again. */

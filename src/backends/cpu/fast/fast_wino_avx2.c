@@ -28,8 +28,6 @@
 #include <omp.h>
 #endif
 
-#define KB_CHUNK GRT_WINO_KB_CHUNK
-
 /* V[xi] = (B^T d B)[xi] for the 4x4 patch d of 8-vectors at p (row stride rs floats);
  * V[xi] goes to v + xi * vs. B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. Columns j of d B
  * combine input columns (0,2), (1,2), (2,1), (1,3): in two halves, j = 0, 1 from columns 0..2
@@ -153,17 +151,13 @@ static void grt__wino_gemms(const float *V, long vs, float *M, const float *u, i
     }
     const long np = cob / 2, ci = cib * 8, nrg = (nb + 5) / 6;
     for (int xi = 0; xi < nx; xi++)
-        for (long kb = 0; kb < cib; kb += KB_CHUNK) {
-            const long kc = cib - kb < KB_CHUNK ? cib - kb : KB_CHUNK;
+        for (long kb = 0; kb < cib; kb += GRT_WINO_KB_CHUNK) {
+            const long kc = cib - kb < GRT_WINO_KB_CHUNK ? cib - kb : GRT_WINO_KB_CHUNK;
             for (long p = 0; p < np; p++) {
                 const float *bp = u + (((size_t)xi * np + p) * ci + kb * 8) * 16;
-                /* the panel after this one: the next 16 outputs, else the next K chunk, else the next point */
-                long nxi = xi, nkb = kb, npn = p + 1;
-                if (npn == np) npn = 0, nkb += KB_CHUNK;
-                if (nkb >= cib) nkb = 0, nxi++;
-                const float *next = u + (((size_t)nxi * np + npn) * ci + nkb * 8) * 16;
-                const long nkc = cib - nkb < KB_CHUNK ? cib - nkb : KB_CHUNK;
-                const long nlines = nxi < nx ? nkc * 8 * 16 * (long)sizeof(float) / 64 : 0, per = (nlines + nrg - 1) / nrg;
+                long nlines;
+                const float *next = grt_fast_wino_next_panel(u, nx, np, cib, xi, kb, p, 1, &nlines);
+                const long per = (nlines + nrg - 1) / nrg;
                 float *m0 = M + xi * ms + (size_t)(2 * p * tb) * 8;
                 long pl = 0;
                 for (long rg = 0; rg < nb; rg += 6) {

@@ -61,12 +61,9 @@ void grt_fast_wino_gemms_avx512(const float *V, long vs, float *M, const float *
             for (long p = 0; p < np; p += 2) {
                 const float *bp0 = u + (((size_t)xi * np + p) * ci + kb * 8) * 16, *bp1 = bp0 + (size_t)ci * 16;
                 /* the next pair of panels into L2, as the AVX2 GEMMs do (see there) */
-                long nxi = xi, nkb = kb, npn = p + 2;
-                if (npn == np) npn = 0, nkb += GRT_WINO_KB_CHUNK;
-                if (nkb >= cib) nkb = 0, nxi++;
-                const float *next = u + (((size_t)nxi * np + npn) * ci + nkb * 8) * 16;
-                const long nkc = cib - nkb < GRT_WINO_KB_CHUNK ? cib - nkb : GRT_WINO_KB_CHUNK;
-                const long nlines = nxi < nx ? nkc * 8 * 16 * (long)sizeof(float) / 64 : 0, per = (nlines + nrg - 1) / nrg;
+                long nlines;
+                const float *next = grt_fast_wino_next_panel(u, nx, np, cib, xi, kb, p, 2, &nlines);
+                const long per = (nlines + nrg - 1) / nrg;
                 float *m0 = M + xi * ms + (size_t)(2 * p * tb) * 8;
                 long pl = 0;
                 for (long rg = 0; rg < nb; rg += 6) {
